@@ -1,0 +1,57 @@
+# The workbook's top-level Makefile.
+#
+#   make            build every program
+#   make tour       build, start a delay server, run every chapter in order
+#   make test       build every program and its sanitizer variants, run pytest
+#   make sanitize   only the sanitizer (ASan+UBSan, TSan) runs of the tests
+#   make clean      remove every build output
+#   make compile_commands.json   for clangd and other editors (uses bear)
+#
+# Each program lives in its own folder with its own Makefile built on
+# mk/common.mk; this file only finds those folders and walks them in order.
+
+STEPS := $(patsubst %/Makefile,%,$(sort $(wildcard delayserver/Makefile corofy/Makefile \
+           ch0*/Makefile ch0*/*/Makefile)))
+CHAPTER_STEPS := $(filter ch%,$(STEPS))
+
+MAKEFLAGS += --no-print-directory
+
+all:
+	@for d in $(STEPS); do $(MAKE) -C $$d all || exit 1; done
+
+# Every variant a test may run: plain, ASan+UBSan, and TSan where threaded.
+variants:
+	@for d in $(STEPS); do $(MAKE) -C $$d variants || exit 1; done
+
+# The test interpreter: one that can import pytest, installed from Debian's
+# python3-pytest when missing (see scripts/test-deps).
+PYTHON = $(shell scripts/test-deps --python)
+TESTS ?= tests
+
+deps:
+	@scripts/test-deps
+
+pytest: deps
+	@WORKBOOK_BUILT=1 $(PYTHON) -m pytest $(PYTEST_ARGS) $(TESTS)
+
+test: deps variants
+	@$(MAKE) pytest
+
+sanitize: deps variants
+	@$(MAKE) pytest PYTEST_ARGS="-m sanitizer $(PYTEST_ARGS)"
+
+tour: all
+	@scripts/tour $(CHAPTER_STEPS)
+
+bench: all
+	@if [ -x bench/run ]; then bench/run; else echo "bench/: nothing to run yet"; fi
+
+compile_commands.json:
+	@$(MAKE) clean >/dev/null
+	bear --output $@ -- $(MAKE) all
+
+clean:
+	@for d in $(STEPS); do $(MAKE) -C $$d clean || exit 1; done
+	@rm -rf tests/__pycache__ .pytest_cache
+
+.PHONY: all variants deps pytest test sanitize tour bench clean compile_commands.json

@@ -1,0 +1,179 @@
+"""Helpers the chapter tests share: paths, running programs, README blocks.
+
+Import from a test file with `from workbook import ...` (tests/ is on sys.path
+because pytest puts a rootdir-less test folder there).
+"""
+import os
+import re
+import select
+import signal
+import subprocess
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Sanitizer runs stop at the first report and exit with a code no program uses.
+SANITIZER_ENV = {
+    "ASAN_OPTIONS": "detect_leaks=1:halt_on_error=1:exitcode=86:abort_on_error=0",
+    "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1:exitcode=86",
+    "TSAN_OPTIONS": "halt_on_error=1:exitcode=86:second_deadlock_stack=1",
+}
+SANITIZER_EXIT = 86
+
+
+def path(*parts):
+    """Absolute path of a file in the repository."""
+    return os.path.join(ROOT, *parts)
+
+
+def run(cmd, *, env=None, cwd=None, timeout=60, check=True, input=None, sanitizer=False):
+    """Run a program and return the CompletedProcess (text mode).
+
+    env is added to os.environ (it does not replace it). A program that has
+    not finished within `timeout` seconds is killed and the test fails with
+    what it printed so far, so a hang is a failure, never a stuck suite.
+    With check=True a non-zero exit fails the test with both streams shown.
+    """
+    full_env = dict(os.environ)
+    if sanitizer:
+        full_env.update(SANITIZER_ENV)
+    if env:
+        full_env.update(env)
+    proc = subprocess.Popen(cmd, env=full_env, cwd=cwd, text=True,
+                            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    try:
+        out, err = proc.communicate(input=input, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        raise AssertionError(f"{cmd} did not finish within {timeout}s\n"
+                             f"--- stdout ---\n{out}\n--- stderr ---\n{err}")
+    result = subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{cmd} exited {proc.returncode}\n"
+                             f"--- stdout ---\n{out}\n--- stderr ---\n{err}")
+    return result
+
+
+def timed_run(cmd, **kwargs):
+    """run(), also returning the wall-clock seconds it took."""
+    start = time.monotonic()
+    result = run(cmd, **kwargs)
+    return result, time.monotonic() - start
+
+
+# ===== README output blocks =====
+#
+# A README shows a run as a fenced ```shell block whose first line is the
+# command, prefixed with "$ ", followed by exactly what the program prints.
+# Inside the output, <name> (letters, digits, dashes, dots) stands for text
+# that varies from run to run (<elapsed>, <date>, <port>), and a line that is
+# only "..." stands for any number of lines (possibly none).
+
+_FENCE = re.compile(r"^```shell\n(.*?)^```", re.S | re.M)
+_PLACEHOLDER = re.compile(r"<[A-Za-z][A-Za-z0-9_.-]*>")
+
+
+def readme_blocks(readme):
+    """Every ```shell block of a README as (command, [output lines])."""
+    with open(readme, encoding="utf-8") as f:
+        text = f.read()
+    blocks = []
+    for body in _FENCE.findall(text):
+        lines = body.rstrip("\n").split("\n")
+        if lines and lines[0].startswith("$ "):
+            blocks.append((lines[0][2:], lines[1:]))
+    return blocks
+
+
+def readme_output(readme, command):
+    """The output lines shown under `$ command` in a README (fails if absent)."""
+    for cmd, lines in readme_blocks(readme):
+        if cmd == command:
+            return lines
+    raise AssertionError(f"{readme} has no ```shell block starting with '$ {command}'")
+
+
+def _line_regex(line):
+    parts = _PLACEHOLDER.split(line)
+    return re.compile(".+?".join(re.escape(p) for p in parts) + r"\Z")
+
+
+def match_lines(expected, actual):
+    """True when `actual` lines fit the `expected` pattern lines."""
+    if not expected:
+        return not actual
+    head, rest = expected[0], expected[1:]
+    if head == "...":
+        return any(match_lines(rest, actual[i:]) for i in range(len(actual) + 1))
+    return bool(actual) and bool(_line_regex(head).match(actual[0])) and match_lines(rest, actual[1:])
+
+
+def assert_readme_output(readme, command, actual_text):
+    """Fail, showing both sides, unless the README block matches the real output."""
+    expected = readme_output(readme, command)
+    actual = actual_text.rstrip("\n").split("\n")
+    assert expected, f"{readme}: the block for '{command}' shows no output"
+    if not match_lines(expected, actual):
+        raise AssertionError(
+            f"{readme}: the block for '$ {command}' does not match the real output\n"
+            "--- README ---\n" + "\n".join(expected) + "\n--- program ---\n" + "\n".join(actual))
+
+
+# ===== The delay server =====
+
+class DelayServer:
+    """A delayserver process on 127.0.0.1 with a free port.
+
+    Its log (stdout after the first line) is collected in `self.log` by a
+    background thread so the pipe never fills; stderr goes to `self.errors`.
+    """
+
+    def __init__(self, *args, binary=None):
+        binary = binary or path("delayserver", "delayserver")
+        self.proc = subprocess.Popen([binary, "--host", "127.0.0.1", "--port", "0", *args],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, start_new_session=True)
+        ready, _, _ = select.select([self.proc.stdout], [], [], 10)
+        first = self.proc.stdout.readline() if ready else ""
+        m = re.fullmatch(r"delayserver listening on (\S+):(\d+)\n", first)
+        if not m:
+            self.proc.kill()
+            raise AssertionError(f"delayserver did not announce its port: {first!r} "
+                                 f"{self.proc.stderr.read()!r}")
+        self.host, self.port = m.group(1), int(m.group(2))
+        self.addr = f"{self.host}:{self.port}"
+        self.log, self.errors = [], []
+        self._threads = [threading.Thread(target=self._drain, args=(s, l), daemon=True)
+                         for s, l in ((self.proc.stdout, self.log), (self.proc.stderr, self.errors))]
+        for t in self._threads:
+            t.start()
+
+    @staticmethod
+    def _drain(stream, into):
+        for line in stream:
+            into.append(line.rstrip("\n"))
+
+    def wait_for_log(self, count, timeout=10):
+        """Wait until the log holds at least `count` lines; return them."""
+        deadline = time.monotonic() + timeout
+        while len(self.log) < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return list(self.log)
+
+    def stop(self, sig=signal.SIGTERM, timeout=10):
+        """Stop the server and return its exit status."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError(f"delayserver ignored signal {sig} for {timeout}s")
+        for t in self._threads:
+            t.join(5)
+        return self.proc.returncode
