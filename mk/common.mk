@@ -79,7 +79,7 @@ $(OBJDIR):
 
 asan:
 	$(Q)$(MAKE) --no-print-directory SANITIZER=address
-ifeq ($(THREADED),1)
+ifeq ($(strip $(THREADED)),1)
 tsan:
 	$(Q)$(MAKE) --no-print-directory SANITIZER=thread
 variants: all asan tsan
