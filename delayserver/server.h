@@ -1,0 +1,30 @@
+/* delayserver/server.h: the delay server's event loop.
+ *
+ * One thread, one epoll instance, one timer heap: every connection is a
+ * small state machine that the loop moves along when its socket is ready or
+ * its deadline comes, so ten thousand delayed requests cost ten thousand
+ * heap entries, not ten thousand threads.
+ */
+#ifndef DELAYSERVER_SERVER_H
+#define DELAYSERVER_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* What the command line chose (main.c checks the ranges). */
+struct server_options {
+    const char *host;         /* IPv4 or IPv6 literal to listen on */
+    unsigned port;            /* TCP port; 0 lets the kernel pick a free one */
+    unsigned speedup;         /* every delay is divided by this (at least 1) */
+    uint64_t max_delay_ms;    /* longest delay a request may ask for */
+    uint64_t idle_timeout_ms; /* how long a client may take to send a whole request (at least 1) */
+    bool quiet;               /* no "#n - delay: message" log lines */
+};
+
+/* Listen, print "delayserver listening on <host>:<port>" on stdout, and
+ * serve until SIGINT or SIGTERM. Returns the exit status: 0 after a signal
+ * (every connection closed and all memory freed), 1 if the server could
+ * not start (the reason is printed on stderr first). */
+int server_run(const struct server_options *options);
+
+#endif

@@ -1,0 +1,764 @@
+"""Tests of the delay server (delayserver/): the protocol, delays, bad input,
+keep-alive, timeouts, load, running out of descriptors, and a clean exit.
+
+Most tests start their own server with `start_server` so the log numbering
+and the options are theirs alone. Timing checks are ratios with wide margins:
+other programs share the machine while the suite runs.
+"""
+import email.utils
+import errno
+import os
+import re
+import resource
+import selectors
+import signal
+import socket
+import stat
+import subprocess
+import time
+
+import pytest
+
+from workbook import SANITIZER_ENV, DelayServer, assert_readme_output, path, readme_blocks, run
+
+BINARY = path("delayserver", "delayserver")
+ASAN_BINARY = path("delayserver", "delayserver-asan")
+README = path("delayserver", "README.md")
+
+# What every chapter client sends.
+WORKBOOK_REQUEST = "GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def many_descriptors():
+    """The load tests hold thousands of sockets: raise our own soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    yield
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+@pytest.fixture(scope="module")
+def shared_server():
+    """One server for the tests that only need the defaults. It is not the
+    session's `delayserver`, whose log other test files may be counting."""
+    server = DelayServer()
+    yield server
+    assert server.stop() == 0, server.errors
+
+
+# ===== A small HTTP client =====
+
+class Response:
+    def __init__(self, status_line, headers, body):
+        self.status_line = status_line
+        self.status = int(status_line.split(" ")[1])
+        self.headers = headers          # {lower-case name: value}
+        self.names = list(headers)
+        self.body = body                # bytes
+
+    def __repr__(self):
+        return f"<{self.status_line} {self.headers} {self.body!r}>"
+
+
+def parse_response(data):
+    """Split one response off the front of `data`: (Response, rest), or None if incomplete."""
+    end = data.find(b"\r\n\r\n")
+    if end < 0:
+        return None
+    lines = data[:end].decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        assert name.lower() not in headers, f"header {name} sent twice: {lines}"
+        headers[name.lower()] = value.strip()
+    length = int(headers["content-length"])
+    body_start = end + 4
+    if len(data) < body_start + length:
+        return None
+    return Response(lines[0], headers, data[body_start:body_start + length]), data[body_start + length:]
+
+
+def connect(server, timeout=10):
+    return socket.create_connection((server.host, server.port), timeout=timeout)
+
+
+def read_until_close(sock):
+    chunks = []
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def exchange(server, raw, timeout=10):
+    """Send raw bytes on a new connection and read until the server closes it."""
+    with connect(server, timeout) as sock:
+        sock.sendall(raw if isinstance(raw, bytes) else raw.encode())
+        return read_until_close(sock)
+
+
+def get(server, target, timeout=10):
+    """One request the way the workbook's clients send it; the single response."""
+    data = exchange(server, WORKBOOK_REQUEST.format(target=target), timeout)
+    parsed = parse_response(data)
+    assert parsed is not None, f"incomplete response: {data!r}"
+    response, rest = parsed
+    assert rest == b"", f"bytes after the response: {rest!r}"
+    return response
+
+
+class Conversation:
+    """One connection carrying several requests (keep-alive)."""
+
+    def __init__(self, server):
+        self.sock = connect(server)
+        self.buffer = b""
+
+    def send(self, raw):
+        self.sock.sendall(raw.encode())
+
+    def response(self):
+        while True:
+            parsed = parse_response(self.buffer)
+            if parsed:
+                response, self.buffer = parsed
+                return response
+            chunk = self.sock.recv(65536)
+            assert chunk, f"connection closed before a whole response: {self.buffer!r}"
+            self.buffer += chunk
+
+    def closed(self):
+        """True when the server closed the connection with nothing more to say."""
+        return self.buffer == b"" and read_until_close(self.sock) == b""
+
+    def close(self):
+        self.sock.close()
+
+
+def concurrent_gets(server, targets, timeout=60):
+    """Send every request on its own connection at once, as non-blocking
+    sockets under one selector (no threads). Returns [(response, seconds
+    from connect to close)] in the order of `targets`."""
+    selector = selectors.DefaultSelector()
+    results = [None] * len(targets)
+    start = time.monotonic()
+    for i, target in enumerate(targets):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        err = sock.connect_ex((server.host, server.port))
+        assert err in (0, errno.EINPROGRESS), os.strerror(err)
+        state = {"i": i, "out": WORKBOOK_REQUEST.format(target=target).encode(), "in": bytearray(),
+                 "start": time.monotonic()}
+        selector.register(sock, selectors.EVENT_WRITE, state)
+    pending = len(targets)
+    while pending:
+        assert time.monotonic() - start < timeout, f"{pending} of {len(targets)} requests unanswered"
+        for key, mask in selector.select(timeout=1):
+            sock, state = key.fileobj, key.data
+            if mask & selectors.EVENT_WRITE:
+                sent = sock.send(state["out"])
+                state["out"] = state["out"][sent:]
+                if not state["out"]:
+                    selector.modify(sock, selectors.EVENT_READ, state)
+            elif mask & selectors.EVENT_READ:
+                chunk = sock.recv(65536)
+                if chunk:
+                    state["in"] += chunk
+                    continue
+                elapsed = time.monotonic() - state["start"]
+                selector.unregister(sock)
+                sock.close()
+                parsed = parse_response(bytes(state["in"]))
+                assert parsed and parsed[1] == b"", f"bad response: {bytes(state['in'])!r}"
+                results[state["i"]] = (parsed[0], elapsed)
+                pending -= 1
+    selector.close()
+    return results
+
+
+
+def open_fds(server):
+    return len(os.listdir(f"/proc/{server.proc.pid}/fd"))
+
+
+def wait_until(predicate, timeout=5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return predicate()
+
+
+# ===== Scenarios (run against the plain build, and the ASan one) =====
+
+DATE = re.compile(r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
+                  r" \d{4} \d\d:\d\d:\d\d GMT")
+
+
+def check_happy_path(server):
+    response = get(server, "/0/hello%20world%21")
+    assert response.status_line == "HTTP/1.1 200 OK"
+    assert sorted(response.names) == ["connection", "content-length", "content-type", "date"]
+    assert response.headers["content-type"] == "text/plain; charset=utf-8"
+    assert response.headers["connection"] == "close"
+    assert response.headers["content-length"] == "12"
+    assert response.body == b"hello world!"
+    assert DATE.fullmatch(response.headers["date"]), response.headers["date"]
+    sent = email.utils.parsedate_to_datetime(response.headers["date"]).timestamp()
+    assert abs(sent - time.time()) < 5
+
+
+# (request, status, words of the reason)
+BAD_REQUESTS = [
+    (WORKBOOK_REQUEST.format(target="/abc/hello"), 400, "whole number"),
+    (WORKBOOK_REQUEST.format(target="/-5/hello"), 400, "whole number"),
+    (WORKBOOK_REQUEST.format(target="/1.5/hello"), 400, "whole number"),
+    (WORKBOOK_REQUEST.format(target="//hello"), 400, "whole number"),
+    (WORKBOOK_REQUEST.format(target="/60001/hello"), 400, "at most 60000 ms"),
+    (WORKBOOK_REQUEST.format(target="/" + "9" * 40 + "/hello"), 400, "at most 60000 ms"),
+    (WORKBOOK_REQUEST.format(target="/10/100%"), 400, "percent-escape"),
+    (WORKBOOK_REQUEST.format(target="/10/%4"), 400, "percent-escape"),
+    (WORKBOOK_REQUEST.format(target="/10/%zz"), 400, "percent-escape"),
+    (WORKBOOK_REQUEST.format(target="/10/%FF"), 400, "UTF-8"),
+    (WORKBOOK_REQUEST.format(target="/10/%ED%A0%80"), 400, "UTF-8"),  # a surrogate
+    (WORKBOOK_REQUEST.format(target="/hello"), 404, "/{delay_ms}/{message}"),
+    (WORKBOOK_REQUEST.format(target="/"), 404, "/{delay_ms}/{message}"),
+    (WORKBOOK_REQUEST.format(target="/10/a/b"), 404, "/{delay_ms}/{message}"),
+    (WORKBOOK_REQUEST.format(target="http://127.0.0.1/10/a"), 400, "must be a path"),
+    ("POST /10/hello HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 405, "only GET"),
+    ("HEAD /10/hello HTTP/1.1\r\nHost: x\r\n\r\n", 405, "only GET"),
+    ("get /10/hello HTTP/1.1\r\nHost: x\r\n\r\n", 405, "only GET"),
+    ("GET /10/hello HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", 400, "body"),
+    ("GET /10/hello HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", 400, "body"),
+    ("GET /10/hello HTTP/2.0\r\nHost: x\r\n\r\n", 505, "HTTP/1.1"),
+    ("GET /10/hello HTTP/1.1\r\nno colon here\r\n\r\n", 400, "malformed"),
+    ("GET /10/hello HTTP/1.1\r\nHost : x\r\n\r\n", 400, "malformed"),
+    ("GET /10/hello HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", 400, "malformed"),
+    ("GET /10/hello\r\n\r\n", 400, "malformed"),
+    ("GET /10/he llo HTTP/1.1\r\n\r\n", 400, "malformed"),
+    ("hello\r\n\r\n", 400, "malformed"),
+    ("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 400, "malformed"),  # a TLS hello
+]
+
+
+def check_bad_request(server, raw, status, words):
+    with connect(server) as sock:
+        sock.sendall(raw.encode("latin-1"))
+        data = read_until_close(sock)  # the server closes the connection
+    parsed = parse_response(data)
+    assert parsed, f"no whole response to {raw!r}: {data!r}"
+    response, rest = parsed
+    assert rest == b""
+    assert response.status == status, (raw, response)
+    assert response.headers["connection"] == "close"
+    assert response.headers["content-type"] == "text/plain; charset=utf-8"
+    assert response.body.endswith(b"\n") and response.body.count(b"\n") == 1, response.body
+    assert words in response.body.decode(), response.body
+    assert ("allow" in response.headers) == (status == 405)
+    if status == 405:
+        assert response.headers["allow"] == "GET"
+
+
+def check_head_limit(server):
+    def head_of(size):
+        start = "GET /0/limit HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: "
+        end = "\r\nConnection: close\r\n\r\n"
+        return start + "a" * (size - len(start) - len(end)) + end
+
+    response, _ = parse_response(exchange(server, head_of(8192)))
+    assert response.status == 200 and response.body == b"limit"
+    response, _ = parse_response(exchange(server, head_of(8193)))
+    assert response.status == 431
+    assert b"8192 bytes" in response.body
+    # Far too long, and still being sent when the server answers: the client
+    # must still be able to read the 431 (no reset).
+    with connect(server) as sock:
+        try:
+            sock.sendall(head_of(200_000).encode())
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        response, _ = parse_response(read_until_close(sock))
+    assert response.status == 431
+
+
+def check_keep_alive_and_pipelining(server):
+    talk = Conversation(server)
+    for i in range(3):  # one after another on one connection
+        talk.send(f"GET /10/turn{i} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        response = talk.response()
+        assert response.status == 200 and response.body == f"turn{i}".encode()
+        assert "connection" not in response.headers
+    # Pipelined: the first is the slowest, yet the answers keep their order.
+    talk.send("GET /300/first HTTP/1.1\r\nHost: x\r\n\r\n"
+              "GET /100/second HTTP/1.1\r\nHost: x\r\n\r\n"
+              "GET /0/third HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    bodies = [talk.response().body for _ in range(3)]
+    assert bodies == [b"first", b"second", b"third"]
+    assert talk.closed()
+    talk.close()
+
+
+def check_early_close(server, count=50):
+    """Clients that hang up before their answer is due free their connection at once."""
+    baseline = open_fds(server)
+    logged = len(server.log)
+    socks = [connect(server) for _ in range(count)]
+    for sock in socks:
+        sock.sendall(WORKBOOK_REQUEST.format(target="/30000/never").encode())
+    server.wait_for_log(logged + count)
+    assert wait_until(lambda: open_fds(server) >= baseline + count)
+    for sock in socks:
+        sock.close()
+    assert wait_until(lambda: open_fds(server) == baseline), \
+        f"{open_fds(server) - baseline} connections still open after their clients left"
+
+
+# ===== The protocol =====
+
+def test_happy_path(start_server):
+    """The status line, each header or the body is wrong for a plain request."""
+    check_happy_path(start_server())
+
+
+@pytest.mark.parametrize("encoded, decoded", [
+    ("hello", "hello"),
+    ("hello%20world", "hello world"),
+    ("%F0%9F%98%80%20caf%c3%a9", "😀 café"),
+    ("a+b", "a+b"),
+    ("100%25", "100%"),
+    ("a%2Fb", "a/b"),
+    ("", ""),
+    ("hi?ignored=1", "hi"),
+])
+def test_percent_decoding(shared_server, encoded, decoded):
+    """The body is not the percent-decoded message (or content-length miscounts its bytes)."""
+    response = get(shared_server, "/0/" + encoded)
+    assert response.status == 200
+    assert response.body == decoded.encode()
+    assert response.headers["content-length"] == str(len(decoded.encode()))
+
+
+@pytest.mark.parametrize("raw", [
+    "GET /0/ok HTTP/1.1\nHost: x\nConnection: close\n\n",              # bare LF line ends
+    "\r\nGET /0/ok HTTP/1.1\r\nConnection: close\r\n\r\n",            # an empty line first, no Host
+    "GET /0/ok HTTP/1.1\r\nCONNECTION: \tKeep-Alive, CLOSE \r\n\r\n",   # tokens in any case
+    "GET /0/ok HTTP/1.1\r\nConnection: keep-alive\r\nConnection: close\r\n\r\n",
+    "GET /0/ok HTTP/1.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+])
+def test_tolerated_forms(shared_server, raw):
+    """A valid request in a less common form (LF line ends, odd case, no Host) is refused or kept open."""
+    response, rest = parse_response(exchange(shared_server, raw))
+    assert response.status == 200 and response.body == b"ok" and rest == b""
+    assert response.headers["connection"] == "close"
+
+
+def test_log_lines(start_server):
+    """The log lines are missing, misnumbered, or count bad requests too."""
+    server = start_server()
+    get(server, "/0/first")
+    assert get(server, "/abc/bad").status == 400  # refused: not logged, not counted
+    get(server, "/20/hello%20world")
+    get(server, "/0/two%0Alines")
+    assert server.wait_for_log(3) == ["#1 - 0ms: first", "#2 - 20ms: hello world",
+                                      "#3 - 0ms: two\\x0alines"]
+
+
+def test_log_line_comes_on_receipt(start_server):
+    """The log line waits for the answer instead of appearing when the request arrives."""
+    server = start_server()
+    with connect(server) as sock:
+        sock.sendall(WORKBOOK_REQUEST.format(target="/3000/later").encode())
+        assert server.wait_for_log(1, timeout=2) == ["#1 - 3000ms: later"]
+
+
+def test_quiet(start_server):
+    """--quiet still logs requests (or loses the first line)."""
+    server = start_server("--quiet")
+    assert get(server, "/0/shh").body == b"shh"
+    time.sleep(0.2)
+    assert server.log == []
+
+
+# ===== Delays =====
+
+def test_delay_divided_by_speedup(start_server):
+    """A 2000 ms request at --speedup 10 does not answer after about 200 ms."""
+    server = start_server("--speedup", "10")
+    start = time.monotonic()
+    assert get(server, "/2000/slow").body == b"slow"
+    elapsed = time.monotonic() - start
+    assert 0.195 <= elapsed < 1.0, f"took {elapsed:.3f}s, expected about 0.2s"
+
+
+def test_concurrent_requests_finish_together(start_server):
+    """50 concurrent 2000 ms requests are answered one after another instead of together."""
+    server = start_server("--speedup", "10")
+    start = time.monotonic()
+    results = concurrent_gets(server, [f"/2000/r{i}" for i in range(50)])
+    total = time.monotonic() - start
+    assert [r.body for r, _ in results] == [f"r{i}".encode() for i in range(50)]
+    assert min(t for _, t in results) >= 0.195, "an answer came before its delay"
+    assert total < 2.5, f"50 requests of 0.2s took {total:.2f}s: not concurrent (sequential: 10s)"
+
+
+def test_shorter_delays_answer_first(start_server):
+    """Concurrent requests are not answered in the order of their deadlines."""
+    server = start_server()
+    results = concurrent_gets(server, ["/300/c", "/100/a", "/200/b"])
+    order = [r.body for r, _ in sorted(results, key=lambda rt: rt[1])]
+    assert order == [b"a", b"b", b"c"]
+
+
+def test_max_delay_option(start_server):
+    """--max-delay does not move the limit between 200 and 400."""
+    server = start_server("--max-delay", "100")
+    assert get(server, "/100/ok").status == 200
+    response = get(server, "/101/too-long")
+    assert response.status == 400 and b"at most 100 ms" in response.body
+
+
+# ===== Bad input =====
+
+@pytest.mark.parametrize("raw, status, words", BAD_REQUESTS, ids=lambda v: repr(v)[:40])
+def test_bad_request(shared_server, raw, status, words):
+    """Bad input gets no error status, no one-line reason, or the connection is left open."""
+    check_bad_request(shared_server, raw, status, words)
+
+
+def test_bad_requests_are_not_logged(start_server):
+    """Refused requests show up in the log."""
+    server = start_server()
+    for raw, status, words in BAD_REQUESTS[:5]:
+        check_bad_request(server, raw, status, words)
+    get(server, "/0/good")
+    assert server.wait_for_log(1) == ["#1 - 0ms: good"]
+
+
+def test_head_size_limit(start_server):
+    """A head of exactly 8 KiB is refused, or a longer one is not answered with 431."""
+    check_head_limit(start_server())
+
+
+def test_malformed_request_refused_before_it_ends(start_server):
+    """Garbage is only refused when the idle timeout expires, not as soon as it arrives."""
+    server = start_server("--idle-timeout", "5000")
+    with connect(server) as sock:
+        sock.sendall(b"GET /10/x HTTQ")  # no line end: the head is not complete
+        start = time.monotonic()
+        response, _ = parse_response(read_until_close(sock))
+    assert response.status == 400
+    assert time.monotonic() - start < 2
+
+
+# ===== Connections =====
+
+def test_keep_alive_and_pipelining(start_server):
+    """Keep-alive requests are not answered on one connection, or pipelined ones come back out of order."""
+    check_keep_alive_and_pipelining(start_server())
+
+
+def test_pipelined_request_does_not_spin(start_server):
+    """A pipelined request waiting behind a delayed one makes the server spin the CPU."""
+    server = start_server()
+    talk = Conversation(server)
+    talk.send("GET /1500/first HTTP/1.1\r\nHost: x\r\n\r\n")
+    server.wait_for_log(1)
+    talk.send("GET /0/second HTTP/1.1\r\nHost: x\r\n\r\n")  # arrives while the first waits
+    time.sleep(0.1)
+    before = cpu_seconds(server.proc.pid)
+    time.sleep(1)
+    used = cpu_seconds(server.proc.pid) - before
+    assert used < 0.25, f"the server used {used:.2f}s of CPU in 1s while a request waited"
+    assert [talk.response().body for _ in range(2)] == [b"first", b"second"]
+    talk.close()
+
+
+def test_http10(start_server):
+    """HTTP/1.0 requests are not closed by default, or keep-alive is not announced."""
+    server = start_server()
+    response, rest = parse_response(exchange(server, "GET /0/old HTTP/1.0\r\n\r\n"))
+    assert response.status == 200 and response.body == b"old" and rest == b""
+    assert response.headers["connection"] == "close"
+    talk = Conversation(server)
+    talk.send("GET /0/one HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+    response = talk.response()
+    assert response.headers["connection"] == "keep-alive" and response.body == b"one"
+    talk.send("GET /0/two HTTP/1.0\r\n\r\n")
+    response = talk.response()
+    assert response.headers["connection"] == "close" and response.body == b"two"
+    assert talk.closed()
+    talk.close()
+
+
+def test_idle_timeout(start_server):
+    """A client that sends no complete request is never closed, or gets no 408 for half a request."""
+    server = start_server("--idle-timeout", "300")
+    with connect(server) as silent, connect(server) as partial:
+        partial.sendall(b"GET /10/x HTTP/1.1\r\nHost:")
+        start = time.monotonic()
+        assert read_until_close(silent) == b""  # said nothing: closed without a word
+        response, _ = parse_response(read_until_close(partial))
+        elapsed = time.monotonic() - start
+    assert response.status == 408 and b"300 ms" in response.body
+    assert 0.25 <= elapsed < 3, f"closed after {elapsed:.2f}s, expected about 0.3s"
+    talk = Conversation(server)  # a keep-alive connection that goes quiet
+    talk.send("GET /0/once HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert talk.response().body == b"once"
+    assert talk.closed()
+    talk.close()
+
+
+def test_slow_clients_do_not_hold_others_back(start_server):
+    """A client that sends its request byte by byte delays everyone else."""
+    server = start_server()
+    stalled = connect(server)
+    stalled.sendall(b"GET /10/x HTTP/1.1\r\nHo")  # and then nothing
+    trickler = connect(server)
+    request = WORKBOOK_REQUEST.format(target="/0/trickled").encode()
+    trickler.sendall(request[:10])
+    start = time.monotonic()
+    results = concurrent_gets(server, [f"/100/fast{i}" for i in range(20)])
+    elapsed = time.monotonic() - start
+    assert [r.body for r, _ in results] == [f"fast{i}".encode() for i in range(20)]
+    assert elapsed < 1.5, f"20 requests of 0.1s took {elapsed:.2f}s next to slow clients"
+    for byte in request[10:]:
+        trickler.send(bytes([byte]))
+    response, _ = parse_response(read_until_close(trickler))
+    assert response.body == b"trickled"
+    stalled.close()
+    trickler.close()
+
+
+def test_client_that_never_reads(start_server):
+    """A client that stops reading its answers makes the server spin, or holds its connection forever."""
+    server = start_server("--idle-timeout", "500")
+    baseline = open_fds(server)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect((server.host, server.port))
+    sock.setblocking(False)
+    request = f"GET /0/{'x' * 4000} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+    pending, blocked_since, give_up = b"", None, time.monotonic() + 10
+    while blocked_since is None or time.monotonic() - blocked_since < 0.3:
+        assert time.monotonic() < give_up, "the server kept reading from a client that never reads"
+        try:  # pipeline requests until both directions are full
+            pending = pending or request
+            pending = pending[sock.send(pending):]
+            blocked_since = None
+        except BlockingIOError:
+            blocked_since = blocked_since or time.monotonic()
+            time.sleep(0.02)
+    assert len(server.log) > 10
+    before = cpu_seconds(server.proc.pid)
+    time.sleep(0.3)
+    used = cpu_seconds(server.proc.pid) - before
+    assert used < 0.1, f"the server used {used:.2f}s of CPU in 0.3s waiting for a client to read"
+    assert wait_until(lambda: open_fds(server) == baseline, timeout=5), "the connection is still open"
+    sock.close()
+
+
+def test_client_closing_early_frees_its_connection(start_server):
+    """A client that hangs up before its answer keeps a descriptor open on the server until the delay ends."""
+    server = start_server()
+    check_early_close(server)
+    assert get(server, "/0/still-here").body == b"still-here"
+
+
+def test_half_close_before_due_counts_as_leaving(start_server):
+    """A client that shuts its sending side before its answer is due keeps a descriptor busy until then."""
+    server = start_server()
+    baseline = open_fds(server)
+    with connect(server, timeout=3) as sock:
+        sock.sendall(WORKBOOK_REQUEST.format(target="/30000/x").encode())
+        sock.shutdown(socket.SHUT_WR)
+        assert read_until_close(sock) == b""
+    assert wait_until(lambda: open_fds(server) == baseline)
+
+
+def test_load(start_server):
+    """Thousands of concurrent delayed requests are not all answered, or not together."""
+    server = start_server("--max-delay", "5000")
+    count = 5000
+    start = time.monotonic()
+    results = concurrent_gets(server, [f"/1500/m{i}" for i in range(count)])
+    total = time.monotonic() - start
+    assert all(r.status == 200 and r.body == f"m{i}".encode() for i, (r, _) in enumerate(results))
+    assert min(t for _, t in results) >= 1.495
+    assert total < 15, f"{count} requests of 1.5s took {total:.1f}s"
+    assert len(server.wait_for_log(count)) == count
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def test_out_of_descriptors(start_server, tmp_path):
+    """Running out of descriptors crashes the server, spins the CPU, or it never accepts again."""
+    wrapper = tmp_path / "delayserver-64-fds"
+    wrapper.write_text(f"#!/bin/sh\nulimit -n 64\nexec {BINARY} \"$@\"\n")
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IEXEC)
+    server = start_server("--idle-timeout", "60000", binary=str(wrapper))
+    socks = [connect(server) for _ in range(100)]
+    for sock in socks:
+        sock.sendall(WORKBOOK_REQUEST.format(target="/30000/wait").encode())
+    assert wait_until(lambda: len(server.log) >= 50)
+    time.sleep(0.3)
+    accepted = len(server.log)
+    assert 50 <= accepted < 100, f"{accepted} accepted under a limit of 64 descriptors"
+
+    before = cpu_seconds(server.proc.pid)
+    time.sleep(1)
+    used = cpu_seconds(server.proc.pid) - before
+    assert used < 0.25, f"the server used {used:.2f}s of CPU in 1s while out of descriptors"
+    assert server.proc.poll() is None
+
+    for sock in socks:
+        sock.close()
+    response = get(server, "/0/recovered", timeout=10)
+    assert response.body == b"recovered"
+
+
+# ===== The command line =====
+
+def test_port_zero_picks_free_ports(start_server):
+    """--port 0 does not bind a free port, or announces the wrong one."""
+    first, second = start_server(), start_server()
+    assert first.port != second.port and first.port > 0
+    assert get(first, "/0/one").body == b"one" and get(second, "/0/two").body == b"two"
+
+
+def test_explicit_port(start_server):
+    """--port N does not listen on N."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = start_server("--port", str(port))
+    assert server.port == port
+    assert get(server, "/0/here").body == b"here"
+
+
+def test_port_in_use(start_server):
+    """A port that is taken crashes the server or leaves it running without a clear message."""
+    server = start_server()
+    result = run([BINARY, "--port", str(server.port)], check=False, timeout=10)
+    assert result.returncode == 1
+    assert result.stderr == f"delayserver: cannot listen on 127.0.0.1:{server.port}: Address already in use\n"
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--port", "abc"], "--port wants a whole number from 0 to 65535, not 'abc'"),
+    (["--port", "65536"], "--port wants"),
+    (["--port"], "--port needs a value"),
+    (["--speedup", "0"], "--speedup wants a whole number from 1"),
+    (["--speedup=-2"], "--speedup wants"),
+    (["--max-delay", "1e3"], "--max-delay wants"),
+    (["--idle-timeout", "0"], "--idle-timeout wants"),
+    (["--host", "localhost"], "--host wants an IP address"),
+    (["--bogus"], "unknown option '--bogus'"),
+    (["extra"], "unexpected argument 'extra'"),
+])
+def test_bad_flags(args, words):
+    """A bad flag does not give one clear line on stderr and exit status 2."""
+    result = run([BINARY, *args], check=False, timeout=10)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("delayserver: ")
+    assert words in result.stderr
+
+
+def test_help():
+    """--help does not print the usage and exit 0."""
+    result = run([BINARY, "--help"], timeout=10)
+    assert result.stdout.startswith("usage: delayserver ")
+    for flag in ["--host", "--port", "--speedup", "--max-delay", "--idle-timeout", "--quiet"]:
+        assert flag in result.stdout
+    assert_readme_output(README, "./delayserver --help", result.stdout)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_exits_cleanly(start_server, sig):
+    """SIGTERM or SIGINT does not stop the server with status 0 while it holds connections."""
+    server = start_server()
+    idle = connect(server)
+    waiting = connect(server)
+    waiting.sendall(WORKBOOK_REQUEST.format(target="/30000/x").encode())
+    server.wait_for_log(1)
+    start = time.monotonic()
+    assert server.stop(sig) == 0
+    assert time.monotonic() - start < 2
+    assert server.errors == []
+    idle.close()
+    waiting.close()
+
+
+# ===== Sanitizers =====
+
+@pytest.mark.sanitizer
+def test_asan_build(start_server, monkeypatch):
+    """The ASan+UBSan build reports a memory error, undefined behaviour or a leak."""
+    for name, value in SANITIZER_ENV.items():
+        monkeypatch.setenv(name, value)
+    server = start_server("--idle-timeout", "300", binary=ASAN_BINARY)
+    check_happy_path(server)
+    for raw, status, words in BAD_REQUESTS:
+        check_bad_request(server, raw, status, words)
+    check_head_limit(server)
+    check_keep_alive_and_pipelining(server)
+    check_early_close(server, count=20)
+    results = concurrent_gets(server, [f"/100/m{i}" for i in range(500)])
+    assert all(r.body == f"m{i}".encode() for i, (r, _) in enumerate(results))
+    with connect(server) as partial:  # idle timeout with half a request: 408
+        partial.sendall(b"GET /1")
+        assert parse_response(read_until_close(partial))[0].status == 408
+    logged = len(server.log)
+    lingering = connect(server)  # refused, but the client never closes
+    lingering.sendall(WORKBOOK_REQUEST.format(target="/x/y").encode())
+    assert parse_response(lingering.recv(4096))[0].status == 400
+    waiting = connect(server)  # still waiting when the signal comes
+    waiting.sendall(WORKBOOK_REQUEST.format(target="/30000/x").encode())
+    server.wait_for_log(logged + 1)
+    status = server.stop()
+    errors = "\n".join(server.errors)
+    assert status == 0, errors
+    assert "Sanitizer" not in errors and "runtime error" not in errors, errors
+    lingering.close()
+    waiting.close()
+
+
+# ===== README =====
+
+def test_readme_examples(start_server):
+    """The README's examples (curl, errors, the server's log) no longer match what the server does."""
+    server = start_server("--speedup", "10")
+    blocks = readme_blocks(README)
+    examples = [cmd for cmd, _ in blocks if "127.0.0.1:8080" in cmd or "127.0.0.1/8080" in cmd]
+    assert {cmd for cmd, _ in blocks} == {"./delayserver", "./delayserver --help", *examples}, \
+        "a shell block in the README that no test checks"
+    assert len(examples) >= 10
+
+    def real(command):
+        return (command.replace("127.0.0.1:8080", server.addr)
+                .replace("127.0.0.1/8080", f"{server.host}/{server.port}"))
+
+    # The 408 example waits for the real 10 s idle timeout: start it first.
+    slow = [cmd for cmd in examples if "/dev/tcp" in cmd]
+    background = {cmd: subprocess.Popen(real(cmd), shell=True, text=True, stdout=subprocess.PIPE)
+                  for cmd in slow}
+    for command in examples:
+        if command not in background:
+            result = subprocess.run(real(command), shell=True, capture_output=True, text=True, timeout=20)
+            assert_readme_output(README, command, result.stdout.replace("\r\n", "\n"))
+    for command, proc in background.items():
+        out, _ = proc.communicate(timeout=20)
+        assert_readme_output(README, command, out.replace("\r\n", "\n"))
+
+    expected = [line for cmd, lines in blocks if cmd == "./delayserver" for line in lines]
+    server.wait_for_log(len(expected) - 1)
+    time.sleep(0.1)  # any extra line would arrive now
+    first = "delayserver listening on 127.0.0.1:8080"  # this server's port is not 8080
+    assert_readme_output(README, "./delayserver", "\n".join([first] + server.log) + "\n")
