@@ -1,0 +1,415 @@
+/* main.c: ch02-epoll. Sends N requests to the delay server, each on its own
+ * non-blocking socket, then waits for every answer on one thread with the
+ * event queue of poll.h. Run ./epoll --help for the options. */
+#include "poll.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEFAULT_ADDR      "127.0.0.1:8080"
+#define DEFAULT_REQUESTS  5
+#define MAX_REQUESTS      10000
+#define STEP_MS           1000      /* request i waits (N-i) steps... */
+#define LONGEST_DELAY_MS  5000      /* ...but no request waits longer than this */
+#define GIVE_UP_MS        (LONGEST_DELAY_MS + 10000) /* then a silent server is an error */
+#define CONNECT_TIMEOUT_S 10        /* the same for connect() and send() */
+#define MAX_RESPONSE      (64 * 1024) /* the delay server's answers are tiny */
+#define EVENTS_PER_WAIT   64
+
+/* What we know about one request. Its index in the streams array is also
+ * its token, so an event leads straight back here. */
+struct stream {
+    int fd;                     /* the connection; stays registered until the end */
+    bool done;                  /* response complete: later events are ignored */
+    char *response;             /* the bytes received so far (malloc'd) */
+    size_t length;              /* bytes used in response */
+    size_t capacity;            /* bytes allocated for response */
+};
+
+struct options {
+    int requests;               /* -n */
+    bool summary;               /* --summary: one line per response */
+    bool rearm;                 /* --rearm: ask the kernel to repeat a finished stream */
+};
+
+/* One line on stderr, then exit 1. Everything the user can get wrong ends
+ * here: there is nothing a half-finished run could still do for them. */
+__attribute__((format(printf, 1, 2), noreturn))
+static void die(const char *format, ...) {
+    va_list args;
+    fflush(stdout);
+    fputs("epoll: ", stderr);
+    va_start(args, format);
+    vfprintf(stderr, format, args);
+    va_end(args);
+    fputc('\n', stderr);
+    exit(1);
+}
+
+/* ===== Command line ===== */
+
+static void usage(FILE *to) {
+    fprintf(to,
+        "usage: epoll [-n N] [--summary] [--rearm]\n"
+        "\n"
+        "Sends N requests to the delay server at DELAYSERVER_ADDR\n"
+        "(default %s), each on its own non-blocking socket, then waits\n"
+        "for all the answers on one thread with an edge-triggered epoll queue.\n"
+        "\n"
+        "Request i (counting from 0) is GET /<delay>/request-i with a delay of\n"
+        "(N-i)*%d ms, so the first request sent is the last one answered. Above\n"
+        "%d requests the delays are squeezed into %d ms, (N-i)*%d/N ms rounded\n"
+        "down, so no run needs much more than %d seconds.\n"
+        "\n"
+        "  -n N        number of requests, 1 to %d (default %d)\n"
+        "  --summary   print one line per response instead of the whole response\n"
+        "  --rearm     after a response completes, re-register its socket so the\n"
+        "              kernel reports it again; the program must ignore that event\n"
+        "  -h, --help  show this help\n",
+        DEFAULT_ADDR, STEP_MS, LONGEST_DELAY_MS / STEP_MS, LONGEST_DELAY_MS,
+        LONGEST_DELAY_MS, LONGEST_DELAY_MS / 1000, MAX_REQUESTS, DEFAULT_REQUESTS);
+}
+
+static struct options parse_options(int argc, char **argv) {
+    static const struct option longopts[] = {
+        { "help", no_argument, NULL, 'h' },
+        { "summary", no_argument, NULL, 's' },
+        { "rearm", no_argument, NULL, 'r' },
+        { NULL, 0, NULL, 0 },
+    };
+    struct options options = { .requests = DEFAULT_REQUESTS };
+    int c;
+
+    opterr = 0;                 /* we print our own one-line messages */
+    while ((c = getopt_long(argc, argv, ":n:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'n': {
+            char *end;
+            errno = 0;
+            long n = strtol(optarg, &end, 10);
+            if (errno != 0 || end == optarg || *end != '\0' || n < 1 || n > MAX_REQUESTS)
+                die("-n wants a number from 1 to %d, not '%s'", MAX_REQUESTS, optarg);
+            options.requests = (int)n;
+            break;
+        }
+        case 's': options.summary = true; break;
+        case 'r': options.rearm = true; break;
+        case 'h': usage(stdout); exit(0);
+        case ':': die("%s needs a value (try --help)", argv[optind - 1]);
+        default:  die("bad option '%s' (try --help)", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        die("unexpected argument '%s' (try --help)", argv[optind]);
+    return options;
+}
+
+/* The delay request i asks for; see usage(). */
+static long delay_ms(int i, int requests) {
+    if (requests * STEP_MS <= LONGEST_DELAY_MS)
+        return (long)(requests - i) * STEP_MS;
+    return (long)(requests - i) * LONGEST_DELAY_MS / requests;
+}
+
+/* ===== Connecting ===== */
+
+/* Resolve DELAYSERVER_ADDR ("host:port", or "[v6]:port") once; every
+ * connection reuses the answer. The caller frees it with freeaddrinfo(). */
+static struct addrinfo *resolve(const char *addr) {
+    const char *given = addr;
+    char host[256];
+    const char *colon = strrchr(addr, ':');
+    const char *port = colon ? colon + 1 : "";
+    size_t host_length = colon ? (size_t)(colon - addr) : 0;
+    char *end;
+    long port_number = strtol(port, &end, 10);
+
+    if (host_length >= 2 && addr[0] == '[' && addr[host_length - 1] == ']') {
+        addr++;                 /* strip the brackets of an IPv6 literal */
+        host_length -= 2;
+    }
+    if (host_length == 0 || host_length >= sizeof host || *port == '\0' || *end != '\0'
+        || port_number < 1 || port_number > 65535)
+        die("bad DELAYSERVER_ADDR '%s': expected host:port, e.g. %s", given, DEFAULT_ADDR);
+    memcpy(host, addr, host_length);
+    host[host_length] = '\0';
+
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                              .ai_flags = AI_NUMERICSERV };
+    struct addrinfo *found;
+    int err = getaddrinfo(host, port, &hints, &found);
+    if (err != 0)
+        die("cannot find host '%s': %s", host, gai_strerror(err));
+    return found;
+}
+
+/* A connected socket, still in blocking mode. Blocking is fine for the
+ * handful of microseconds a loopback connect takes; the timeout keeps a
+ * server that never accepts from hanging us. */
+static int connect_to(const struct addrinfo *server, const char *addr) {
+    struct timeval timeout = { .tv_sec = CONNECT_TIMEOUT_S };
+    int fd = socket(server->ai_family, server->ai_socktype | SOCK_CLOEXEC, server->ai_protocol);
+    if (fd < 0)
+        die("cannot create a socket: %s", strerror(errno));
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout) < 0)
+        die("setsockopt(SO_SNDTIMEO): %s", strerror(errno));
+    while (connect(fd, server->ai_addr, server->ai_addrlen) < 0) {
+        /* Stopped and continued (Ctrl-Z, fg) mid-handshake? Calling connect
+         * again makes Linux wait for the same handshake, or says it is done. */
+        if (errno == EINTR)
+            continue;
+        if (errno == EISCONN)
+            break;
+        die("cannot connect to %s: %s", addr,
+            errno == EINPROGRESS || errno == EALREADY ? "timed out" : strerror(errno));
+    }
+    return fd;
+}
+
+/* Write all of buf: a blocking send may still stop short after a signal. */
+static void send_all(int fd, const char *buf, size_t length, const char *addr) {
+    while (length > 0) {
+        ssize_t n = send(fd, buf, length, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            die("cannot send to %s: %s", addr,
+                errno == EAGAIN ? "timed out" : strerror(errno));
+        buf += n;
+        length -= (size_t)n;
+    }
+}
+
+static void set_nonblocking(int fd) {
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+        die("cannot make a socket non-blocking: %s", strerror(errno));
+}
+
+/* Each request holds one file descriptor until the end, so -n 1000 needs
+ * more than the usual soft limit of 1024. Raise it as far as needed, if the
+ * hard limit allows. */
+static void ensure_fd_limit(int requests) {
+    struct rlimit limit;
+    rlim_t needed = (rlim_t)requests + 32; /* stdio, the queue, and some slack */
+
+    if (getrlimit(RLIMIT_NOFILE, &limit) < 0)
+        die("getrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+    if (limit.rlim_cur >= needed)
+        return;
+    if (limit.rlim_max != RLIM_INFINITY && limit.rlim_max < needed)
+        die("-n %d needs %llu open files, but the limit is %llu (see ulimit -Hn)", requests,
+            (unsigned long long)needed, (unsigned long long)limit.rlim_max);
+    limit.rlim_cur = needed;
+    if (setrlimit(RLIMIT_NOFILE, &limit) < 0)
+        die("cannot raise the open-file limit to %llu: %s", (unsigned long long)needed,
+            strerror(errno));
+}
+
+/* ===== Reading responses ===== */
+
+enum drain_result { DRAIN_AGAIN, DRAIN_CLOSED };
+
+/* Read everything the socket holds right now. Edge-triggered mode reports a
+ * change once, so stopping early would leave bytes no later event mentions:
+ * keep reading until the kernel says EAGAIN (empty for now, more may come)
+ * or read returns 0 (the server closed the connection: nothing more will). */
+static enum drain_result drain(struct stream *s, int index) {
+    for (;;) {
+        if (s->capacity - s->length < 1024) {
+            size_t capacity = s->capacity ? 2 * s->capacity : 4096;
+            if (capacity > MAX_RESPONSE)
+                die("request-%d: the answer is over %d bytes; is that the delay server?",
+                    index, MAX_RESPONSE);
+            char *grown = realloc(s->response, capacity);
+            if (grown == NULL)
+                die("out of memory");
+            s->response = grown;
+            s->capacity = capacity;
+        }
+        ssize_t n = read(s->fd, s->response + s->length, s->capacity - s->length);
+        if (n > 0) {
+            s->length += (size_t)n;
+            continue;           /* there may be more behind it */
+        }
+        if (n == 0)             /* the server closed the connection? */
+            return DRAIN_CLOSED;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) /* nothing more for now? */
+            return DRAIN_AGAIN;
+        if (errno == EINTR)
+            continue;
+        die("request-%d: cannot read the answer: %s", index, strerror(errno));
+    }
+}
+
+/* The server closed the connection, so s holds all it will ever send.
+ * Anything but "HTTP/1.x 200 ...", a blank line and a body means we are not
+ * talking to a delay server; say so rather than print a puzzle. */
+static void print_response(const struct stream *s, int index, bool summary) {
+    if (s->length == 0)
+        die("request-%d: the server closed the connection without answering", index);
+
+    const char *status_end = memmem(s->response, s->length, "\r\n", 2);
+    const char *head_end = memmem(s->response, s->length, "\r\n\r\n", 4);
+    int status_length = status_end ? (int)(status_end - s->response) : 0;
+    if (head_end == NULL || status_length < 12 || memcmp(s->response, "HTTP/1.", 7) != 0)
+        die("request-%d: the answer is not an HTTP response", index);
+    if (memcmp(s->response + 8, " 200", 4) != 0 || (status_length > 12 && s->response[12] != ' '))
+        die("request-%d: the server answered '%.*s', not 200 OK", index,
+            status_length, s->response);
+
+    if (summary) {
+        const char *body = head_end + 4;
+        printf("RESPONSE: token=%d %.*s body=\"%.*s\"\n", index, status_length, s->response,
+               (int)(s->response + s->length - body), body);
+        return;
+    }
+    /* As received: the lines of the head end in \r\n, the body in nothing. */
+    fwrite(s->response, 1, s->length, stdout);
+    if (s->response[s->length - 1] != '\n')
+        putchar('\n');
+    puts("------");
+}
+
+/* Handle one event; returns 1 if it completed a response, else 0. */
+static int handle_event(const struct epoll_event *event, struct stream *streams,
+                        int requests, const struct poll_registry *registry,
+                        const struct options *options) {
+    uint64_t token = poll_event_token(event);
+    char names[128];
+
+    printf("RECEIVED: events=%s token=%llu\n",
+           poll_mask_names(poll_event_mask(event), names, sizeof names),
+           (unsigned long long)token);
+    assert(token < (uint64_t)requests); /* we registered every fd with its index */
+    int index = (int)token;
+    struct stream *s = &streams[index];
+
+    /* The kernel may report a stream again after we have read its end: the
+     * server's close can arrive while we are still reading, and its wake-up
+     * is then already queued. Counting that event would end the loop before
+     * every response is in. */
+    if (s->done) {
+        printf("IGNORED: token=%d finished already\n", index);
+        return 0;
+    }
+    if (drain(s, index) == DRAIN_AGAIN)
+        return 0;               /* part of an answer, or none yet: wait for the next event */
+
+    s->done = true;
+    print_response(s, index, options->summary);
+    if (options->rearm) {
+        /* Re-registering re-checks readiness; the socket is still "readable"
+         * (read would return 0 again), so the kernel queues a new event. */
+        int err = poll_reregister(registry, s->fd, token, EPOLLIN | EPOLLRDHUP | EPOLLET);
+        if (err < 0)
+            die("epoll_ctl(EPOLL_CTL_MOD): %s", strerror(-err));
+    }
+    return 1;
+}
+
+/* ===== The program ===== */
+
+static long long now_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+int main(int argc, char **argv) {
+    struct options options = parse_options(argc, argv);
+    const char *addr = getenv("DELAYSERVER_ADDR");
+    if (addr == NULL || *addr == '\0')
+        addr = DEFAULT_ADDR;
+    struct addrinfo *server = resolve(addr);
+    int n = options.requests;
+
+    ensure_fd_limit(n);
+    struct poll poll;
+    struct poll_events events;
+    int err = poll_open(&poll);
+    if (err < 0)
+        die("epoll_create1: %s", strerror(-err));
+    if (poll_events_init(&events, EVENTS_PER_WAIT) < 0)
+        die("out of memory");
+    const struct poll_registry *registry = poll_registry(&poll);
+    struct stream *streams = calloc((size_t)n, sizeof *streams);
+    if (streams == NULL)
+        die("out of memory");
+
+    long long start = now_ms();
+
+    /* Send every request first. None of these calls waits for an answer. */
+    for (int i = 0; i < n; i++) {
+        char request[256];
+        long delay = delay_ms(i, n);
+        int length = snprintf(request, sizeof request,
+                              "GET /%ld/request-%d HTTP/1.1\r\n"
+                              "Host: %s\r\n"
+                              "Connection: close\r\n"
+                              "\r\n",
+                              delay, i, addr);
+        if (length < 0 || (size_t)length >= sizeof request)
+            die("DELAYSERVER_ADDR is too long");
+
+        streams[i].fd = connect_to(server, addr);
+        send_all(streams[i].fd, request, (size_t)length, addr);
+        set_nonblocking(streams[i].fd);
+        /* Token i brings events for this socket back to streams[i].
+         * EPOLLRDHUP makes the server's close show up in the event mask. */
+        err = poll_register(registry, streams[i].fd, (uint64_t)i, EPOLLIN | EPOLLRDHUP | EPOLLET);
+        if (err < 0)
+            die("epoll_ctl(EPOLL_CTL_ADD): %s", strerror(-err));
+        printf("SENT: GET /%ld/request-%d token=%d\n", delay, i, i);
+    }
+    freeaddrinfo(server);
+
+    /* Then wait. Every pass sleeps until the kernel has news for us. */
+    long long deadline = start + GIVE_UP_MS;
+    int finished = 0;
+    while (finished < n) {
+        long long left = deadline - now_ms();
+        int count = poll_wait(&poll, &events, left > 0 ? (int)left : 0);
+        /* Interrupted? That happens even without signal handlers: press
+         * Ctrl-Z and then fg, and epoll_wait returns EINTR. Nothing is lost;
+         * wait again for the time that is left. */
+        if (count == -EINTR)
+            continue;
+        if (count < 0)
+            die("epoll_wait: %s", strerror(-count));
+        if (count == 0)         /* the deadline passed with nothing to report? */
+            die("gave up after %d s: %d of %d responses never came", GIVE_UP_MS / 1000,
+                n - finished, n);
+        for (int i = 0; i < events.count; i++)
+            finished += handle_event(&events.items[i], streams, n, registry, &options);
+    }
+    printf("FINISHED\n");
+    printf("ELAPSED TIME: %.3f s\n", (double)(now_ms() - start) / 1000);
+
+    /* Tear down in the opposite order. Closing a socket would also drop its
+     * registration; deregistering first says what we mean. */
+    for (int i = 0; i < n; i++) {
+        err = poll_deregister(registry, streams[i].fd);
+        if (err < 0)
+            die("epoll_ctl(EPOLL_CTL_DEL): %s", strerror(-err));
+        close(streams[i].fd);
+        free(streams[i].response);
+    }
+    free(streams);
+    poll_events_free(&events);
+    poll_close(&poll);
+    return 0;
+}
