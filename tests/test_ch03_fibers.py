@@ -1,0 +1,262 @@
+"""Chapter 3: stackful fibers, switching stacks by hand (ch03-fibers/).
+
+Runs the three steps (stack-swap, show-stack, fibers), the runtime's own
+checks (fiber-check), the ASan+UBSan builds, valgrind, and the aarch64 build
+under qemu-aarch64, and checks every output block of ch03-fibers/README.md.
+"""
+import os
+import re
+import shutil
+import struct
+
+import pytest
+
+from workbook import assert_readme_output, path, run
+
+README = path("ch03-fibers", "README.md")
+STEP_A = path("ch03-fibers", "a-stack-swap")
+STEP_B = path("ch03-fibers", "b-show-stack")
+STEP_C = path("ch03-fibers", "c-fibers")
+
+FIBER_STACK_SIZE = 65536  # fiber.h
+DEMO_LIMITS = (10, 15)    # main.c: how far fibers 1 and 2 count
+
+# What fiber-check reports, in order; each line starts with "ok " when it passes.
+CHECKS = [
+    "the main fiber is 0, and yielding with no other fiber returns false",
+    "the table takes FIBER_MAX - 1 fibers, then spawn returns -EAGAIN",
+    "after fiber_run every slot is free again",
+    "every callee-saved register survives fiber_yield",
+    "each fiber keeps its own rounding mode",
+    "the fibers' rounding modes do not leak into the main fiber",
+    "a new fiber inherits the rounding mode of its spawner",
+    "a fiber's frames are 16-byte aligned",
+    "a fiber can use three quarters of its stack",
+    "100 fibers, each spawned by the one before, reuse the slots",
+]
+CHECK_OUTPUT = "".join(f"ok {c}\n" for c in CHECKS)
+
+# How steps a and b end: main jumps, hello runs on the new stack, main is back.
+ROUND_TRIP = ("main: switching to a new stack\n"
+              "hello: I woke up on a new stack\n"
+              "main: back on my own stack\n")
+
+OVERFLOW_STDOUT = "fiber 1 recurses until its stack runs out\n"
+OVERFLOW_STDERR = f"fiber 1 overflowed its {FIBER_STACK_SIZE}-byte stack\n"
+
+
+def demo_model(limits=DEMO_LIMITS):
+    """The demo's output, worked out from the scheduling rule alone: the main
+    fiber 0 and the fibers 1..n take turns in table order, round-robin; a
+    fiber that finishes leaves the ring. Independent of the README."""
+    out = []
+
+    def count(fid, limit):
+        out.append(f"THREAD {fid} STARTING")
+        for i in range(limit):
+            out.append(f"thread: {fid} counter: {i}")
+            yield
+        out.append(f"THREAD {fid} FINISHED")
+
+    alive = {fid: count(fid, limit) for fid, limit in enumerate(limits, 1)}
+    current = 0
+    while alive:
+        ready = [0] + sorted(alive)  # the main fiber is always ready
+        after = [f for f in ready if f > current] + [f for f in ready if f < current]
+        current = after[0]
+        if current == 0:
+            continue  # the main fiber's fiber_run loop yields straight on
+        try:
+            next(alive[current])
+        except StopIteration:
+            del alive[current]
+    return "".join(line + "\n" for line in out)
+
+
+def check_output(out, expected):
+    """Exact output, or (expected None) the round trip that ends steps a and b."""
+    if expected is None:
+        assert out.endswith(ROUND_TRIP), out
+    else:
+        assert out == expected
+
+
+def valgrind(cmd, **kwargs):
+    """Run under memcheck (not --quiet: its warnings matter); any error makes it exit 99."""
+    return run(["valgrind", "--error-exitcode=99", *cmd], timeout=120, **kwargs)
+
+
+# ===== Step a: stack-swap =====
+
+def test_stack_swap_runs_a_function_on_the_new_stack():
+    """hello() must find its local variable inside the stack main allocated, and main must get back."""
+    result = run(["./stack-swap"], cwd=STEP_A)
+    assert result.stdout == ROUND_TRIP
+    assert result.stderr == ""
+    assert_readme_output(README, "./stack-swap", result.stdout)
+
+
+# ===== Step b: show-stack =====
+
+ROW = re.compile(r"  0x([0-9a-f]+)  ((?:[0-9a-f]{2} ){7}[0-9a-f]{2})  = 0x([0-9a-f]{16})(.*)")
+
+
+def test_show_stack_shows_the_planted_return_addresses():
+    """The printed stack top must really hold hello's and come_home's addresses, byte by byte."""
+    result = run(["./show-stack"], cwd=STEP_B)
+    out = result.stdout
+    assert_readme_output(README, "./show-stack", out)
+    lines = out.splitlines()
+
+    m = re.fullmatch(r"main: hello is at 0x([0-9a-f]+), come_home is at 0x([0-9a-f]+)", lines[0])
+    assert m, lines[0]
+    hello, come_home = int(m.group(1), 16), int(m.group(2), 16)
+    m = re.fullmatch(r"main: the new stack is (\d+) bytes, from 0x([0-9a-f]+) up to 0x([0-9a-f]+)",
+                     lines[1])
+    assert m, lines[1]
+    size, bottom, top = int(m.group(1)), int(m.group(2), 16), int(m.group(3), 16)
+    assert top % 16 == 0 and bottom < top <= bottom + size
+
+    rows = [ROW.fullmatch(line) for line in lines[3:7]]
+    assert all(rows), lines[3:7]
+    addresses = [int(r.group(1), 16) for r in rows]
+    assert addresses == [top - 32, top - 24, top - 16, top - 8]
+    words = []
+    for r in rows:
+        raw = bytes(int(b, 16) for b in r.group(2).split())
+        (word,) = struct.unpack("<Q", raw)  # little-endian: lowest byte first
+        assert word == int(r.group(3), 16), r.group(0)
+        words.append(word)
+    assert words == [0, 0, hello, come_home]
+    assert "ret pops hello" in rows[2].group(4) and "come_home" in rows[3].group(4)
+    assert "\n".join(lines[7:]) + "\n" == ROUND_TRIP
+
+
+# ===== Step c: fibers =====
+
+def test_fibers_demo_interleaves_exactly():
+    """Two fibers must take turns line by line in table order, then each finish and the program exit 0."""
+    result = run(["./fibers"], cwd=STEP_C)
+    assert result.stdout == demo_model()
+    assert result.stderr == ""
+    assert_readme_output(README, "./fibers", result.stdout)
+
+
+def test_fibers_overflow_is_reported_by_name():
+    """A fiber that recurses past its stack must hit the guard page and be named, not corrupt memory."""
+    result = run(["./fibers", "--overflow"], cwd=STEP_C, check=False)
+    assert result.returncode == 1, result
+    assert result.stdout == OVERFLOW_STDOUT
+    assert result.stderr == OVERFLOW_STDERR
+    assert_readme_output(README, "./fibers --overflow", result.stdout + result.stderr)
+
+
+def test_fiber_check_passes():
+    """Registers, rounding modes, alignment, stack size and slot reuse must all hold in the plain build."""
+    result = run(["./fiber-check"], cwd=STEP_C)
+    assert result.stdout == CHECK_OUTPUT
+
+
+@pytest.mark.parametrize("step,prog", [(STEP_A, "stack-swap"), (STEP_B, "show-stack"),
+                                       (STEP_C, "fibers")], ids=["stack-swap", "show-stack", "fibers"])
+def test_bad_argument_gets_one_line_and_help_works(step, prog):
+    """A mistyped flag must get one clear line on stderr and exit 2; --help must print usage and exit 0."""
+    bad = run([f"./{prog}", "--bogus"], cwd=step, check=False)
+    assert bad.returncode == 2
+    assert bad.stdout == ""
+    assert bad.stderr == f"{prog}: unexpected argument '--bogus' (try --help)\n"
+    good = run([f"./{prog}", "--help"], cwd=step)
+    assert good.stdout.startswith(f"usage: {prog}")
+
+
+# ===== Sanitizers and valgrind =====
+
+# Every program of the chapter, and what it prints; None for steps a and b,
+# whose output varies but always ends with the round trip.
+PROGRAMS = [
+    (STEP_A, "stack-swap", None),
+    (STEP_B, "show-stack", None),
+    (STEP_C, "fibers", demo_model()),
+    (STEP_C, "fiber-check", CHECK_OUTPUT),
+]
+PROGRAM_IDS = [prog for _, prog, _ in PROGRAMS]
+
+
+@pytest.mark.sanitizer
+@pytest.mark.parametrize("step,prog,expected", PROGRAMS, ids=PROGRAM_IDS)
+def test_asan_build_is_clean(step, prog, expected):
+    """ASan must accept every stack switch (the fibers announce theirs) and find nothing else."""
+    result = run([f"./{prog}-asan"], cwd=step, sanitizer=True)
+    assert "Sanitizer" not in result.stderr
+    check_output(result.stdout, expected)
+
+
+@pytest.mark.sanitizer
+def test_overflow_under_asan_is_still_reported_by_name():
+    """Under ASan our guard-page handler must still win and name the fiber (ASan lets user handlers run)."""
+    result = run(["./fibers-asan", "--overflow"], cwd=STEP_C, sanitizer=True, check=False)
+    assert result.returncode == 1, result
+    assert result.stdout == OVERFLOW_STDOUT
+    assert result.stderr == OVERFLOW_STDERR
+
+
+@pytest.mark.parametrize("step,prog,expected", PROGRAMS, ids=PROGRAM_IDS)
+def test_valgrind_memcheck_is_clean(step, prog, expected):
+    """valgrind must find no memory error; the fibers must register their stacks so it never has to guess."""
+    assert shutil.which("valgrind"), "valgrind is missing: run scripts/test-deps"
+    result = valgrind([f"./{prog}"], cwd=step)
+    assert "ERROR SUMMARY: 0 errors" in result.stderr, result.stderr
+    if step == STEP_C:
+        # Steps a and b do not register their stack, so valgrind warns
+        # "client switching stacks?" there (README, step a, Limits).
+        assert "switching stacks" not in result.stderr, result.stderr
+    check_output(result.stdout, expected)
+
+
+# ===== aarch64, under qemu =====
+
+@pytest.fixture(scope="module")
+def aarch64_build():
+    """fibers-aarch64 and fiber-check-aarch64, cross-compiled (static) for qemu-aarch64."""
+    for tool in ("aarch64-linux-gnu-gcc", "qemu-aarch64"):
+        assert shutil.which(tool), f"{tool} is missing: run scripts/test-deps"
+    run(["make", "-s", "-C", STEP_C, "fibers-aarch64", "fiber-check-aarch64"], timeout=120)
+    return STEP_C
+
+
+def test_aarch64_demo_interleaves_exactly(aarch64_build):
+    """The aarch64 switch (switch_aarch64.S) must produce the very same demo as x86-64."""
+    result = run(["qemu-aarch64", "./fibers-aarch64"], cwd=aarch64_build)
+    assert result.stdout == demo_model()
+    assert_readme_output(README, "qemu-aarch64 ./fibers-aarch64", result.stdout)
+
+
+def test_aarch64_fiber_check_passes(aarch64_build):
+    """x19-x29, d8-d15, FPCR, alignment and slot reuse must hold on aarch64 too."""
+    result = run(["qemu-aarch64", "./fiber-check-aarch64"], cwd=aarch64_build)
+    assert result.stdout == CHECK_OUTPUT
+
+
+def test_aarch64_overflow_is_reported_by_name(aarch64_build):
+    """The guard page and the alternate signal stack must work the same on aarch64."""
+    result = run(["qemu-aarch64", "./fibers-aarch64", "--overflow"], cwd=aarch64_build,
+                 check=False)
+    assert result.returncode == 1, result
+    assert result.stdout == OVERFLOW_STDOUT
+    assert result.stderr == OVERFLOW_STDERR
+
+
+# ===== The benchmark builds and runs =====
+
+def test_benchmark_quick_run_prints_the_table():
+    """bench/fiber-switch/run must build and print its table (numbers are checked by eye, not here)."""
+    result = run([path("bench", "fiber-switch", "run"), "--quick"], timeout=120)
+    out = result.stdout
+    assert re.search(r"^fiber_switch \(this chapter\) +\d+\.\d +\d+\.\d +\d+x$", out, re.M), out
+    assert re.search(r"^glibc swapcontext +\d+\.\d +\d+\.\d +1x$", out, re.M), out
+    assert re.search(r"faster than swapcontext", out), out
+    m = re.search(r"reserved +(\d+) bytes .*\n +resident +(\d+) bytes", out)
+    assert m, out
+    reserved, resident = int(m.group(1)), int(m.group(2))
+    assert reserved == FIBER_STACK_SIZE + os.sysconf("SC_PAGE_SIZE")
+    assert 0 < resident < reserved
