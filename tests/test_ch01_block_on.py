@@ -1,0 +1,173 @@
+"""ch01-block-on: a future, a waker, block_on parked on a condition variable,
+and the four classic bugs of tiny executors.
+
+The checks program (ch01-block-on/checks) holds the regression checks; the
+tests run it on the real build, plain and under ASan+UBSan and TSan, and run
+each check on the build that has its bug switched on (checks-bug-*-asan) to
+prove the check catches it.
+
+The stress check makes a million wake/poll round trips in the plain and ASan
+builds (2-10 s each on two cores) but only half a million under TSan: a
+million took 15 s there on a quiet machine and 28 s on a busy one. The whole
+file takes 25-40 s.
+"""
+import os
+import signal
+import subprocess
+
+import pytest
+
+from workbook import SANITIZER_ENV, SANITIZER_EXIT, assert_readme_output, path, run
+
+CHAPTER = path("ch01-block-on")
+README = path("ch01-block-on", "README.md")
+CHECKS = ["waker-outlives-block-on", "clone-refcount", "many-threads", "poll-after-ready"]
+MILLION = 1000000
+TSAN_ROUNDS = 500000
+
+
+def run_terminal(command, timeout):
+    """Run `command` (a README line such as "./checks all") in the chapter
+    folder with the sanitizer options, stderr merged into stdout as a terminal
+    shows them. Return (exit status, text). A hang fails the test."""
+    env = dict(os.environ, **SANITIZER_ENV)
+    proc = subprocess.Popen(command.split(), cwd=CHAPTER, env=env, text=True,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        raise AssertionError(f"{command} did not finish within {timeout}s\n{out}")
+    return proc.returncode, out
+
+
+def binary(name):
+    return os.path.join(CHAPTER, name)
+
+
+# ===== The demo =====
+
+def test_demo_output_matches_readme():
+    """The README's block-on output no longer matches what the program prints."""
+    result = run([binary("block-on")], cwd=CHAPTER, timeout=30)
+    assert result.stderr == ""
+    assert_readme_output(README, "./block-on", result.stdout)
+
+
+@pytest.mark.sanitizer
+@pytest.mark.parametrize("variant", ["asan", "tsan"])
+def test_demo_clean_under_sanitizers(variant):
+    """The demo has a memory error, a leak, undefined behaviour or a data race."""
+    result = run([binary(f"block-on-{variant}")], cwd=CHAPTER, timeout=60, sanitizer=True)
+    assert "Sanitizer" not in result.stderr
+    assert result.stderr == ""
+    assert_readme_output(README, "./block-on", result.stdout)
+
+
+def test_demo_rejects_bad_arguments():
+    """block-on accepts a stray argument silently, or has no --help."""
+    bad = run([binary("block-on"), "--bogus"], check=False, timeout=10)
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert bad.stderr.count("\n") == 1 and "--bogus" in bad.stderr
+    helped = run([binary("block-on"), "--help"], timeout=10)
+    assert helped.stdout.startswith("usage: block-on")
+
+
+# ===== The checks on the real build =====
+
+@pytest.mark.slow
+def test_all_checks_pass_and_match_readme():
+    """A check fails on the real build, or the README's ./checks all block is stale."""
+    status, out = run_terminal("./checks all", timeout=90)
+    assert status == 0, out
+    assert_readme_output(README, "./checks all", out)
+    assert f"stress: ok: {MILLION} wake/poll round trips" in out
+
+
+@pytest.mark.sanitizer
+@pytest.mark.slow
+def test_all_checks_clean_under_asan():
+    """A check finds a use-after-free, double free, leak or undefined behaviour in block_on."""
+    status, out = run_terminal("./checks-asan all", timeout=120)
+    assert status == 0 and "Sanitizer" not in out, out
+    for check in CHECKS + ["stress"]:
+        assert f"{check}: ok" in out
+    assert f"stress: ok: {MILLION} wake/poll round trips" in out
+
+
+@pytest.mark.sanitizer
+@pytest.mark.slow
+def test_all_checks_clean_under_tsan():
+    """A check finds a data race in the parker, the waker reference count or the checks."""
+    status, out = run_terminal(f"./checks-tsan all {TSAN_ROUNDS}", timeout=120)
+    assert status == 0 and "Sanitizer" not in out, out
+    for check in CHECKS + ["stress"]:
+        assert f"{check}: ok" in out
+    assert f"stress: ok: {TSAN_ROUNDS} wake/poll round trips" in out
+
+
+def test_checks_reject_bad_arguments():
+    """checks runs something on a misspelt check or a bad count instead of saying what is wrong."""
+    for args, word in [(["nope"], "nope"), (["stress", "0"], "'0'"), (["stress", "12x"], "12x"),
+                       (["many-threads", "5"], "'5'"), (["a", "b", "c"], "too many")]:
+        result = run([binary("checks"), *args], check=False, timeout=10)
+        assert result.returncode == 2, args
+        assert result.stdout == "" and result.stderr.count("\n") == 1 and word in result.stderr
+    result = run([binary("checks")], check=False, timeout=10)
+    assert result.returncode == 2 and result.stderr.startswith("usage: checks")
+
+
+# ===== Each classic bug, switched on, is caught =====
+
+@pytest.mark.sanitizer
+def test_bug_free_parker_early_is_caught():
+    """A parker freed while a waker clone still points at it goes unnoticed."""
+    command = "./checks-bug-free-parker-early-asan waker-outlives-block-on"
+    status, out = run_terminal(command, timeout=60)
+    assert status == SANITIZER_EXIT, out
+    assert "AddressSanitizer: heap-use-after-free" in out
+    assert "FAIL: after block_on returned, with a waker clone still held" in out
+    assert_readme_output(README, command, out)
+
+
+@pytest.mark.sanitizer
+def test_bug_clone_no_ref_is_caught():
+    """A waker clone that takes no reference (so a drop frees the parker too early) goes unnoticed."""
+    command = "./checks-bug-clone-no-ref-asan clone-refcount"
+    status, out = run_terminal(command, timeout=60)
+    assert status == SANITIZER_EXIT, out
+    assert "AddressSanitizer: heap-use-after-free" in out
+    assert_readme_output(README, command, out)
+
+
+@pytest.mark.sanitizer
+def test_bug_global_parker_is_caught():
+    """block_on parking on one process-wide parker loses or steals wake-ups and nobody notices."""
+    command = "./checks-bug-global-parker-asan many-threads"
+    status, out = run_terminal(command, timeout=60)
+    assert "Sanitizer" not in out, out
+    stuck = status == 3 and "FAIL: stuck: no wake-up for 2 s" in out
+    misdirected = status == 1 and "meant for another thread" in out
+    assert stuck or misdirected, out
+    if stuck:
+        assert_readme_output(README, command, out)
+
+
+@pytest.mark.sanitizer
+def test_bug_no_ready_guard_is_caught():
+    """A finished future polled again silently runs a second time instead of stopping the program."""
+    command = "./checks-bug-no-ready-guard-asan poll-after-ready"
+    status, out = run_terminal(command, timeout=60)
+    assert status == 1, out
+    assert "'timer 10 ms' ran 2 times" in out
+    assert "poll-after-ready: FAIL" in out
+    assert_readme_output(README, command, out)
+
+
+def test_real_build_stops_a_poll_after_ready():
+    """future_poll lets a finished future be polled again, or says nothing clear about it."""
+    status, out = run_terminal("./checks poll-after-ready", timeout=60)
+    assert status == 0, out
+    assert_readme_output(README, "./checks poll-after-ready", out)
