@@ -1,0 +1,6 @@
+/* The flavour comment must be on a line of its own. */
+#include "future.h" /* corofy: waker */
+
+coroutine void f(void)
+{
+}

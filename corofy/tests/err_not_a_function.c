@@ -1,0 +1,4 @@
+/* `coroutine` must come before a function. */
+#include "future.h"
+
+coroutine int counter;

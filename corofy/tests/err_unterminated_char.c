@@ -1,0 +1,7 @@
+/* An unterminated character constant. */
+#include "future.h"
+
+coroutine int letter(void)
+{
+    return 'a;
+}

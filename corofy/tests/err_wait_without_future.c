@@ -1,0 +1,7 @@
+/* .wait with nothing to wait for. */
+#include "future.h"
+
+coroutine void empty(void)
+{
+    .wait;
+}
