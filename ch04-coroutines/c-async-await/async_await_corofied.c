@@ -1,0 +1,218 @@
+/* async_await.c: ch04-coroutines step c, written in corofy's dialect.
+ * The same five requests as step b, but started together and awaited with
+ * join_all, so they wait for the server at the same time. `make corofy`
+ * turns this file into async_await_corofied.c, which is what gets compiled. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "future.h"
+#include "http.h"
+#include "join_all.h"
+
+#define REQUESTS 5
+
+/* Request number i asks for /<i seconds>/HelloWorld<i> and prints the answer. */
+// ===== coroutine request (async_await.c:17), as you wrote it =====
+//
+//     static coroutine void request(int i)
+//     {
+//         char path[32];
+//         snprintf(path, sizeof path, "/%d/HelloWorld%d", i * 1000, i);
+//         char *text = http_get(path).wait;
+//         printf("%s\n", text);
+//         free(text);
+//     }
+//
+// corofy turned it into the four pieces below: struct request_frame (the state,
+// the parameters and the locals, kept from one poll to the next), request_poll
+// (runs the body from one wait point to the next), request_drop, and the
+// constructor request(), which makes the frame without running any of the body.
+
+static struct future *request(int i);
+
+struct request_frame {
+    struct future base;     /* first: a frame is a future */
+    int state;              /* 0: not started, 1: at the wait point, -1: finished */
+    int i;                  /* parameter */
+    char path[32];          /* local, line 19 */
+    char *text;             /* local, line 21 */
+    struct future *awaited; /* the future being waited for, or NULL */
+};
+
+static enum poll_status request_poll(struct future *self, void *output)
+{
+    struct request_frame *frame = (struct request_frame *) self;
+
+    (void) output; /* a void coroutine produces nothing */
+    switch (frame->state) {
+    case 0:
+        /* ---- your code, its locals moved into the frame ---- */
+        snprintf(frame->path, sizeof frame->path, "/%d/HelloWorld%d", frame->i * 1000, frame->i);
+        /* ---- wait point 1: char *text = http_get(path).wait; ---- */
+        frame->awaited = http_get(frame->path);
+        frame->state = 1;
+        /* fall through */
+    case 1:
+        if (frame->awaited->poll(frame->awaited, &frame->text) == POLL_NOT_READY)
+            return POLL_NOT_READY;
+        frame->awaited->drop(frame->awaited);
+        frame->awaited = NULL;
+        /* ---- end of wait point 1 ---- */
+        printf("%s\n", frame->text);
+        free(frame->text);
+        /* ---- end of your code ---- */
+        frame->state = -1;
+        return POLL_READY;
+    default:
+        fprintf(stderr, "corofy: request polled after it completed\n");
+        abort();
+    }
+}
+
+static void request_drop(struct future *self)
+{
+    struct request_frame *frame = (struct request_frame *) self;
+
+    if (frame->awaited != NULL) /* dropped while waiting */
+        frame->awaited->drop(frame->awaited);
+    free(frame);
+}
+
+static struct future *request(int i)
+{
+    struct request_frame *frame = malloc(sizeof *frame);
+
+    if (frame == NULL) {
+        fprintf(stderr, "corofy: out of memory creating request\n");
+        abort();
+    }
+    frame->base.poll = request_poll;
+    frame->base.drop = request_drop;
+    frame->state = 0;
+    frame->i = i;
+    frame->awaited = NULL;
+    return &frame->base; /* lazy: none of the body has run yet */
+}
+
+/* Create all the requests first (that runs none of them: futures are lazy),
+ * then wait for all of them at once. */
+// ===== coroutine async_main (async_await.c:28), as you wrote it =====
+//
+//     static coroutine void async_main(void)
+//     {
+//         struct future *requests[REQUESTS];
+//
+//         printf("Program starting\n");
+//         for (int i = 0; i < REQUESTS; i++)
+//             requests[i] = request(i);
+//         join_all(requests, REQUESTS).wait;
+//     }
+//
+// corofy turned it into the four pieces below: struct async_main_frame (the state,
+// the parameters and the locals, kept from one poll to the next), async_main_poll
+// (runs the body from one wait point to the next), async_main_drop, and the
+// constructor async_main(), which makes the frame without running any of the body.
+
+static struct future *async_main(void);
+
+struct async_main_frame {
+    struct future base;                /* first: a frame is a future */
+    int state;                         /* 0: not started, 1: at the wait point, -1: finished */
+    struct future *requests[REQUESTS]; /* local, line 30 */
+    int i;                             /* local, line 33 */
+    struct future *awaited;            /* the future being waited for, or NULL */
+};
+
+static enum poll_status async_main_poll(struct future *self, void *output)
+{
+    struct async_main_frame *frame = (struct async_main_frame *) self;
+
+    (void) output; /* a void coroutine produces nothing */
+    switch (frame->state) {
+    case 0:
+        /* ---- your code, its locals moved into the frame ---- */
+
+        printf("Program starting\n");
+        for (frame->i = 0; frame->i < REQUESTS; frame->i++)
+            frame->requests[frame->i] = request(frame->i);
+        /* ---- wait point 1: join_all(requests, REQUESTS).wait; ---- */
+        frame->awaited = join_all(frame->requests, REQUESTS);
+        frame->state = 1;
+        /* fall through */
+    case 1:
+        if (frame->awaited->poll(frame->awaited, NULL) == POLL_NOT_READY)
+            return POLL_NOT_READY;
+        frame->awaited->drop(frame->awaited);
+        frame->awaited = NULL;
+        /* ---- end of wait point 1 ---- */
+        /* ---- end of your code ---- */
+        frame->state = -1;
+        return POLL_READY;
+    default:
+        fprintf(stderr, "corofy: async_main polled after it completed\n");
+        abort();
+    }
+}
+
+static void async_main_drop(struct future *self)
+{
+    struct async_main_frame *frame = (struct async_main_frame *) self;
+
+    if (frame->awaited != NULL) /* dropped while waiting */
+        frame->awaited->drop(frame->awaited);
+    free(frame);
+}
+
+static struct future *async_main(void)
+{
+    struct async_main_frame *frame = malloc(sizeof *frame);
+
+    if (frame == NULL) {
+        fprintf(stderr, "corofy: out of memory creating async_main\n");
+        abort();
+    }
+    frame->base.poll = async_main_poll;
+    frame->base.drop = async_main_drop;
+    frame->state = 0;
+    frame->awaited = NULL;
+    return &frame->base; /* lazy: none of the body has run yet */
+}
+
+/* ===== main: busy-polling, as in step b ===== */
+
+static double seconds_now(void)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double) now.tv_sec + (double) now.tv_nsec / 1e9;
+}
+
+static const char usage[] =
+    "usage: async-await [--help]\n"
+    "Runs five coroutines (generated by corofy) together: each fetches one message\n"
+    "from the delay server at DELAYSERVER_ADDR (default 127.0.0.1:8080). Polls them\n"
+    "in a busy loop, and prints how long it all took.\n";
+
+int main(int argc, char **argv)
+{
+    if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (argc > 1) {
+        fprintf(stderr, "async-await: unknown argument '%s' (try --help)\n", argv[1]);
+        return 2;
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0); /* each line as it happens, even into a pipe */
+
+    double start = seconds_now();
+    struct future *future = async_main();
+    while (future->poll(future, NULL) == POLL_NOT_READY)
+        ; /* nothing else to do, so ask again at once (and burn a whole core) */
+    future->drop(future);
+    printf("ELAPSED TIME: %.3f\n", seconds_now() - start);
+    return 0;
+}

@@ -1,0 +1,26 @@
+/* future.h: the future of ch04-coroutines, the simplest one in the workbook.
+ * Introduced in step a; every later step of this chapter carries a copy, and
+ * the code corofy generates for this chapter relies on exactly these names. */
+#ifndef FUTURE_H
+#define FUTURE_H
+
+enum poll_status { POLL_NOT_READY = 0, POLL_READY = 1 };
+
+/* A future is a computation that finishes later. Nothing happens until
+ * someone polls it; whoever holds it polls it again and again until it says
+ * POLL_READY. There is no waker in this chapter: a future cannot ask to be
+ * polled, so its holder simply polls again (every 100 ms, or in a busy loop).
+ *
+ * Concrete futures embed this struct as their FIRST member, so a pointer to
+ * the concrete struct and a pointer to its `struct future` are the same
+ * address (poll and drop cast `self` back). */
+struct future {
+    /* Advance the future. On POLL_READY the result has been written to
+       *output (when output is not NULL; NULL means "discard the result").
+       Polling again after POLL_READY is a programming error. */
+    enum poll_status (*poll)(struct future *self, void *output);
+    /* Release the future and everything it owns; valid in any state. */
+    void (*drop)(struct future *self);
+};
+
+#endif
