@@ -1,0 +1,138 @@
+/* main.c: ch05-runtime step a: the ch04 program, two requests one after the
+ * other, on a block_on that sleeps in epoll_wait instead of polling in a
+ * loop. This is corofy's input: `make corofy` turns the `coroutine` function
+ * into a state machine in main_corofied.c, and that file is what gets
+ * compiled. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "future.h"
+#include "http.h"
+#include "runtime.h"
+
+/* Print a response and free it; a failed request (NULL) was reported already. */
+static void print_response(char *text)
+{
+    if (text != NULL)
+        printf("%s\n\n", text);
+    free(text);
+}
+
+// ===== coroutine async_main (main.c:22), as you wrote it =====
+//
+//     coroutine void async_main(void)
+//     {
+//         printf("Program starting\n");
+//         char *text = http_get("/600/HelloAsyncAwait").wait;
+//         print_response(text);
+//         text = http_get("/400/HelloAsyncAwait").wait;
+//         print_response(text);
+//     }
+//
+// corofy turned it into the four pieces below: struct async_main_frame (the state,
+// the parameters and the locals, kept from one poll to the next), async_main_poll
+// (runs the body from one wait point to the next), async_main_drop, and the
+// constructor async_main(), which makes the frame without running any of the body.
+
+struct future *async_main(void);
+
+struct async_main_frame {
+    struct future base;     /* first: a frame is a future */
+    int state;              /* 0: not started, 1-2: at that wait point, -1: finished */
+    char *text;             /* local, line 25 */
+    struct future *awaited; /* the future being waited for, or NULL */
+};
+
+static enum poll_status async_main_poll(struct future *self, void *output)
+{
+    struct async_main_frame *frame = (struct async_main_frame *) self;
+
+    (void) output; /* a void coroutine produces nothing */
+    switch (frame->state) {
+    case 0:
+        /* ---- your code, its locals moved into the frame ---- */
+        printf("Program starting\n");
+        /* ---- wait point 1: char *text = http_get("/600/HelloAsyncAwait").wait; ---- */
+        frame->awaited = http_get("/600/HelloAsyncAwait");
+        frame->state = 1;
+        /* fall through */
+    case 1:
+        if (frame->awaited->poll(frame->awaited, &frame->text) == POLL_NOT_READY)
+            return POLL_NOT_READY;
+        frame->awaited->drop(frame->awaited);
+        frame->awaited = NULL;
+        /* ---- end of wait point 1 ---- */
+        print_response(frame->text);
+        /* ---- wait point 2: text = http_get("/400/HelloAsyncAwait").wait; ---- */
+        frame->awaited = http_get("/400/HelloAsyncAwait");
+        frame->state = 2;
+        /* fall through */
+    case 2:
+        if (frame->awaited->poll(frame->awaited, &frame->text) == POLL_NOT_READY)
+            return POLL_NOT_READY;
+        frame->awaited->drop(frame->awaited);
+        frame->awaited = NULL;
+        /* ---- end of wait point 2 ---- */
+        print_response(frame->text);
+        /* ---- end of your code ---- */
+        frame->state = -1;
+        return POLL_READY;
+    default:
+        fprintf(stderr, "corofy: async_main polled after it completed\n");
+        abort();
+    }
+}
+
+static void async_main_drop(struct future *self)
+{
+    struct async_main_frame *frame = (struct async_main_frame *) self;
+
+    if (frame->awaited != NULL) /* dropped while waiting */
+        frame->awaited->drop(frame->awaited);
+    free(frame);
+}
+
+struct future *async_main(void)
+{
+    struct async_main_frame *frame = malloc(sizeof *frame);
+
+    if (frame == NULL) {
+        fprintf(stderr, "corofy: out of memory creating async_main\n");
+        abort();
+    }
+    frame->base.poll = async_main_poll;
+    frame->base.drop = async_main_drop;
+    frame->state = 0;
+    frame->awaited = NULL;
+    return &frame->base; /* lazy: none of the body has run yet */
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1) {
+        FILE *to = strcmp(argv[1], "--help") == 0 ? stdout : stderr;
+        if (to == stderr)
+            fprintf(stderr, "%s: unknown argument '%s'\n", argv[0], argv[1]);
+        fprintf(to, "usage: %s\n"
+                    "Sends two requests, one after the other, to the delay server at\n"
+                    "DELAYSERVER_ADDR (default 127.0.0.1:8080), sleeping in epoll_wait\n"
+                    "while it waits.\n", argv[0]);
+        return to == stdout ? 0 : 2;
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);   /* each line as it happens, even into a pipe */
+    if (http_init() < 0)
+        return 1;
+    int err = runtime_init();
+    if (err < 0) {
+        fprintf(stderr, "%s: cannot create the registry: %s\n", argv[0], strerror(-err));
+        return 1;
+    }
+    err = block_on(async_main(), NULL);
+    runtime_close();
+    if (err < 0) {
+        fprintf(stderr, "%s: epoll_wait: %s\n", argv[0], strerror(-err));
+        return 1;
+    }
+    return http_failed() ? 1 : 0;
+}
