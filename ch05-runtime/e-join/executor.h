@@ -1,0 +1,96 @@
+/* executor.h: runs tasks on the calling thread, polling a task only when its
+ * waker said it can make progress; spawning returns a join handle through
+ * which the task's result comes back. Introduced in ch05-runtime step b;
+ * step e adds join handles, spawning onto another thread's executor, and a
+ * task state kept in one atomic word.
+ *
+ * An executor drives its tasks on one thread at a time, the thread that
+ * calls executor_run() (or executor_block_on()). While it runs it is found
+ * through thread-local storage, so code deep inside a task can call
+ * executor_spawn() without being handed the executor. Other threads spawn
+ * onto it with executor_spawn_on(). Tasks never move between executors.
+ *
+ * A task is a spawned future plus what a waker and a join handle need to
+ * find it again: one atomic word holding its state flags and its reference
+ * count, a link in the ready queue, a slot for the waker of whoever awaits
+ * it, and room for its result. Wakers and join handles hold references, not
+ * raw pointers, so either may outlive the task's end or its executor's. */
+#ifndef EXECUTOR_H
+#define EXECUTOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "future.h"
+
+struct executor;
+
+/* ===== Executors ===== */
+
+/* A new executor with no tasks, not running yet. `name` is copied (at most
+ * 31 bytes are kept). The caller owns the returned reference: hand it to
+ * executor_free() once executor_run() has returned. */
+struct executor *executor_new(const char *name);
+
+/* Drive `ex` on the calling thread: poll its ready tasks, sleep on a
+ * condition variable while none is ready, and return once
+ * executor_shutdown() has been called and every task has finished. Each
+ * future is dropped as soon as it returns POLL_READY. One thread at a time;
+ * not reentrant (assert). */
+void executor_run(struct executor *ex);
+
+/* From now on executor_run(ex) returns as soon as it has no task left.
+ * Callable from any thread. After it only `ex`'s own tasks may spawn onto
+ * it (assert): a task arriving after run returned would never be polled. */
+void executor_shutdown(struct executor *ex);
+
+/* Give back the reference executor_new() returned, after executor_run(ex)
+ * has returned. Task structs still held by wakers or join handles keep the
+ * memory alive until they let go too. */
+void executor_free(struct executor *ex);
+
+/* new + spawn `main` (detached, its result discarded) + shutdown + run +
+ * free: run `main` and everything it spawns here on this thread, and
+ * return when all of them have finished. Takes ownership of `main`. */
+void executor_block_on(const char *name, struct future *main);
+
+/* The name of the calling thread's executor; only valid inside a task
+ * (assert). */
+const char *executor_name(void);
+
+/* How many task structs are allocated right now, in the whole program.
+ * For tests and the curious: 0 once every executor has finished and every
+ * handle and waker has been dropped, or something leaked. */
+size_t executor_live_tasks(void);
+
+/* ===== Spawning and join handles =====
+ *
+ * executor_spawn() hands `future` to the calling thread's executor (only
+ * valid inside a task, assert); executor_spawn_on() to `ex` from any thread
+ * (inside one of ex's tasks, or before executor_shutdown(ex)). Either way
+ * the executor owns the future from now on and polls it soon, with an
+ * output buffer of `output_size` bytes (aligned for any type) that the
+ * future writes its result into. Pass sizeof(T) for a future producing a T,
+ * 0 for one producing nothing.
+ *
+ * Both return a JOIN HANDLE, itself a future (waker flavour) whose output is
+ * that result: awaiting it as `T x = executor_spawn(f(), sizeof(T)).wait;`
+ * copies the T into x once the task has finished, whichever thread ran it.
+ * A handle is polled from one task at a time, and must not be polled again
+ * after POLL_READY (as any future).
+ *
+ * Dropping the handle (handle->drop(handle), or join_detach(handle))
+ * DETACHES the task: it still runs to completion, and its result is thrown
+ * away. The result is copied bytes: a result that owns memory (a malloc'd
+ * string) leaks if nobody awaits it. */
+struct future *executor_spawn(struct future *future, size_t output_size);
+struct future *executor_spawn_on(struct executor *ex, struct future *future, size_t output_size);
+
+/* Has the task behind this join handle finished (its result is there, and
+ * awaiting the handle will not wait)? Callable from any thread. */
+bool join_is_finished(struct future *handle);
+
+/* Drop a join handle without awaiting it: the task runs on, detached. */
+void join_detach(struct future *handle);
+
+#endif
