@@ -12,7 +12,7 @@ import time
 import pytest
 
 from conftest import SPEEDUP
-from workbook import assert_readme_output, path, run, timed_run
+from workbook import assert_readme_output, closed_port, path, run, timed_run
 
 FOLDER = path("ch02-epoll")
 EPOLL = path("ch02-epoll", "epoll")
@@ -61,13 +61,6 @@ def check_ignored_only_finished(out):
             finished.add(token)
         else:
             assert token in finished, f"ignored an unfinished stream {token}:\n{out}"
-
-
-def free_port():
-    """A loopback port nobody listens on (bound, then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class ScriptedServer:
@@ -191,7 +184,7 @@ def test_stop_and_continue_while_waiting(delayserver):
 
 def test_unreachable_server_is_one_clear_line():
     """With no server listening, the program must say so in one line and exit non-zero."""
-    addr = f"127.0.0.1:{free_port()}"
+    addr = f"127.0.0.1:{closed_port()}"
     result = run([EPOLL], env={"DELAYSERVER_ADDR": addr}, check=False, timeout=10)
     assert result.returncode != 0
     assert result.stdout == ""

@@ -24,11 +24,10 @@ import threading
 
 import pytest
 
-from workbook import assert_readme_output, path, readme_blocks, run
+from workbook import COROFY, assert_corofied_current, assert_readme_output, closed_port, path, readme_blocks, run
 
 CHAPTER = "ch04-coroutines"
 README = path(CHAPTER, "README.md")
-COROFY = path("corofy", "corofy")
 
 PROGRAMS = {  # step folder -> program
     "a-coroutine": "coroutine",
@@ -162,16 +161,9 @@ def diff(expected, actual, name):
 
 
 @pytest.mark.parametrize("step,source", COROFIED, ids=[s for s, _ in COROFIED])
-def test_corofied_file_matches_what_corofy_writes(step, source, tmp_path):
+def test_corofied_file_matches_what_corofy_writes(step, source):
     """The committed *_corofied.c was edited by hand, or the input changed without `make corofy`."""
-    committed = path(CHAPTER, step, source.replace(".c", "_corofied.c"))
-    regenerated = tmp_path / "out.c"
-    run([COROFY, "-o", str(regenerated), path(CHAPTER, step, source)])
-    with open(committed, encoding="utf-8") as f:
-        expected = f.read()
-    actual = regenerated.read_text(encoding="utf-8")
-    assert "switch (" in actual, f"corofy wrote no state machine:\n{actual}"
-    assert actual == expected, diff(expected, actual, os.path.basename(committed))
+    assert_corofied_current(path(CHAPTER, step, source))
 
 
 def common_flags():
@@ -205,16 +197,10 @@ def one_line(text):
     return text
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.parametrize("step", PROGRAMS)
 def test_refused_connection_is_reported(step):
     """With no server listening, the program crashes, hangs, or prints something unclear."""
-    addr = f"127.0.0.1:{free_port()}"
+    addr = f"127.0.0.1:{closed_port()}"
     result = run([program(step)], env={"DELAYSERVER_ADDR": addr}, check=False, timeout=10)
     assert result.returncode == 1
     assert f"cannot connect to the delay server at {addr}" in one_line(result.stderr)
@@ -301,7 +287,7 @@ def test_asan_clean_when_the_frame_is_copied(delayserver):
 @pytest.mark.sanitizer
 def test_asan_clean_on_a_refused_connection():
     """Ending the program from inside a poll must not trip the leak checker."""
-    addr = f"127.0.0.1:{free_port()}"
+    addr = f"127.0.0.1:{closed_port()}"
     result = run([program("a-coroutine", "-asan")], env={"DELAYSERVER_ADDR": addr},
                  sanitizer=True, check=False, timeout=20)
     assert result.returncode == 1 and "Sanitizer" not in result.stderr, result.stderr

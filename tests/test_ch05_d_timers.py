@@ -3,15 +3,13 @@ import os
 import re
 import resource
 import shutil
-import subprocess
 
 import pytest
 
-from workbook import assert_readme_output, path, readme_output, run, timed_run
+from workbook import assert_corofied_current, assert_readme_output, path, readme_output, run, timed_run
 
 STEP = path("ch05-runtime", "d-timers")
 README = path("ch05-runtime", "d-timers", "README.md")
-COROFY = path("corofy", "corofy")
 
 DEMO_MS = [300, 100, 200]           # what the demo's three tasks sleep, in spawn order
 MANY_LONGEST = 0.299                # --many: the longest sleep, in seconds
@@ -295,15 +293,9 @@ def test_help():
     assert "--heap" in out and "--many N" in out
 
 
-def test_corofied_file_regenerates(tmp_path):
+def test_corofied_file_regenerates():
     """main_corofied.c was edited by hand or is stale: corofy main.c no longer produces it."""
-    assert os.access(COROFY, os.X_OK), "corofy is not built (make -C corofy)"
-    shutil.copy(os.path.join(STEP, "main.c"), tmp_path / "main.c")
-    subprocess.run([COROFY, "main.c"], cwd=tmp_path, check=True, timeout=30)
-    generated = (tmp_path / "main_corofied.c").read_text()
-    assert "switch (" in generated, f"corofy wrote no state machine:\n{generated}"
-    with open(os.path.join(STEP, "main_corofied.c")) as f:
-        assert f.read() == generated, "main_corofied.c differs from what corofy generates"
+    assert_corofied_current(os.path.join(STEP, "main.c"))
 
 
 def test_readme_has_every_block():

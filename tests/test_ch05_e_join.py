@@ -2,18 +2,15 @@
 import collections
 import os
 import re
-import shutil
 import socket
-import subprocess
 import threading
 
 import pytest
 
-from workbook import assert_readme_output, path, readme_output, run, timed_run
+from workbook import assert_corofied_current, assert_readme_output, assert_sanitizer_clean, closed_port, path, readme_output, run, timed_run
 
 STEP = path("ch05-runtime", "e-join")
 README = os.path.join(STEP, "README.md")
-COROFY = path("corofy", "corofy")
 
 # What ./join asks the delay server for (milliseconds at speedup 1, number).
 REQUESTS = {(400, 7), (600, 4), (1200, 6), (1000, 5), (800, 99), (1600, 9), (400, 3)}
@@ -48,19 +45,6 @@ CHECK_LINES = [
 ]
 
 SERVER_LOG = re.compile(r"#\d+ - (\d+)ms: (.*)$")
-
-
-def closed_port():
-    """A local port nobody listens on (bound, then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def assert_clean(result):
-    """A sanitizer build ran to the end without a report."""
-    assert result.returncode == 0, f"exit {result.returncode}\n{result.stderr}"
-    assert "Sanitizer" not in result.stderr, result.stderr
 
 
 def check_lines(out):
@@ -134,7 +118,7 @@ def test_join_check_stress_both_ways():
 def test_join_check_sanitized(variant):
     """Handles and the task state word race (TSan), or a detached or dropped task leaks (ASan/LSan)."""
     result = run([f"./join-check-{variant}"], cwd=STEP, sanitizer=True, check=False, timeout=60)
-    assert_clean(result)
+    assert_sanitizer_clean(result)
     check_lines(result.stdout)
 
 
@@ -143,7 +127,7 @@ def test_join_check_sanitized(variant):
 def test_join_sanitized(delayserver, variant):
     """The demo leaks the detached task, overflows a result buffer, or races across threads."""
     result = run([f"./join-{variant}"], cwd=STEP, sanitizer=True, check=False, timeout=60)
-    assert_clean(result)
+    assert_sanitizer_clean(result)
     assert result.stdout.endswith("task structs still allocated: 0\n"), result.stdout
     assert "main: b = { count 3, sum 15, min 4, max 6 }" in result.stdout
 
@@ -217,15 +201,9 @@ def test_bad_arguments():
 
 # ===== The files behind the program =====
 
-def test_corofied_file_regenerates(tmp_path):
+def test_corofied_file_regenerates():
     """main_corofied.c was edited by hand or is stale: corofy main.c no longer produces it."""
-    assert os.access(COROFY, os.X_OK), "corofy is not built (make -C corofy)"
-    shutil.copy(os.path.join(STEP, "main.c"), tmp_path / "main.c")
-    subprocess.run([COROFY, "main.c"], cwd=tmp_path, check=True, timeout=30)
-    generated = (tmp_path / "main_corofied.c").read_text()
-    assert "switch (" in generated, f"corofy wrote no state machine:\n{generated}"
-    with open(os.path.join(STEP, "main_corofied.c")) as f:
-        assert f.read() == generated, "main_corofied.c differs from what corofy generates"
+    assert_corofied_current(os.path.join(STEP, "main.c"))
 
 
 def test_readme_draws_every_state_flag():

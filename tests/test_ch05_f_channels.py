@@ -2,15 +2,13 @@
 import os
 import re
 import signal
-import subprocess
 
 import pytest
 
-from workbook import assert_readme_output, path, readme_output, run
+from workbook import assert_corofied_current, assert_readme_output, assert_sanitizer_clean, path, readme_output, run
 
 STEP = path("ch05-runtime", "f-channels")
 README = os.path.join(STEP, "README.md")
-COROFY = path("corofy", "corofy")
 
 STRESS_LINE = re.compile(
     r"received (\d+) of (\d+) messages, (\d+) out of order; (\d+) of (\d+) producers complete")
@@ -22,12 +20,6 @@ STRESS_OK = "every message received exactly once, in order per producer"
 
 def lines(text):
     return text.rstrip("\n").split("\n")
-
-
-def assert_clean(result):
-    """A sanitizer build ran to the end without a report."""
-    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout[-2000:]}\n{result.stderr}"
-    assert "Sanitizer" not in result.stderr, result.stderr
 
 
 # ===== The pipeline =====
@@ -169,7 +161,7 @@ SANITIZED = [
 def test_sanitized_runs_are_clean(variant, cmd):
     """A channel leaks, overflows, uses a freed waker or races: ASan+UBSan or TSan reports it."""
     result = run(cmd, cwd=STEP, sanitizer=True, check=False, timeout=120)
-    assert_clean(result)
+    assert_sanitizer_clean(result)
     if "--stress" in cmd:
         assert lines(result.stdout)[-1] == STRESS_OK, result.stdout
     elif cmd[0].startswith("./channel-check"):
@@ -202,13 +194,7 @@ def test_bad_arguments():
 @pytest.mark.parametrize("source", ["main.c", "channel-check.c"])
 def test_corofied_file_regenerates(source):
     """A *_corofied.c file was edited by hand or is stale: corofy no longer produces it."""
-    assert os.access(COROFY, os.X_OK), "corofy is not built (make -C corofy)"
-    generated = os.path.join(STEP, source.replace(".c", "_corofied.c"))
-    with open(generated) as f:
-        assert "switch (frame->state)" in f.read(), f"{generated} holds no state machine"
-    result = subprocess.run([COROFY, "--check", source], cwd=STEP, capture_output=True,
-                            text=True, timeout=30)
-    assert result.returncode == 0, f"{generated} differs from what corofy generates:\n{result.stdout}"
+    assert_corofied_current(os.path.join(STEP, source))
 
 
 def test_readme_has_every_block():

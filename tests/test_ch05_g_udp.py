@@ -6,11 +6,10 @@ import subprocess
 
 import pytest
 
-from workbook import assert_readme_output, path, readme_output, run
+from workbook import assert_corofied_current, assert_readme_output, assert_sanitizer_clean, path, readme_output, run
 
 STEP = path("ch05-runtime", "g-udp")
 README = os.path.join(STEP, "README.md")
-COROFY = path("corofy", "corofy")
 SERVER_BUFFER = 1024
 
 ADDRESS = r"127\.\d+\.\d+\.\d+:\d+"
@@ -35,11 +34,6 @@ def run_merged(args, prog="./udp", timeout=30):
     proc = subprocess.run([prog, *args], cwd=STEP, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, timeout=timeout)
     return proc.returncode, proc.stdout
-
-
-def assert_clean(result):
-    """A sanitizer build ran to the end without a report."""
-    assert result.returncode != 86 and "Sanitizer" not in result.stderr, result.stderr
 
 
 def check_exchange(out, count, burst=1):
@@ -234,8 +228,7 @@ def test_out_of_file_descriptors(prog, limit, message):
     """Without file descriptors to spare, udp crashes, hangs, leaks, or says nothing useful."""
     result = run(["bash", "-c", f"ulimit -n {limit} && exec {prog}"], cwd=STEP, check=False,
                  timeout=10, sanitizer=True)
-    assert_clean(result)
-    assert result.returncode == 1, result
+    assert_sanitizer_clean(result, returncode=1)
     assert lines(result.stderr) == [f"{prog}: {message}"]
     assert result.stdout == ""
 
@@ -272,8 +265,7 @@ def test_udp_check():
 def test_udp_check_sanitized(variant):
     """The UDP futures' edge cases leak, overflow, or race: ASan+UBSan or TSan reports it."""
     result = run([f"./udp-check-{variant}"], cwd=STEP, sanitizer=True, check=False, timeout=60)
-    assert_clean(result)
-    assert result.returncode == 0, result.stdout
+    assert_sanitizer_clean(result)
     assert lines(result.stdout) == UDP_CHECK_LINES
 
 
@@ -288,23 +280,16 @@ def test_udp_check_sanitized(variant):
 def test_sanitized_runs_are_clean(variant, args, status):
     """The echo exchange or its error paths leak, overflow, or race."""
     result = run([f"./udp-{variant}", *args], cwd=STEP, sanitizer=True, check=False, timeout=60)
-    assert_clean(result)
-    assert result.returncode == status, result
+    assert_sanitizer_clean(result, returncode=status)
     if status == 0:
         check_exchange(result.stdout, int(args[1]), burst=int(args[3]) if len(args) > 2 else 1)
 
 
 # ===== The files behind the program =====
 
-def test_corofied_file_regenerates(tmp_path):
+def test_corofied_file_regenerates():
     """main_corofied.c was edited by hand or is stale: corofy main.c no longer produces it."""
-    assert os.access(COROFY, os.X_OK), "corofy is not built (make -C corofy)"
-    shutil.copy(os.path.join(STEP, "main.c"), tmp_path / "main.c")
-    subprocess.run([COROFY, "main.c"], cwd=tmp_path, check=True, timeout=30)
-    generated = (tmp_path / "main_corofied.c").read_text()
-    assert "switch (" in generated, f"corofy wrote no state machine:\n{generated}"
-    with open(os.path.join(STEP, "main_corofied.c")) as f:
-        assert f.read() == generated, "main_corofied.c differs from what corofy generates"
+    assert_corofied_current(os.path.join(STEP, "main.c"))
 
 
 def test_readme_has_every_block():

@@ -2,15 +2,13 @@
 import os
 import re
 import shutil
-import subprocess
 
 import pytest
 
-from workbook import assert_readme_output, path, run, timed_run
+from workbook import assert_corofied_current, assert_readme_output, assert_sanitizer_clean, path, run, timed_run
 
 STEP = path("ch05-runtime", "h-scopes")
 README = os.path.join(STEP, "README.md")
-COROFY = path("corofy", "corofy")
 
 SCOPE_END = re.compile(r"scope (\S+): (closed|cancelled): (\d+) finished, (\d+) cancelled, (\d+) allocations$")
 TOOK = re.compile(r"took (\d+) ms; registrations still linked: (\d+)$")
@@ -48,12 +46,6 @@ def took_ms(section_lines):
     times = [int(m.group(1)) for m in map(TOOK.match, section_lines) if m]
     assert len(times) == 1, section_lines
     return times[0]
-
-
-def assert_clean(result):
-    """A sanitizer build ran to the end without a report."""
-    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
-    assert "Sanitizer" not in result.stderr, result.stderr
 
 
 @pytest.fixture(scope="module")
@@ -180,7 +172,7 @@ def test_scopes_run_concurrently():
 def test_sanitized_runs_are_clean(args):
     """ASan or UBSan found a bug: a node left in a dead frame, a leak, or undefined behaviour."""
     result = run(["./scopes-asan", *args], cwd=STEP, sanitizer=True, check=False, timeout=60)
-    assert_clean(result)
+    assert_sanitizer_clean(result)
     ends = scope_ends(result.stdout)
     assert ends and all(a == 0 for n, (_, _, _, a) in ends.items() if n != "corofied"), result.stdout
     assert lines(result.stdout)[-1].endswith("registrations still linked: 0"), result.stdout
@@ -212,12 +204,6 @@ def test_help_and_bad_arguments():
         assert f"'{bad}'" in first, (args, result.stderr)
 
 
-def test_corofied_file_regenerates(tmp_path):
+def test_corofied_file_regenerates():
     """main_corofied.c was edited by hand or is stale: corofy main.c no longer produces it."""
-    assert os.access(COROFY, os.X_OK), "corofy is not built (make -C corofy)"
-    shutil.copy(os.path.join(STEP, "main.c"), tmp_path / "main.c")
-    subprocess.run([COROFY, "main.c"], cwd=tmp_path, check=True, timeout=30)
-    generated = (tmp_path / "main_corofied.c").read_text()
-    assert "switch (" in generated, f"corofy wrote no state machine:\n{generated}"
-    with open(os.path.join(STEP, "main_corofied.c")) as f:
-        assert f.read() == generated, "h-scopes/main_corofied.c differs from what corofy generates"
+    assert_corofied_current(os.path.join(STEP, "main.c"))

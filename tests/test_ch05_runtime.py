@@ -2,21 +2,18 @@
 import collections
 import os
 import re
-import shutil
 import socket
-import subprocess
 import threading
 
 import pytest
 
-from workbook import assert_readme_output, path, readme_output, run, timed_run
+from workbook import assert_corofied_current, assert_readme_output, assert_sanitizer_clean, closed_port, path, readme_output, run, timed_run
 
 README = path("ch05-runtime", "README.md")
 STEP_A = path("ch05-runtime", "a-runtime")
 STEP_B = path("ch05-runtime", "b-reactor-executor")
 STEP_C = path("ch05-runtime", "c-multi-thread")
 STEPS = [STEP_A, STEP_B, STEP_C]
-COROFY = path("corofy", "corofy")
 
 # What the programs ask for (milliseconds, at speedup 1).
 A_DELAYS = [600, 400]                   # one after the other
@@ -29,19 +26,6 @@ SERVER_LOG = re.compile(r"#\d+ - (\d+)ms: (.*)$")
 
 def lines(text):
     return text.rstrip("\n").split("\n")
-
-
-def closed_port():
-    """A local port nobody listens on (bound, then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def assert_clean(result):
-    """A sanitizer build ran to the end without a report."""
-    assert result.returncode == 0, f"exit {result.returncode}\n{result.stderr}"
-    assert "Sanitizer" not in result.stderr, result.stderr
 
 
 class FakeServer:
@@ -293,7 +277,7 @@ def test_waker_after_finish(step):
 def test_waker_after_finish_sanitized(step, variant):
     """Waking or dropping a waker after its task or executor ended is a use-after-free or a data race."""
     result = run([f"./waker-check-{variant}"], cwd=step, sanitizer=True, check=False, timeout=60)
-    assert_clean(result)
+    assert_sanitizer_clean(result)
     check_waker_output(step, result.stdout)
 
 
@@ -309,7 +293,7 @@ SANITIZED = [(STEP_A, "./runtime-asan"),
 def test_sanitized_runs_are_clean(delayserver, step, prog):
     """A step leaks, overflows, or races: ASan+UBSan or TSan reports it."""
     result = run([prog], cwd=step, sanitizer=True, check=False, timeout=60)
-    assert_clean(result)
+    assert_sanitizer_clean(result)
     if step == STEP_C:
         check_c_output(result.stdout, C_EXECUTORS, ordered=False)
     else:
@@ -323,21 +307,15 @@ def test_sanitized_error_path_is_clean(step, prog):
     """The error path (no server) leaks or races: ASan or TSan reports it."""
     result = run([prog], cwd=step, sanitizer=True, check=False, timeout=60,
                  env={"DELAYSERVER_ADDR": f"127.0.0.1:{closed_port()}"})
-    assert result.returncode == 1 and "Sanitizer" not in result.stderr, result.stderr
+    assert_sanitizer_clean(result, returncode=1)
 
 
 # ===== The files behind the programs =====
 
 @pytest.mark.parametrize("step", STEPS, ids=["a", "b", "c"])
-def test_corofied_file_regenerates(step, tmp_path):
+def test_corofied_file_regenerates(step):
     """main_corofied.c was edited by hand or is stale: corofy main.c no longer produces it."""
-    assert os.access(COROFY, os.X_OK), "corofy is not built (make -C corofy)"
-    shutil.copy(os.path.join(step, "main.c"), tmp_path / "main.c")
-    subprocess.run([COROFY, "main.c"], cwd=tmp_path, check=True, timeout=30)
-    generated = (tmp_path / "main_corofied.c").read_text()
-    assert "switch (" in generated, f"corofy wrote no state machine:\n{generated}"
-    with open(os.path.join(step, "main_corofied.c")) as f:
-        assert f.read() == generated, f"{step}/main_corofied.c differs from what corofy generates"
+    assert_corofied_current(os.path.join(step, "main.c"))
 
 
 def test_readme_has_every_block():

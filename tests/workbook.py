@@ -6,6 +6,7 @@ because pytest puts a rootdir-less test folder there).
 import os
 import re
 import select
+import socket
 import signal
 import subprocess
 import threading
@@ -25,6 +26,16 @@ SANITIZER_EXIT = 86
 def path(*parts):
     """Absolute path of a file in the repository."""
     return os.path.join(ROOT, *parts)
+
+
+COROFY = path("corofy", "corofy")
+
+
+def closed_port():
+    """A loopback port nobody listens on (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def run(cmd, *, env=None, cwd=None, timeout=60, check=True, input=None, sanitizer=False):
@@ -56,6 +67,28 @@ def run(cmd, *, env=None, cwd=None, timeout=60, check=True, input=None, sanitize
         raise AssertionError(f"{cmd} exited {proc.returncode}\n"
                              f"--- stdout ---\n{out}\n--- stderr ---\n{err}")
     return result
+
+
+def assert_sanitizer_clean(result, returncode=0):
+    """A sanitizer build ran to the end, exited as expected, and reported nothing."""
+    assert result.returncode == returncode and "Sanitizer" not in result.stderr, \
+        f"exit {result.returncode} (expected {returncode})\n" \
+        f"--- stdout ---\n{result.stdout[-2000:]}\n--- stderr ---\n{result.stderr}"
+
+
+def assert_corofied_current(source):
+    """The committed <stem>_corofied.c beside `source` is exactly what corofy writes now.
+
+    Fails when the generated file was edited by hand, or the input changed
+    without `make corofy`, showing corofy's unified diff.
+    """
+    committed = source[:-len(".c")] + "_corofied.c"
+    assert os.access(COROFY, os.X_OK), "corofy is not built (make -C corofy)"
+    with open(committed, encoding="utf-8") as f:
+        assert "switch (" in f.read(), f"{committed} holds no state machine"
+    result = run([COROFY, "--check", source], check=False, timeout=30)
+    assert result.returncode == 0, \
+        f"{committed} differs from what corofy writes now:\n{result.stdout}{result.stderr}"
 
 
 def timed_run(cmd, **kwargs):
