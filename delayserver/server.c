@@ -2,7 +2,7 @@
  * contract). One thread waits in epoll for sockets and for the earliest
  * deadline in a timer heap, then moves each connection's state machine.
  * Sections: Limits, Connections, Answers, Reading, Writing and lingering,
- * Events and timers, Accepting, The loop, Setup and teardown.
+ * Events and timers, Accepting, Memory, The loop, Setup and teardown.
  */
 #include "server.h"
 
@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -38,6 +39,7 @@
 #define MAX_EVENTS 256       /* epoll events taken per turn of the loop */
 #define ACCEPT_BATCH 64      /* connections accepted per turn, so a flood cannot starve the others */
 #define ACCEPT_RETRY_MS 100  /* out of descriptors: how long to stop accepting */
+#define TRIM_BURST 256       /* give memory back once this many connections have closed since the peak */
 
 /* A header line takes at least three bytes ("a:" and a newline), so a head
  * of HEAD_MAX bytes has fewer than HEAD_MAX / 3 of them: the parser never
@@ -97,6 +99,8 @@ struct server {
     bool have_pwait2;            /* epoll_pwait2 (Linux 5.11) works: sleep to the nanosecond */
     bool stopping;               /* a signal came: leave the loop */
     struct conn *conns;          /* every open connection, newest first */
+    size_t conn_count;           /* how many there are */
+    size_t conn_peak;            /* the most there were since memory was last given back */
     uint64_t requests;           /* valid requests so far: the n of "#n" in the log */
     struct http_header *headers; /* MAX_HEADERS slots, shared: one parse at a time */
     time_t date_time;            /* the second that `date` shows */
@@ -174,6 +178,8 @@ static void conn_open(struct server *s, int fd)
     if (s->conns != NULL)
         s->conns->prev = c;
     s->conns = c;
+    if (++s->conn_count > s->conn_peak)
+        s->conn_peak = s->conn_count;
 }
 
 /* Forget c: its deadline, its socket (closing it also takes it out of the
@@ -187,6 +193,7 @@ static void conn_close(struct server *s, struct conn *c)
         s->conns = c->next;
     if (c->next != NULL)
         c->next->prev = c->prev;
+    s->conn_count--;
     close(c->fd);
     free(c->in);
     free(c->body);
@@ -613,6 +620,23 @@ static void accept_clients(struct server *s)
     }
 }
 
+/* ===== Memory ===== */
+
+/* When a burst of connections has drained, free() alone would keep their
+ * memory: glibc shrinks the heap only from its top, and a block that lives
+ * on above the freed ones (the timer heap, grown during the burst) pins
+ * them all, so the server would stay at its peak size for good.
+ * malloc_trim() hands the free pages in the middle back to the kernel too.
+ * It walks the whole heap, so it runs only after a real drain: at least
+ * TRIM_BURST connections gone and at most half of the peak left. */
+static void give_back_memory(struct server *s)
+{
+    if (s->conn_peak - s->conn_count < TRIM_BURST || s->conn_count > s->conn_peak / 2)
+        return;
+    malloc_trim(0);
+    s->conn_peak = s->conn_count;
+}
+
 /* ===== The loop ===== */
 
 /* Wait for events, but no longer than until the earliest deadline. */
@@ -670,6 +694,7 @@ static int serve(struct server *s)
                 conn_on_event(s, tag, events[i].events);
         }
         run_timers(s);
+        give_back_memory(s);
     }
     return 0;
 }
