@@ -31,14 +31,15 @@ coroutine void async_main(void)
 int main(int argc, char **argv)
 {
     if (argc > 1) {
-        FILE *to = strcmp(argv[1], "--help") == 0 ? stdout : stderr;
-        if (to == stderr)
-            fprintf(stderr, "%s: unknown argument '%s'\n", argv[0], argv[1]);
-        fprintf(to, "usage: %s\n"
-                    "Sends two requests, one after the other, to the delay server at\n"
-                    "DELAYSERVER_ADDR (default 127.0.0.1:8080), sleeping in epoll_wait\n"
-                    "while it waits.\n", argv[0]);
-        return to == stdout ? 0 : 2;
+        if (strcmp(argv[1], "--help") != 0) {
+            fprintf(stderr, "%s: unknown argument '%s' (try --help)\n", argv[0], argv[1]);
+            return 2;
+        }
+        printf("usage: %s\n"
+               "Sends two requests, one after the other, to the delay server at\n"
+               "DELAYSERVER_ADDR (default 127.0.0.1:8080), sleeping in epoll_wait\n"
+               "while it waits.\n", argv[0]);
+        return 0;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);   /* each line as it happens, even into a pipe */
     if (http_init() < 0)

@@ -27,13 +27,26 @@ static socklen_t server_len;
 static char server_name[256];              /* "host:port", for messages */
 static atomic_bool failed;
 
+/* Whether `text` is a port number, 1 to 65535, in decimal digits only.
+   getaddrinfo() alone would take 99999 and quietly use 99999 % 65536. */
+static bool is_port(const char *text)
+{
+    long port = 0;
+    for (const char *c = text; *c != '\0'; c++) {
+        if (*c < '0' || *c > '9' || c - text >= 5)
+            return false;
+        port = port * 10 + (*c - '0');
+    }
+    return port >= 1 && port <= 65535;
+}
+
 int http_init(void)
 {
     const char *addr = getenv("DELAYSERVER_ADDR");
     if (addr == NULL || *addr == '\0')
         addr = "127.0.0.1:8080";
     const char *colon = strrchr(addr, ':');
-    if (colon == NULL || colon == addr || colon[1] == '\0' || strlen(addr) >= sizeof server_name) {
+    if (colon == NULL || colon == addr || !is_port(colon + 1) || strlen(addr) >= sizeof server_name) {
         fprintf(stderr, "%s: DELAYSERVER_ADDR='%s' is not host:port\n",
                 program_invocation_short_name, addr);
         return -1;

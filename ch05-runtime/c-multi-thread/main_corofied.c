@@ -210,8 +210,8 @@ int main(int argc, char **argv)
                     argv[0], MAX_EXECUTORS, value);
             return 2;
         }
-        fprintf(stderr, "%s: unknown argument '%s'\n", argv[0], argv[i]);
-        return usage(argv[0], stderr);
+        fprintf(stderr, "%s: unknown argument '%s' (try --help)\n", argv[0], argv[i]);
+        return 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);   /* each line as it happens, even into a pipe */
     if (http_init() < 0)

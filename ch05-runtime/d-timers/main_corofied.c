@@ -516,18 +516,23 @@ static void run_many(unsigned n)
 
 /* ===== The program ===== */
 
-static int usage(FILE *to, const char *problem)
+/* Bad arguments get one line naming the problem; --help gets the whole text. */
+static int bad_argument(const char *problem)
 {
-    if (problem != NULL)
-        fprintf(stderr, "timers: %s\n", problem);
-    fprintf(to, "usage: timers [--heap] [--many N]\n"
+    fprintf(stderr, "timers: %s (try --help)\n", problem);
+    return 2;
+}
+
+static int usage(void)
+{
+    printf("usage: timers [--heap] [--many N]\n"
                 "Three tasks sleep 300, 100 and 200 ms and wake in order.\n"
                 "  --heap     one heap of deadlines and one timerfd for all sleeps\n"
                 "             (default: one timerfd per sleep)\n"
                 "  --many N   instead, N tasks sleep %d to %d ms at once; prints what\n"
                 "             each sleep cost (file descriptors, memory, CPU time)\n",
-            MANY_BASE_MS, MANY_BASE_MS + MANY_SPREAD_MS - 1);
-    return to == stdout ? 0 : 2;
+           MANY_BASE_MS, MANY_BASE_MS + MANY_SPREAD_MS - 1);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -537,7 +542,7 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         char problem[128];
         if (strcmp(argv[i], "--help") == 0) {
-            return usage(stdout, NULL);
+            return usage();
         } else if (strcmp(argv[i], "--heap") == 0) {
             backend = TIMER_HEAP;
         } else if (strcmp(argv[i], "--many") == 0) {
@@ -548,13 +553,13 @@ int main(int argc, char **argv)
                 n == 0 || n > MANY_MAX) {
                 snprintf(problem, sizeof problem, "--many needs a number from 1 to %u, not '%s'",
                          MANY_MAX, i + 1 < argc ? argv[i + 1] : "");
-                return usage(stderr, problem);
+                return bad_argument(problem);
             }
             many = (unsigned)n;
             i++;
         } else {
             snprintf(problem, sizeof problem, "unknown argument '%.64s'", argv[i]);
-            return usage(stderr, problem);
+            return bad_argument(problem);
         }
     }
     setvbuf(stdout, NULL, _IOLBF, 0);   /* each line as it happens, even into a pipe */

@@ -605,15 +605,22 @@ static void *run_executor(void *arg)
 int main(int argc, char **argv)
 {
     uint64_t pairs = DEFAULT_PAIRS;
-    if (argc == 3 && strcmp(argv[1], "--pairs") == 0) {
+    if (argc > 1 && strcmp(argv[1], "--help") == 0) {
+        printf("usage: %s [--pairs N]\n", argv[0]);
+        return 0;
+    }
+    if (argc > 1 && strcmp(argv[1], "--pairs") == 0) {
+        const char *value = argc > 2 ? argv[2] : "";
         char *end;
-        pairs = strtoull(argv[2], &end, 10);
-        if (*argv[2] == '\0' || *end != '\0' || pairs == 0) {
-            fprintf(stderr, "%s: --pairs wants a positive number, not '%s'\n", argv[0], argv[2]);
+        pairs = strtoull(value, &end, 10);
+        if (*value == '\0' || *end != '\0' || pairs == 0) {
+            fprintf(stderr, "%s: --pairs wants a positive number, not '%s'\n", argv[0], value);
             return 2;
         }
-    } else if (argc != 1) {
-        fprintf(stderr, "usage: %s [--pairs N]\n", argv[0]);
+    }
+    int expected = argc > 1 && strcmp(argv[1], "--pairs") == 0 ? 3 : 1;
+    if (argc > expected) {
+        fprintf(stderr, "%s: unknown argument '%s' (try --help)\n", argv[0], argv[expected]);
         return 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);

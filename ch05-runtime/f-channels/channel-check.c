@@ -435,7 +435,9 @@ static int misuse(const char *what)
         channel_recv(ends.rx, &n);
         channel_receiver_drop(ends.rx);         /* the recv still borrows it */
     } else {
-        fprintf(stderr, "channel-check: unknown misuse '%s'\n", what);
+        fprintf(stderr, "channel-check: unknown misuse '%s' (try --help)\n", what);
+        channel_sender_drop(ends.tx);
+        channel_receiver_drop(ends.rx);
         return 2;
     }
     printf("FAILED: %s was not caught\n", what);
@@ -444,11 +446,19 @@ static int misuse(const char *what)
 
 int main(int argc, char **argv)
 {
-    if (argc == 3 && strcmp(argv[1], "--misuse") == 0)
-        return misuse(argv[2]);
+    if (argc > 1 && strcmp(argv[1], "--help") == 0) {
+        printf("usage: %s [--misuse wrong-size|sender-in-use|two-recvs|receiver-in-use]\n", argv[0]);
+        return 0;
+    }
+    if (argc > 1 && strcmp(argv[1], "--misuse") == 0) {
+        if (argc == 3)
+            return misuse(argv[2]);
+        fprintf(stderr, argc == 2 ? "%s: --misuse needs the name of a misuse (try --help)\n"
+                                  : "%s: one misuse at a time (try --help)\n", argv[0]);
+        return 2;
+    }
     if (argc > 1) {
-        fprintf(stderr, "usage: %s [--misuse wrong-size|sender-in-use|two-recvs|receiver-in-use]\n",
-                argv[0]);
+        fprintf(stderr, "%s: unknown argument '%s' (try --help)\n", argv[0], argv[1]);
         return 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);

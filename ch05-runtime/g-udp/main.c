@@ -254,8 +254,7 @@ static int parse_options(int argc, char **argv, struct options *opt)
         } else if (strcmp(arg, "--burst") == 0) {
             value = &opt->burst, max = MAX_BURST;
         } else {
-            fprintf(stderr, "%s: unknown argument '%s'\n", argv[0], arg);
-            usage(stderr, argv[0]);
+            fprintf(stderr, "%s: unknown argument '%s' (try --help)\n", argv[0], arg);
             return 2;
         }
         if (i + 1 == argc || parse_number(argv[i + 1], min, max, value) < 0) {

@@ -229,8 +229,19 @@ static void bad_calls(void)
     printf("addresses off the loopback, oversized datagrams and missing addresses are errors\n");
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    /* The checks take no arguments: a stray one gets one line, not a run. */
+    if (argc > 1) {
+        if (strcmp(argv[1], "--help") == 0) {
+            printf("usage: udp-check\n"
+                   "Checks the UDP futures' edges: truncation, empty datagrams, waiting,\n"
+                   "a refused peer, and malformed addresses.\n");
+            return 0;
+        }
+        fprintf(stderr, "udp-check: unexpected argument '%s' (try --help)\n", argv[1]);
+        return 2;
+    }
     setvbuf(stdout, NULL, _IOLBF, 0);
     sem_init(&woken, 0, 0);
     check(reactor_start() == 0, "reactor_start");

@@ -352,16 +352,16 @@ int main(int argc, char **argv)
         if (argc > 2 && strcmp(argv[2], "--forget-to-unlink") == 0)
             forget = true;
         else if (argc > 2) {
-            fprintf(stderr, "%s: unknown argument '%s'\n", argv[0], argv[2]);
-            return usage(argv[0], stderr);
+            fprintf(stderr, "%s: unknown argument '%s' (try --help)\n", argv[0], argv[2]);
+            return 2;
         }
         if (argc > 3) {
-            fprintf(stderr, "%s: unexpected argument '%s'\n", argv[0], argv[3]);
-            return usage(argv[0], stderr);
+            fprintf(stderr, "%s: unexpected argument '%s' (try --help)\n", argv[0], argv[3]);
+            return 2;
         }
     } else if (argc > 1) {
-        fprintf(stderr, "%s: unknown argument '%s'\n", argv[0], argv[1]);
-        return usage(argv[0], stderr);
+        fprintf(stderr, "%s: unknown argument '%s' (try --help)\n", argv[0], argv[1]);
+        return 2;
     }
 
     setvbuf(stdout, NULL, _IOLBF, 0);   /* each line as it happens, even into a pipe */
