@@ -4,15 +4,13 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
-import threading
 import time
 
 import pytest
 
 from conftest import SPEEDUP
-from workbook import assert_readme_output, closed_port, path, run, timed_run
+from workbook import ScriptedServer, assert_readme_output, closed_port, path, run, timed_run
 
 FOLDER = path("ch02-epoll")
 EPOLL = path("ch02-epoll", "epoll")
@@ -61,42 +59,6 @@ def check_ignored_only_finished(out):
             finished.add(token)
         else:
             assert token in finished, f"ignored an unfinished stream {token}:\n{out}"
-
-
-class ScriptedServer:
-    """A loopback server that reads each request and answers with fixed bytes."""
-
-    def __init__(self, reply):
-        self.reply = reply
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.addr = "127.0.0.1:%d" % self.sock.getsockname()[1]
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:     # close() shut the listening socket down
-                return
-            with conn:
-                try:
-                    request = b""
-                    while b"\r\n\r\n" not in request:
-                        chunk = conn.recv(4096)
-                        if not chunk:
-                            break
-                        request += chunk
-                    conn.sendall(self.reply)
-                except OSError:  # the client gave up after an earlier bad answer
-                    pass
-
-    def close(self):
-        self.sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
-        self.sock.close()
-        self.thread.join(5)
 
 
 def test_responses_arrive_in_reverse_order(delayserver):

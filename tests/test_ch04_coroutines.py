@@ -19,12 +19,10 @@ Timing, and how the tests stay honest about it:
 import difflib
 import os
 import re
-import socket
-import threading
 
 import pytest
 
-from workbook import COROFY, assert_corofied_current, assert_readme_output, closed_port, path, readme_blocks, run
+from workbook import COROFY, ScriptedServer, assert_corofied_current, assert_readme_output, closed_port, path, readme_blocks, run
 
 CHAPTER = "ch04-coroutines"
 README = path(CHAPTER, "README.md")
@@ -215,30 +213,6 @@ def test_bad_server_address_is_reported(addr):
     assert "DELAYSERVER_ADDR must look like" in one_line(result.stderr)
 
 
-class FakeServer:
-    """Accepts connections on a free port and answers each with `reply`, then closes."""
-
-    def __init__(self, reply):
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.addr = "127.0.0.1:%d" % self.sock.getsockname()[1]
-        self.reply = reply
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            with conn:
-                conn.recv(4096)
-                conn.sendall(self.reply)
-
-    def close(self):
-        self.sock.close()
-
-
 @pytest.mark.parametrize("step", PROGRAMS)
 @pytest.mark.parametrize("reply,message", [
     (b"garbage\n", "answered something that is not HTTP"),
@@ -246,7 +220,7 @@ class FakeServer:
 ], ids=["garbage", "silent"])
 def test_server_that_is_not_a_delay_server_is_reported(step, reply, message):
     """A server that answers garbage (or nothing) makes the program crash, hang or print nonsense."""
-    server = FakeServer(reply)
+    server = ScriptedServer(reply)
     try:
         result = run([program(step)], env={"DELAYSERVER_ADDR": server.addr}, check=False,
                      timeout=10)

@@ -2,12 +2,10 @@
 import collections
 import os
 import re
-import socket
-import threading
 
 import pytest
 
-from workbook import assert_corofied_current, assert_readme_output, assert_sanitizer_clean, closed_port, path, readme_output, run, timed_run
+from workbook import ScriptedServer, assert_corofied_current, assert_readme_output, assert_sanitizer_clean, closed_port, path, readme_output, run, timed_run
 
 STEP = path("ch05-runtime", "e-join")
 README = os.path.join(STEP, "README.md")
@@ -154,34 +152,9 @@ def test_unreachable_server_is_one_line():
 
 def test_garbage_server_is_one_line():
     """A server that answers nonsense makes join hang, crash, or exit 0."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    sock.settimeout(0.2)
-    stopping = threading.Event()
-
-    def serve():
-        while not stopping.is_set():
-            try:
-                conn, _ = sock.accept()
-            except OSError:
-                continue
-            with conn:
-                try:
-                    conn.recv(4096)
-                    conn.sendall(b"garbage\r\n\r\n")
-                except OSError:
-                    pass
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
+    with ScriptedServer(b"garbage\r\n\r\n") as server:
         result = run(["./join"], cwd=STEP, check=False, timeout=10,
-                     env={"DELAYSERVER_ADDR": "127.0.0.1:%d" % sock.getsockname()[1]})
-    finally:
-        stopping.set()
-        thread.join(5)
-        sock.close()
+                     env={"DELAYSERVER_ADDR": server.addr})
     assert result.returncode == 1, result
     err = result.stderr.splitlines()
     assert len(err) == 1 and "not an HTTP response" in err[0], result.stderr

@@ -2,12 +2,10 @@
 import collections
 import os
 import re
-import socket
-import threading
 
 import pytest
 
-from workbook import assert_corofied_current, assert_readme_output, assert_sanitizer_clean, closed_port, path, readme_output, run, timed_run
+from workbook import ScriptedServer, assert_corofied_current, assert_readme_output, assert_sanitizer_clean, closed_port, path, readme_output, run, timed_run
 
 README = path("ch05-runtime", "README.md")
 STEP_A = path("ch05-runtime", "a-runtime")
@@ -26,41 +24,6 @@ SERVER_LOG = re.compile(r"#\d+ - (\d+)ms: (.*)$")
 
 def lines(text):
     return text.rstrip("\n").split("\n")
-
-
-class FakeServer:
-    """A one-thread TCP server on 127.0.0.1 that answers every connection with
-    the same bytes (or just closes it), for the bad-server cases."""
-
-    def __init__(self, answer):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.sock.settimeout(0.2)
-        self.addr = "127.0.0.1:%d" % self.sock.getsockname()[1]
-        self.answer = answer
-        self.stopping = False
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self):
-        while not self.stopping:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            with conn:
-                conn.settimeout(2)
-                try:
-                    conn.recv(4096)
-                    conn.sendall(self.answer)
-                except OSError:
-                    pass
-
-    def close(self):
-        self.stopping = True
-        self.thread.join(5)
-        self.sock.close()
 
 
 # ===== a-runtime: block_on sleeps in epoll_wait =====
@@ -221,7 +184,7 @@ def test_unreachable_server_is_one_line(step, prog):
 @pytest.mark.parametrize("step,prog", PROGRAMS, ids=["a", "b", "c"])
 def test_bad_server_is_one_line(step, prog, answer, message):
     """A server that answers nonsense makes a step hang, crash, or exit 0."""
-    server = FakeServer(answer)
+    server = ScriptedServer(answer)
     try:
         result = run([prog], cwd=step, check=False, timeout=10,
                      env={"DELAYSERVER_ADDR": server.addr})

@@ -29,7 +29,7 @@ import time
 
 import pytest
 
-from workbook import ROOT, path, run
+from workbook import ROOT, ScriptedServer, path, run
 
 VALGRIND = ["valgrind", "--error-exitcode=99", "--leak-check=full",
             "--errors-for-leak-kinds=definite,indirect", "--track-fds=no"]
@@ -266,48 +266,9 @@ def test_valgrind_memcheck_is_clean(delayserver, prog, args, status):
     assert_memcheck_clean(result, status)
 
 
-class FakeServer:
-    """A TCP server on 127.0.0.1 that is not a delay server: it reads each
-    request, then closes without answering ("close") or answers a line that
-    is not HTTP and closes ("garbage")."""
-
-    REPLY = {"close": b"", "garbage": b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n\r\n"}
-
-    def __init__(self, kind):
-        self.reply = self.REPLY[kind]
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.sock.settimeout(0.1)
-        self.addr = "127.0.0.1:%d" % self.sock.getsockname()[1]
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self):
-        while not self.stopping.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
-
-    def _answer(self, conn):
-        with conn:
-            conn.settimeout(2)
-            try:
-                request = b""
-                while b"\r\n\r\n" not in request:
-                    chunk = conn.recv(4096)
-                    if not chunk:
-                        break
-                    request += chunk
-                conn.sendall(self.reply)
-            except OSError:
-                pass
-
-    def close(self):
-        self.stopping.set()
-        self.thread.join(5)
-        self.sock.close()
+# What a server that is not a delay server answers: nothing at all ("close"),
+# or a line that is not HTTP ("garbage").
+FAKE_REPLIES = {"close": b"", "garbage": b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n\r\n"}
 
 
 @pytest.fixture
@@ -315,7 +276,7 @@ def fake_server():
     servers = []
 
     def start(kind):
-        servers.append(FakeServer(kind))
+        servers.append(ScriptedServer(FAKE_REPLIES[kind]))
         return servers[-1]
 
     yield start

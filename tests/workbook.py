@@ -156,6 +156,58 @@ def assert_readme_output(readme, command, actual_text):
             "--- README ---\n" + "\n".join(expected) + "\n--- program ---\n" + "\n".join(actual))
 
 
+# ===== A server that is not a delay server =====
+
+class ScriptedServer:
+    """A TCP server on 127.0.0.1 that reads each request head, answers it with
+    the fixed bytes `reply` (b"" to answer nothing), and closes the
+    connection. For testing how a program meets a server that closes early
+    or answers garbage. Use it as a context manager, or call close().
+    """
+
+    def __init__(self, reply):
+        self.reply = reply
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock.settimeout(0.1)
+        self.addr = "127.0.0.1:%d" % self.sock.getsockname()[1]
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self):
+        while not self._stopping.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:  # the 0.1 s timeout: look at _stopping again
+                continue
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn):
+        with conn:
+            conn.settimeout(2)
+            try:
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        break
+                    request += chunk
+                conn.sendall(self.reply)
+            except OSError:  # the client gave up first
+                pass
+
+    def close(self):
+        self._stopping.set()
+        self._thread.join(5)
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
 # ===== The delay server =====
 
 class DelayServer:
