@@ -29,43 +29,10 @@ import time
 
 import pytest
 
-from workbook import ROOT, ScriptedServer, path, run
+from workbook import ROOT, SANITIZED_NAME, ScriptedServer, path, run, sanitized_starts
 
 VALGRIND = ["valgrind", "--error-exitcode=99", "--leak-check=full",
             "--errors-for-leak-kinds=definite,indirect", "--track-fds=no"]
-
-
-# ===== Which sanitizer builds the suite runs =====
-#
-# Every test starts its programs through subprocess.Popen (workbook.run,
-# DelayServer, subprocess.run all end there). While this module is loaded,
-# Popen notes each -asan/-tsan program it starts and the test that was
-# running. pytest imports every test file before the first test runs, so the
-# record covers the whole session, and the coverage test below (which runs
-# after the chapters' files, in file order) can name the sanitizer builds no
-# sanitizer test ever ran. The note-taking changes nothing else about Popen.
-
-_started = []  # (node id of the running test, absolute path of the program)
-_SANITIZED_NAME = re.compile(r"[^/\s]+-(?:asan|tsan)\Z")
-
-
-def _note_sanitized_programs(args, cwd):
-    words = [args] if isinstance(args, (str, bytes, os.PathLike)) else list(args)
-    test = os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" (", 1)[0]
-    for word in words:
-        # `bash -c "ulimit -n 4 && exec ./udp-asan"` starts one too.
-        for token in os.fsdecode(word).split():
-            if "/" in token and _SANITIZED_NAME.search(token):
-                _started.append((test, os.path.normpath(os.path.join(cwd or os.getcwd(), token))))
-
-
-class _NotingPopen(subprocess.Popen):
-    def __init__(self, args, *more, **kwargs):
-        _note_sanitized_programs(args, kwargs.get("cwd"))
-        super().__init__(args, *more, **kwargs)
-
-
-subprocess.Popen = _NotingPopen
 
 
 # ===== The inventory =====
@@ -170,7 +137,7 @@ def test_no_program_is_built_behind_the_makefiles_back():
         folder = path(step)
         for name in os.listdir(folder):
             plain = os.path.join(folder, name)
-            if (os.path.isfile(plain) and os.access(plain, os.X_OK) and not _SANITIZED_NAME.search(name)
+            if (os.path.isfile(plain) and os.access(plain, os.X_OK) and not SANITIZED_NAME.search(name)
                     and os.path.exists(plain + "-asan") and plain not in known):
                 stray.append(os.path.relpath(plain, ROOT))
     assert not stray, f"built but not in any `all` target: {stray}"
@@ -201,7 +168,7 @@ def test_every_sanitizer_build_is_run_by_some_sanitizer_test(request):
 
     sanitizer_tests = {item.nodeid for item in items if item.get_closest_marker("sanitizer")}
     run_by = {}
-    for test, program in _started:
+    for test, program in sanitized_starts:
         if test in sanitizer_tests:
             run_by.setdefault(program, test)
     uncovered = [build for build in SANITIZER_BUILDS if path(build) not in run_by]

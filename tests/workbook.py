@@ -98,6 +98,39 @@ def timed_run(cmd, **kwargs):
     return result, time.monotonic() - start
 
 
+# ===== Which sanitizer builds the suite starts =====
+#
+# Every test starts its programs through subprocess.Popen (run(),
+# DelayServer and subprocess.run all end there). Once this module is
+# imported (conftest.py does so before any test file), Popen notes each
+# -asan/-tsan program it starts and the test that was running, so
+# tests/test_reliability.py can name the sanitizer builds that no sanitizer
+# test ever ran. The note-taking changes nothing else about Popen.
+
+sanitized_starts = []  # (node id of the running test, absolute path of the program)
+SANITIZED_NAME = re.compile(r"[^/\s]+-(?:asan|tsan)\Z")
+
+
+def _note_sanitized_programs(args, cwd):
+    words = [args] if isinstance(args, (str, bytes, os.PathLike)) else list(args)
+    test = os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" (", 1)[0]
+    for word in words:
+        # `bash -c "ulimit -n 4 && exec ./udp-asan"` starts one too.
+        for token in os.fsdecode(word).split():
+            if "/" in token and SANITIZED_NAME.search(token):
+                sanitized_starts.append(
+                    (test, os.path.normpath(os.path.join(cwd or os.getcwd(), token))))
+
+
+class _NotingPopen(subprocess.Popen):
+    def __init__(self, args, *more, **kwargs):
+        _note_sanitized_programs(args, kwargs.get("cwd"))
+        super().__init__(args, *more, **kwargs)
+
+
+subprocess.Popen = _NotingPopen
+
+
 # ===== README output blocks =====
 #
 # A README shows a run as a fenced ```shell block whose first line is the
