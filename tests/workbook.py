@@ -119,7 +119,7 @@ def _note_sanitized_programs(args, cwd):
         for token in os.fsdecode(word).split():
             if "/" in token and SANITIZED_NAME.search(token):
                 sanitized_starts.append(
-                    (test, os.path.normpath(os.path.join(cwd or os.getcwd(), token))))
+                    (test, os.path.abspath(os.path.join(cwd or os.getcwd(), token))))
 
 
 class _NotingPopen(subprocess.Popen):
