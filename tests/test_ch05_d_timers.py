@@ -71,7 +71,7 @@ def parse_many(out, n, backend):
 
 
 def strace_counts(cmd, tmp_path):
-    """Run cmd under `strace -f -c`; return ({syscall: calls}, total calls)."""
+    """Run cmd under `strace -f -c`; return {syscall: calls}."""
     if shutil.which("strace") is None:
         pytest.skip("strace is not installed (apt-get install strace)")
     summary = tmp_path / "strace.txt"
@@ -89,7 +89,7 @@ def strace_counts(cmd, tmp_path):
         else:
             calls[fields[-1]] = int(fields[3])
     assert total, summary.read_text()
-    return calls, total
+    return calls
 
 
 # ===== The demo: three sleepers =====
@@ -189,22 +189,33 @@ def test_heap_costs_less_cpu_than_timerfds():
     assert cpu["timerfd"] > 2 * cpu["heap"], cpu
 
 
+def lesson_calls(calls):
+    """The calls a sleep is about: arming a timer, waiting for it, reading its expiry.
+
+    Not the total: futex calls between the executor and the reactor thread
+    come and go with whether the two happen to run in parallel."""
+    return sum(calls.get(name, 0) for name in ("timerfd_settime", "epoll_wait", "read"))
+
+
 def test_system_calls_per_sleep(tmp_path):
     """A timerfd sleep no longer costs its seven system calls, or a heap sleep costs one of its own."""
     n = 2000
-    fd_calls, fd_total = strace_counts(["./timers", "--many", str(n)], tmp_path)
+    fd_calls = strace_counts(["./timers", "--many", str(n)], tmp_path)
     assert fd_calls.get("timerfd_create") == n, fd_calls
     assert fd_calls.get("timerfd_settime") == n, fd_calls
     assert fd_calls.get("epoll_ctl", 0) >= 2 * n, fd_calls       # add and delete
     assert fd_calls.get("read", 0) >= 2 * n, fd_calls            # EAGAIN, then the expiry
     assert fd_calls.get("close", 0) >= n, fd_calls
-    assert fd_total >= 7 * n, fd_total
-    heap_calls, heap_total = strace_counts(["./timers", "--heap", "--many", str(n)], tmp_path)
+    assert lesson_calls(fd_calls) >= 3 * n, fd_calls
+    # The heap: one timerfd for every sleep, armed once per millisecond in
+    # which some deadline falls. The deadlines span about 100 ms whatever n
+    # is, so a few hundred calls serve all the sleeps; n is large so that the
+    # bound has a wide margin even when a busy machine stretches the span.
+    n = 5000
+    heap_calls = strace_counts(["./timers", "--heap", "--many", str(n)], tmp_path)
     assert heap_calls.get("timerfd_create") == 1, heap_calls    # the shared one
     assert heap_calls.get("epoll_ctl", 0) < 10, heap_calls
-    # Sleeps that fall due in the same millisecond share one expiry: the
-    # whole run makes a few hundred calls, far fewer than one per sleep.
-    assert heap_total < n / 2, (heap_total, heap_calls)
+    assert lesson_calls(heap_calls) < n / 2, heap_calls
 
 
 # ===== The cases the demo never meets =====
