@@ -752,9 +752,9 @@ static void gen_wait(struct gen *g, const struct wait_point *wp, const char *des
     gen_line_at(g, -1, arena_printf(u, "case %d:", wp->number));
     w->indent = indent;
     gen_line_at(g, line, arena_printf(u, "if (frame->awaited->poll(frame->awaited, %s%s) == "
-                                         "POLL_NOT_READY)", u->waker ? "waker, " : "", dest));
+                                         "POLL_PENDING)", u->waker ? "waker, " : "", dest));
     w->indent += 4;
-    gen_line_at(g, line, "return POLL_NOT_READY;");
+    gen_line_at(g, line, "return POLL_PENDING;");
     w->indent -= 4;
     gen_line_at(g, line, "frame->awaited->drop(frame->awaited);");
     gen_line_at(g, line, "frame->awaited = NULL;");

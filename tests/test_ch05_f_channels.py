@@ -71,7 +71,7 @@ def check_stress(out, producers, messages, capacity):
     m = WAITS_LINE.fullmatch(out[3])
     assert m, out[3]
     consumer_sleeps, send_waits = int(m.group(1)), int(m.group(2))
-    # Every sleep is one NOT_READY poll answered by exactly one wake-up; a
+    # Every sleep is one PENDING poll answered by exactly one wake-up; a
     # receiver that woke itself to poll again would count far more.
     assert consumer_sleeps <= total, consumer_sleeps
     assert send_waits <= total, send_waits

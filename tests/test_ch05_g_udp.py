@@ -246,7 +246,7 @@ def test_help():
 UDP_CHECK_LINES = [
     "a datagram of exactly the buffer's size arrives whole; one byte more is reported truncated",
     "an empty datagram is 0 bytes; a zero-size buffer consumes one and reports its size",
-    "a receive waits (NOT_READY) until the reactor wakes it; a dropped one frees the socket",
+    "a receive waits (PENDING) until the reactor wakes it; a dropped one frees the socket",
     "a connected socket whose peer is gone: the receive completes with ECONNREFUSED",
     "addresses off the loopback, oversized datagrams and missing addresses are errors",
     "all checks passed",

@@ -33,10 +33,10 @@
 /* Executor thread only. */
 static int ok_count;            /* answers that said 200 OK */
 static int task_count;          /* how many request tasks the run spawns */
-static int waiting_count;       /* request tasks that have returned NOT_READY once */
+static int waiting_count;       /* request tasks that have returned PENDING once */
 static long heap_before;        /* heap bytes in use before spawning */
 static long heap_spawned = -1;  /* ... when every task is spawned, none polled yet */
-static long heap_all_waiting = -1; /* ... when the last task first returned NOT_READY */
+static long heap_all_waiting = -1; /* ... when the last task first returned PENDING */
 
 /* Bytes the program has taken from malloc and not freed (all arenas). */
 static long heap_in_use(void)
@@ -62,13 +62,13 @@ static enum poll_status request_poll(struct future *self, struct waker *waker, v
     (void) output;
     if (frame->awaited == NULL)                 /* first poll: start the GET */
         frame->awaited = http_get("/%d/m", frame->delay_ms);
-    if (frame->awaited->poll(frame->awaited, waker, &text) == POLL_NOT_READY) {
+    if (frame->awaited->poll(frame->awaited, waker, &text) == POLL_PENDING) {
         if (!frame->counted) {
             frame->counted = true;
             if (++waiting_count == task_count)
                 heap_all_waiting = heap_in_use();
         }
-        return POLL_NOT_READY;
+        return POLL_PENDING;
     }
     frame->awaited->drop(frame->awaited);
     frame->awaited = NULL;

@@ -109,7 +109,7 @@ static void bench_spawn(void)
 /* ===== wake: ping-pong between two executors on two threads =====
  *
  * Each side has a mailbox. A side's task parks by leaving a waker clone in
- * its own box and returning NOT_READY; the other side drops a message in
+ * its own box and returning PENDING; the other side drops a message in
  * and wakes that waker, stamping the time just before waker_wake(). The
  * woken task's next poll reads the clock again: the difference is one
  * wake-to-poll latency (the woken executor was asleep on its condition
@@ -169,7 +169,7 @@ static enum poll_status pinger_poll(struct future *self, struct waker *waker, vo
         if (p->side == 0) {
             park(mine, waker);
             send_to(other);
-            return POLL_NOT_READY;
+            return POLL_PENDING;
         }
     }
     pthread_mutex_lock(&mine->lock);
@@ -177,7 +177,7 @@ static enum poll_status pinger_poll(struct future *self, struct waker *waker, vo
         if (mine->waker.vtable == NULL)
             mine->waker = waker_clone(waker);
         pthread_mutex_unlock(&mine->lock);
-        return POLL_NOT_READY;
+        return POLL_PENDING;
     }
     mine->full = false;
     uint64_t sent = mine->sent_ns;
@@ -197,7 +197,7 @@ static enum poll_status pinger_poll(struct future *self, struct waker *waker, vo
     }
     park(mine, waker);
     send_to(other);
-    return POLL_NOT_READY;
+    return POLL_PENDING;
 }
 
 static void pinger_drop(struct future *self)
@@ -298,7 +298,7 @@ static enum poll_status echo_poll(struct future *self, struct waker *waker, void
         if (e->out_off < e->out_len) {
             ssize_t n = write(e->fd, e->buf + e->out_off, e->out_len - e->out_off);
             if (n < 0 && errno == EAGAIN)
-                return POLL_NOT_READY;
+                return POLL_PENDING;
             if (n < 0 && errno != EINTR)
                 die("echo: write failed");
             e->out_off += n > 0 ? (size_t)n : 0;
@@ -307,7 +307,7 @@ static enum poll_status echo_poll(struct future *self, struct waker *waker, void
         size_t want = e->client ? ECHO_MSG - e->got : ECHO_MSG;
         ssize_t n = read(e->fd, e->buf + (e->client ? e->got : 0), want);
         if (n < 0 && errno == EAGAIN)
-            return POLL_NOT_READY;
+            return POLL_PENDING;
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)

@@ -130,7 +130,7 @@ static long run_swapcontext(long n)
 /* ===== Polling ch04's coroutine to completion =====
  *
  * Like a-coroutine's main.c without the sleep: poll until POLL_READY, then
- * drop. Each of the coroutine's two GETs answers POLL_NOT_READY `not_ready`
+ * drop. Each of the coroutine's two GETs answers POLL_PENDING `not_ready`
  * times first, so one run is 2 * not_ready + 1 polls; all but three of them
  * are the plain "still waiting" poll: the frame's poll, a switch on its
  * state, the leaf's poll, return.
@@ -146,7 +146,7 @@ static long run_coroutine(coroutine_fn make, long runs, long not_ready)
         struct future *future = make();
         do
             polls++;
-        while (future->poll(future, NULL) == POLL_NOT_READY);
+        while (future->poll(future, NULL) == POLL_PENDING);
         future->drop(future);
     }
     if (polls != runs * (2 * not_ready + 1)) {
@@ -170,7 +170,7 @@ struct bench_case {
 /* Leaf answers per GET in timed runs: 2 * 10000 + 1 polls a run, so the
  * three polls that do more (print, strdup, free, the next GET) weigh under
  * 1% of the total. */
-enum { TIMED_NOT_READY = 10000 };
+enum { TIMED_PENDING = 10000 };
 
 /* Run `units` units of c once; returns the switches or polls done. */
 static long run_case(const struct bench_case *c, long units, long not_ready)
@@ -189,7 +189,7 @@ static long run_case(const struct bench_case *c, long units, long not_ready)
 static double time_case(const struct bench_case *c, long units)
 {
     double start = now_ns();
-    long done = run_case(c, units, TIMED_NOT_READY);
+    long done = run_case(c, units, TIMED_PENDING);
     return (now_ns() - start) / (double) done;
 }
 
@@ -291,12 +291,12 @@ int main(int argc, char **argv)
             if (case_available(&cases[i]))
                 cases[i].ns[rep] = time_case(&cases[i], cases[i].units);
         }
-    fprintf(report, "not_ready\t%d\n", TIMED_NOT_READY);
+    fprintf(report, "not_ready\t%d\n", TIMED_PENDING);
     for (int i = 0; i < CASES; i++) {
         if (!case_available(&cases[i])) {
             fprintf(report, "%s\tskipped\n", cases[i].name);
         } else {
-            long per_rep = cases[i].units * (cases[i].kind == COROUTINE ? 2 * TIMED_NOT_READY + 1 : 1);
+            long per_rep = cases[i].units * (cases[i].kind == COROUTINE ? 2 * TIMED_PENDING + 1 : 1);
             fprintf(report, "%s\t%ld", cases[i].name, per_rep);
             for (int rep = 0; rep < reps; rep++)
                 fprintf(report, "\t%.3f", cases[i].ns[rep]);

@@ -13,7 +13,7 @@
 
 struct stub_leaf {
     struct future base; /* first: a leaf is a future */
-    long not_ready;     /* POLL_NOT_READY answers still to give */
+    long not_ready;     /* POLL_PENDING answers still to give */
     int in_use;         /* made by http_get and not dropped yet */
 };
 
@@ -33,7 +33,7 @@ static enum poll_status stub_poll(struct future *self, void *output)
 
     if (stub->not_ready > 0) {
         stub->not_ready--;
-        return POLL_NOT_READY;
+        return POLL_PENDING;
     }
     if (output != NULL) {
         /* The coroutine frees what it gets, as http.h says, so the

@@ -7,7 +7,7 @@
 #ifndef STUB_HTTP_H
 #define STUB_HTTP_H
 
-/* Every leaf http_get makes from now on answers POLL_NOT_READY to its first
+/* Every leaf http_get makes from now on answers POLL_PENDING to its first
  * `not_ready` polls and POLL_READY to the next one. */
 void stub_http_set_not_ready(long not_ready);
 

@@ -62,8 +62,8 @@ static enum poll_status async_main_poll(struct future *self, void *output)
             break; /* on to WAIT_1 within this same poll */
 
         case STATE_WAIT_1:
-            if (frame->awaited->poll(frame->awaited, &text) == POLL_NOT_READY)
-                return POLL_NOT_READY; /* the next poll comes back here */
+            if (frame->awaited->poll(frame->awaited, &text) == POLL_PENDING)
+                return POLL_PENDING; /* the next poll comes back here */
             frame->awaited->drop(frame->awaited);
             printf("%s\n", text);
             free(text);
@@ -72,8 +72,8 @@ static enum poll_status async_main_poll(struct future *self, void *output)
             break;
 
         case STATE_WAIT_2:
-            if (frame->awaited->poll(frame->awaited, &text) == POLL_NOT_READY)
-                return POLL_NOT_READY;
+            if (frame->awaited->poll(frame->awaited, &text) == POLL_PENDING)
+                return POLL_PENDING;
             frame->awaited->drop(frame->awaited);
             frame->awaited = NULL;
             printf("%s\n", text);

@@ -36,7 +36,7 @@ int main(int argc, char **argv)
     setvbuf(stdout, NULL, _IOLBF, 0); /* each line as it happens, even into a pipe */
 
     struct future *future = async_main();
-    while (future->poll(future, NULL) == POLL_NOT_READY) {
+    while (future->poll(future, NULL) == POLL_PENDING) {
         printf("Schedule other tasks\n");
         sleep_ms(100);
     }

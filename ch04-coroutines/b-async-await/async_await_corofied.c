@@ -64,8 +64,8 @@ static enum poll_status async_main_poll(struct future *self, void *output)
         frame->state = 1;
         /* fall through */
     case 1:
-        if (frame->awaited->poll(frame->awaited, &frame->text) == POLL_NOT_READY)
-            return POLL_NOT_READY;
+        if (frame->awaited->poll(frame->awaited, &frame->text) == POLL_PENDING)
+            return POLL_PENDING;
         frame->awaited->drop(frame->awaited);
         frame->awaited = NULL;
         /* ---- end of wait point 1 ---- */
@@ -75,8 +75,8 @@ static enum poll_status async_main_poll(struct future *self, void *output)
         frame->state = 2;
         /* fall through */
     case 2:
-        if (frame->awaited->poll(frame->awaited, &frame->text) == POLL_NOT_READY)
-            return POLL_NOT_READY;
+        if (frame->awaited->poll(frame->awaited, &frame->text) == POLL_PENDING)
+            return POLL_PENDING;
         frame->awaited->drop(frame->awaited);
         frame->awaited = NULL;
         /* ---- end of wait point 2 ---- */
@@ -86,8 +86,8 @@ static enum poll_status async_main_poll(struct future *self, void *output)
         frame->state = 3;
         /* fall through */
     case 3:
-        if (frame->awaited->poll(frame->awaited, &frame->text) == POLL_NOT_READY)
-            return POLL_NOT_READY;
+        if (frame->awaited->poll(frame->awaited, &frame->text) == POLL_PENDING)
+            return POLL_PENDING;
         frame->awaited->drop(frame->awaited);
         frame->awaited = NULL;
         /* ---- end of wait point 3 ---- */
@@ -97,8 +97,8 @@ static enum poll_status async_main_poll(struct future *self, void *output)
         frame->state = 4;
         /* fall through */
     case 4:
-        if (frame->awaited->poll(frame->awaited, &frame->text) == POLL_NOT_READY)
-            return POLL_NOT_READY;
+        if (frame->awaited->poll(frame->awaited, &frame->text) == POLL_PENDING)
+            return POLL_PENDING;
         frame->awaited->drop(frame->awaited);
         frame->awaited = NULL;
         /* ---- end of wait point 4 ---- */
@@ -108,8 +108,8 @@ static enum poll_status async_main_poll(struct future *self, void *output)
         frame->state = 5;
         /* fall through */
     case 5:
-        if (frame->awaited->poll(frame->awaited, &frame->text) == POLL_NOT_READY)
-            return POLL_NOT_READY;
+        if (frame->awaited->poll(frame->awaited, &frame->text) == POLL_PENDING)
+            return POLL_PENDING;
         frame->awaited->drop(frame->awaited);
         frame->awaited = NULL;
         /* ---- end of wait point 5 ---- */
@@ -177,7 +177,7 @@ int main(int argc, char **argv)
 
     double start = seconds_now();
     struct future *future = async_main();
-    while (future->poll(future, NULL) == POLL_NOT_READY)
+    while (future->poll(future, NULL) == POLL_PENDING)
         ; /* nothing else to do, so ask again at once (and burn a whole core) */
     future->drop(future);
     printf("ELAPSED TIME: %.3f\n", seconds_now() - start);

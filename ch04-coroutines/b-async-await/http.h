@@ -10,7 +10,7 @@
  *
  * The future is lazy: creating it does nothing at all. Its first poll
  * connects, sends the request, prints "FIRST POLL - START OPERATION" and
- * returns POLL_NOT_READY. Every later poll reads whatever has arrived without
+ * returns POLL_PENDING. Every later poll reads whatever has arrived without
  * waiting for more, and returns POLL_READY once the server has closed the
  * connection. The output is then the whole response (status line, headers,
  * blank line, body) as a NUL-terminated `char *` from malloc: the caller owns

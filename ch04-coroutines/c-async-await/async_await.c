@@ -65,7 +65,7 @@ int main(int argc, char **argv)
 
     double start = seconds_now();
     struct future *future = async_main();
-    while (future->poll(future, NULL) == POLL_NOT_READY)
+    while (future->poll(future, NULL) == POLL_PENDING)
         ; /* nothing else to do, so ask again at once (and burn a whole core) */
     future->drop(future);
     printf("ELAPSED TIME: %.3f\n", seconds_now() - start);

@@ -55,8 +55,8 @@ static enum poll_status request_poll(struct future *self, void *output)
         frame->state = 1;
         /* fall through */
     case 1:
-        if (frame->awaited->poll(frame->awaited, &frame->text) == POLL_NOT_READY)
-            return POLL_NOT_READY;
+        if (frame->awaited->poll(frame->awaited, &frame->text) == POLL_PENDING)
+            return POLL_PENDING;
         frame->awaited->drop(frame->awaited);
         frame->awaited = NULL;
         /* ---- end of wait point 1 ---- */
@@ -142,8 +142,8 @@ static enum poll_status async_main_poll(struct future *self, void *output)
         frame->state = 1;
         /* fall through */
     case 1:
-        if (frame->awaited->poll(frame->awaited, NULL) == POLL_NOT_READY)
-            return POLL_NOT_READY;
+        if (frame->awaited->poll(frame->awaited, NULL) == POLL_PENDING)
+            return POLL_PENDING;
         frame->awaited->drop(frame->awaited);
         frame->awaited = NULL;
         /* ---- end of wait point 1 ---- */
@@ -210,7 +210,7 @@ int main(int argc, char **argv)
 
     double start = seconds_now();
     struct future *future = async_main();
-    while (future->poll(future, NULL) == POLL_NOT_READY)
+    while (future->poll(future, NULL) == POLL_PENDING)
         ; /* nothing else to do, so ask again at once (and burn a whole core) */
     future->drop(future);
     printf("ELAPSED TIME: %.3f\n", seconds_now() - start);

@@ -164,7 +164,7 @@ struct http_get {
 };
 
 /* Read everything that has arrived. POLL_READY means the server closed the
- * connection, so the response is complete; POLL_NOT_READY means there is
+ * connection, so the response is complete; POLL_PENDING means there is
  * nothing more to read yet. */
 static enum poll_status read_available(struct http_get *get)
 {
@@ -183,7 +183,7 @@ static enum poll_status read_available(struct http_get *get)
         } else if (n == 0) { /* peer closed the connection? then we have it all */
             return POLL_READY;
         } else if (errno == EAGAIN || errno == EWOULDBLOCK) { /* nothing more yet? */
-            return POLL_NOT_READY;
+            return POLL_PENDING;
         } else if (errno != EINTR) {
             die("cannot read from the delay server at %s: %s", server_addr(), strerror(errno));
         }
@@ -202,11 +202,11 @@ static enum poll_status http_get_poll(struct future *self, void *output)
         set_nonblocking(get->fd);
         get->state = HTTP_READING;
         printf("FIRST POLL - START OPERATION\n");
-        return POLL_NOT_READY;
+        return POLL_PENDING;
 
     case HTTP_READING:
-        if (read_available(get) == POLL_NOT_READY)
-            return POLL_NOT_READY;
+        if (read_available(get) == POLL_PENDING)
+            return POLL_PENDING;
         close(get->fd);
         get->fd = -1;
         get->state = HTTP_DONE;

@@ -33,7 +33,7 @@ static enum poll_status join_all_poll(struct future *self, void *output)
         }
     }
     if (join->pending > 0)
-        return POLL_NOT_READY;
+        return POLL_PENDING;
     join->done = true;
     return POLL_READY;
 }

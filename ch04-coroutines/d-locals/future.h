@@ -4,7 +4,7 @@
 #ifndef FUTURE_H
 #define FUTURE_H
 
-enum poll_status { POLL_NOT_READY = 0, POLL_READY = 1 };
+enum poll_status { POLL_PENDING = 0, POLL_READY = 1 };
 
 /* A future is a computation that finishes later. Nothing happens until
  * someone polls it; whoever holds it polls it again and again until it says

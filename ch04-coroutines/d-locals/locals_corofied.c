@@ -118,8 +118,8 @@ static enum poll_status collect_poll(struct future *self, void *output)
             frame->state = 1;
             /* fall through */
     case 1:
-            if (frame->awaited->poll(frame->awaited, &frame->response) == POLL_NOT_READY)
-                return POLL_NOT_READY;
+            if (frame->awaited->poll(frame->awaited, &frame->response) == POLL_PENDING)
+                return POLL_PENDING;
             frame->awaited->drop(frame->awaited);
             frame->awaited = NULL;
             /* ---- end of wait point 1 ---- */
@@ -200,7 +200,7 @@ int main(int argc, char **argv)
     int length = 0;
     enum poll_status status = future->poll(future, &length);
 
-    if (copy_frame && status == POLL_NOT_READY) {
+    if (copy_frame && status == POLL_PENDING) {
         /* What a careless executor might do to a task: move it. struct
          * collect_frame is the frame corofy writes for collect(). The old
          * frame stays allocated, so the stale pointer in the copy points at
@@ -215,7 +215,7 @@ int main(int argc, char **argv)
         printf("main copied the frame; buffer is now at %p\n",
                (void *) ((struct collect_frame *) future)->buffer);
     }
-    while (status == POLL_NOT_READY)
+    while (status == POLL_PENDING)
         status = future->poll(future, &length);
     printf("collect produced %d\n", length);
     future->drop(future);

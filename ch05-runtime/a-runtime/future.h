@@ -4,14 +4,14 @@
 #ifndef FUTURE_H
 #define FUTURE_H
 
-enum poll_status { POLL_NOT_READY = 0, POLL_READY = 1 };
+enum poll_status { POLL_PENDING = 0, POLL_READY = 1 };
 
 /* A future is a computation that finishes later. Nothing happens until it is
  * polled. Concrete futures embed this struct as their FIRST member, so a
  * pointer to the concrete struct and to its `struct future` are the same
  * address (poll and drop cast `self` back).
  *
- * The rule of this step: a future that returns POLL_NOT_READY because it
+ * The rule of this step: a future that returns POLL_PENDING because it
  * waits for a socket must have registered that socket with the runtime's
  * registry (runtime.h) first, so that block_on's sleep in epoll_wait ends
  * when the socket is ready. */

@@ -247,7 +247,7 @@ static enum poll_status http_poll(struct future *self, void *output)
     if (req->state == SENDING) {
         err = send_request(req);
         if (err == -EAGAIN)
-            return POLL_NOT_READY;
+            return POLL_PENDING;
         if (err < 0) {
             /* A refused connection shows up here, at the first send. */
             report(req->path, "cannot connect to", -err);
@@ -258,7 +258,7 @@ static enum poll_status http_poll(struct future *self, void *output)
 
     err = receive_response(req);
     if (err == -EAGAIN)
-        return POLL_NOT_READY;
+        return POLL_PENDING;
     if (err == -EFBIG)
         report(req->path, "got a response larger than 1 MiB from", 0);
     else if (err < 0)

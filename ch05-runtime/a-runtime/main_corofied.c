@@ -58,8 +58,8 @@ static enum poll_status async_main_poll(struct future *self, void *output)
         frame->state = 1;
         /* fall through */
     case 1:
-        if (frame->awaited->poll(frame->awaited, &frame->text) == POLL_NOT_READY)
-            return POLL_NOT_READY;
+        if (frame->awaited->poll(frame->awaited, &frame->text) == POLL_PENDING)
+            return POLL_PENDING;
         frame->awaited->drop(frame->awaited);
         frame->awaited = NULL;
         /* ---- end of wait point 1 ---- */
@@ -69,8 +69,8 @@ static enum poll_status async_main_poll(struct future *self, void *output)
         frame->state = 2;
         /* fall through */
     case 2:
-        if (frame->awaited->poll(frame->awaited, &frame->text) == POLL_NOT_READY)
-            return POLL_NOT_READY;
+        if (frame->awaited->poll(frame->awaited, &frame->text) == POLL_PENDING)
+            return POLL_PENDING;
         frame->awaited->drop(frame->awaited);
         frame->awaited = NULL;
         /* ---- end of wait point 2 ---- */

@@ -42,7 +42,7 @@ int block_on(struct future *future, void *output)
 {
     struct epoll_event events[MAX_EVENTS];
     int sleeps = 0;
-    while (future->poll(future, output) == POLL_NOT_READY) {
+    while (future->poll(future, output) == POLL_PENDING) {
         /* Not ready: the future has registered what it waits for. There is
            nothing else to run in this step, so sleep until the kernel says
            one of the registered fds is ready. Which one does not matter:

@@ -3,14 +3,14 @@
  * polls. Introduced in ch05-runtime step a.
  *
  * Leaf futures (the ones that do real I/O) register their file descriptor
- * before they return POLL_NOT_READY, and deregister it when they are done.
+ * before they return POLL_PENDING, and deregister it when they are done.
  * block_on does not know which future an event belongs to: any event just
  * means "something happened, poll the top-level future again", and the
  * future finds out for itself what can make progress.
  *
  * Registrations are edge-triggered (EPOLLET is always added): epoll reports
  * an fd when it *becomes* ready, once, so a future must read (or write)
- * until the call fails with EAGAIN before it returns POLL_NOT_READY.
+ * until the call fails with EAGAIN before it returns POLL_PENDING.
  *
  * Single-threaded: every function must be called from the thread that called
  * runtime_init(). Functions that wrap system calls return 0 or -errno. */

@@ -195,7 +195,7 @@ static void run_task(struct executor *ex, struct task *t)
     if (t->future == NULL)           /* finished since it was queued */
         return;
     struct waker waker = { .vtable = &task_waker_vtable, .data = t };
-    if (t->future->poll(t->future, &waker, NULL) == POLL_NOT_READY)
+    if (t->future->poll(t->future, &waker, NULL) == POLL_PENDING)
         return;                      /* a clone of the waker will queue it again */
     t->future->drop(t->future);
     t->future = NULL;

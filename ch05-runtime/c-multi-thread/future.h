@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-enum poll_status { POLL_NOT_READY = 0, POLL_READY = 1 };
+enum poll_status { POLL_PENDING = 0, POLL_READY = 1 };
 
 /* ===== Wakers =====
  *
@@ -80,7 +80,7 @@ static inline bool waker_will_wake(const struct waker *a, const struct waker *b)
  * pointer to the concrete struct and to its `struct future` are the same
  * address (poll and drop cast `self` back).
  *
- * The rule that makes wakers work: a future that returns POLL_NOT_READY must
+ * The rule that makes wakers work: a future that returns POLL_PENDING must
  * first have arranged for `waker` (or a clone of it) to be woken when it can
  * make progress. Otherwise nobody will ever poll it again. */
 struct future {

@@ -6,13 +6,13 @@
  *
  *     first poll:   reactor_register(fd, EPOLLIN | EPOLLOUT, waker, &token)
  *     every poll:   reactor_set_waker(token, waker), then try the I/O;
- *                   EAGAIN -> return POLL_NOT_READY (the reactor will wake us)
+ *                   EAGAIN -> return POLL_PENDING (the reactor will wake us)
  *     when done:    reactor_deregister(fd, token), then close(fd)
  *
  * Registrations are edge-triggered (EPOLLET is always added): the reactor
  * wakes a task when its fd *becomes* ready, once, so a future must keep
  * reading (or writing) until the call fails with EAGAIN before it returns
- * POLL_NOT_READY. Storing the waker before trying the I/O means no event can
+ * POLL_PENDING. Storing the waker before trying the I/O means no event can
  * slip between "it would block" and "wake me": if data arrives in between,
  * the waker is already there to be woken.
  *

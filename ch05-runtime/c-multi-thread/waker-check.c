@@ -115,9 +115,9 @@ static enum poll_status woken_by_thread(struct step *s, struct waker *waker)
         check(w != NULL, "out of memory");
         *w = waker_clone(waker);
         check(pthread_create(&late_thread, NULL, wake_later, w) == 0, "pthread_create");
-        return POLL_NOT_READY;
+        return POLL_PENDING;
     }
-    return atomic_load(&late_flag) ? POLL_READY : POLL_NOT_READY;
+    return atomic_load(&late_flag) ? POLL_READY : POLL_PENDING;
 }
 
 /* ===== 3. Woken thousands of times from several threads at once ===== */
@@ -151,7 +151,7 @@ static enum poll_status woken_by_many(struct step *s, struct waker *waker)
                   "pthread_create");
     }
     return atomic_load(&wakes_sent) == WAKING_THREADS * WAKES_PER_THREAD ? POLL_READY
-                                                                        : POLL_NOT_READY;
+                                                                        : POLL_PENDING;
 }
 
 /* ===== 4. The reactor: real events, and stale ones ===== */
@@ -181,7 +181,7 @@ static enum poll_status woken_by_reactor(struct step *s, struct waker *waker)
     uint64_t value;
     if (read(s->fd, &value, sizeof value) < 0) {
         check(errno == EAGAIN, "read from the eventfd");
-        return POLL_NOT_READY;      /* the reactor will wake us */
+        return POLL_PENDING;      /* the reactor will wake us */
     }
     check(reactor_deregister(s->fd, s->token) == 0, "reactor_deregister");
     return POLL_READY;
@@ -274,7 +274,7 @@ static enum poll_status woken_by_other_executor(struct step *s, struct waker *wa
         cross_waker = waker_clone(waker);
         check(pthread_create(&other_thread, NULL, other_executor, NULL) == 0,
               "pthread_create");
-        return POLL_NOT_READY;      /* only other_task can wake us */
+        return POLL_PENDING;      /* only other_task can wake us */
     }
     return POLL_READY;
 }

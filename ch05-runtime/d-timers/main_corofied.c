@@ -62,8 +62,8 @@ static enum poll_status sleeper_poll(struct future *self, struct waker *waker, v
         frame->state = 1;
         /* fall through */
     case 1:
-        if (frame->awaited->poll(frame->awaited, waker, &frame->err) == POLL_NOT_READY)
-            return POLL_NOT_READY;
+        if (frame->awaited->poll(frame->awaited, waker, &frame->err) == POLL_PENDING)
+            return POLL_PENDING;
         frame->awaited->drop(frame->awaited);
         frame->awaited = NULL;
         /* ---- end of wait point 1 ---- */
@@ -256,8 +256,8 @@ static enum poll_status many_sleeper_poll(struct future *self, struct waker *wak
         frame->state = 1;
         /* fall through */
     case 1:
-        if (frame->awaited->poll(frame->awaited, waker, &frame->err) == POLL_NOT_READY)
-            return POLL_NOT_READY;
+        if (frame->awaited->poll(frame->awaited, waker, &frame->err) == POLL_PENDING)
+            return POLL_PENDING;
         frame->awaited->drop(frame->awaited);
         frame->awaited = NULL;
         /* ---- end of wait point 1 ---- */

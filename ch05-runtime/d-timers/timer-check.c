@@ -134,7 +134,7 @@ static void *cancel_worker(void *arg)
         s[i].deadline = start + (uint64_t)(i * 7919 % PER_THREAD) * 50 * NS_PER_MS / PER_THREAD;
         s[i].future = sleep_until(s[i].deadline);
         int result = 0;
-        CHECK(poll_with(s[i].future, &s[i].probe, &result) == POLL_NOT_READY,
+        CHECK(poll_with(s[i].future, &s[i].probe, &result) == POLL_PENDING,
               "a sleep 250 ms away completed at its first poll (result %d)", result);
     }
     for (int i = 1; i < PER_THREAD; i += 2) {
@@ -199,8 +199,8 @@ static void check_latest_waker(const char *backend)
 {
     struct probe first = { 0 }, second = { 0 };
     struct future *f = sleep_ms(20);
-    CHECK(poll_with(f, &first, NULL) == POLL_NOT_READY, "%s: sleep_ms(20) ready at once", backend);
-    CHECK(poll_with(f, &second, NULL) == POLL_NOT_READY, "%s: sleep_ms(20) ready at once", backend);
+    CHECK(poll_with(f, &first, NULL) == POLL_PENDING, "%s: sleep_ms(20) ready at once", backend);
+    CHECK(poll_with(f, &second, NULL) == POLL_PENDING, "%s: sleep_ms(20) ready at once", backend);
     CHECK(wait_for(&second, 1), "%s: the second waker was never woken", backend);
     pause_ms(30);
     CHECK(atomic_load(&first.wakes) == 0, "%s: a replaced waker was woken", backend);
@@ -249,7 +249,7 @@ static void check_out_of_fds(void)
     for (int i = 0; i < 10; i++) {
         int result = 0;
         f[i] = sleep_ms(1000);
-        if (poll_with(f[i], &p, &result) == POLL_NOT_READY)
+        if (poll_with(f[i], &p, &result) == POLL_PENDING)
             pending++;
         else if (result == -EMFILE)
             failed++;

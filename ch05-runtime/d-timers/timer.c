@@ -138,7 +138,7 @@ static enum poll_status fd_sleep_poll(struct future *self, struct waker *waker, 
         return finish(output, 0);
     }
     if (errno == EAGAIN)        /* not yet: the reactor will wake us */
-        return POLL_NOT_READY;
+        return POLL_PENDING;
     err = -errno;
     report("cannot read a timerfd", -err);
     fd_sleep_close(s);
@@ -383,7 +383,7 @@ static enum poll_status heap_sleep_poll(struct future *self, struct waker *waker
     if (old.vtable != NULL)
         waker_drop(&old);
     if (!ready)
-        return POLL_NOT_READY;
+        return POLL_PENDING;
     if (err < 0)
         report("cannot queue a timer", -err);
     return finish(output, err);

@@ -280,7 +280,7 @@ static void start_running(struct task *t)
     assert((prev & (SCHEDULED | RUNNING | COMPLETE)) == SCHEDULED);
 }
 
-/* RUNNING -> idle after POLL_NOT_READY, in one fetch_and. If a waker set
+/* RUNNING -> idle after POLL_PENDING, in one fetch_and. If a waker set
  * SCHEDULED during the poll it did not queue the task (RUNNING was set),
  * so queueing it is our job. */
 static void stop_running(struct task *t)
@@ -319,7 +319,7 @@ static void run_task(struct executor *ex, struct task *t)
     start_running(t);
     struct waker waker = { .vtable = &task_waker_vtable, .data = t };
     void *output = t->output_size > 0 ? t->output : NULL;
-    if (t->future->poll(t->future, &waker, output) == POLL_NOT_READY) {
+    if (t->future->poll(t->future, &waker, output) == POLL_PENDING) {
         stop_running(t);
         return;
     }
@@ -384,14 +384,14 @@ static enum poll_status join_poll(struct future *self, struct waker *waker, void
                waker is right, and reading it is safe: the completing side
                only ever reads it too. */
             if (waker_will_wake(&t->join_waker, waker))
-                return POLL_NOT_READY;
+                return POLL_PENDING;
             if (!take_join_waker(t))
                 goto finished;
             waker_drop(&t->join_waker);
         }
         t->join_waker = waker_clone(waker);
         if (give_join_waker(t))
-            return POLL_NOT_READY;   /* complete() will wake it */
+            return POLL_PENDING;   /* complete() will wake it */
         waker_drop(&t->join_waker);  /* finished meanwhile: nobody will wake it */
     }
 finished:

@@ -250,7 +250,7 @@ static enum poll_status http_poll(struct future *self, struct waker *waker, void
     if (req->state == SENDING) {
         err = send_request(req);
         if (err == -EAGAIN)
-            return POLL_NOT_READY;
+            return POLL_PENDING;
         if (err < 0) {
             /* A refused connection shows up here, at the first send. */
             report(req->path, "cannot connect to", -err);
@@ -261,7 +261,7 @@ static enum poll_status http_poll(struct future *self, struct waker *waker, void
 
     err = receive_response(req);
     if (err == -EAGAIN)
-        return POLL_NOT_READY;
+        return POLL_PENDING;
     if (err == -EFBIG)
         report(req->path, "got a response larger than 1 MiB from", 0);
     else if (err < 0)

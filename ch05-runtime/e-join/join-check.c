@@ -152,7 +152,7 @@ static void join_blocking(struct future *handle, void *output)
     counter_init(&c);
     struct waker w = counter_waker(&c);
     int polls = 0;
-    while (handle->poll(handle, &w, output) == POLL_NOT_READY)
+    while (handle->poll(handle, &w, output) == POLL_PENDING)
         check(wait_for_wakes(&c, ++polls), "a join handle never woke the thread awaiting it");
     handle->drop(handle);
     check(atomic_load(&c.alive) == 0, "a join handle kept a clone of a waker after it was done");
@@ -230,7 +230,7 @@ static enum poll_status gated_poll(struct future *self, struct waker *waker, voi
     if (old.vtable != NULL)
         waker_drop(&old);
     if (!open)
-        return POLL_NOT_READY;
+        return POLL_PENDING;
     if (output != NULL)
         make_result(output, f->index);
     return POLL_READY;
@@ -259,7 +259,7 @@ static struct future *gated(struct gate *g, uint64_t index, atomic_bool *dropped
 
 static struct executor *executors[EXECUTORS];
 
-/* 1. The handle is polled before the task can finish: NOT_READY, then one
+/* 1. The handle is polled before the task can finish: PENDING, then one
  *    wake when it finishes (on another thread), then READY with the result. */
 static void await_before_completion(void)
 {
@@ -270,8 +270,8 @@ static void await_before_completion(void)
     gate_init(&g);
     struct future *h = executor_spawn_on(executors[1], gated(&g, 7, NULL), sizeof(struct result));
     struct result r;
-    check(h->poll(h, &w, &r) == POLL_NOT_READY, "a handle was ready before its task could finish");
-    check(h->poll(h, &w, &r) == POLL_NOT_READY, "a handle polled twice was ready too early");
+    check(h->poll(h, &w, &r) == POLL_PENDING, "a handle was ready before its task could finish");
+    check(h->poll(h, &w, &r) == POLL_PENDING, "a handle polled twice was ready too early");
     check(atomic_load(&c.alive) == 1, "a pending handle should keep exactly one clone of its waker");
     check(!join_is_finished(h), "join_is_finished() said yes before the task finished");
     gate_open(&g);
@@ -321,8 +321,8 @@ static void repoll_with_another_waker(void)
     gate_init(&g);
     struct future *h = executor_spawn_on(executors[1], gated(&g, 3, NULL), sizeof(struct result));
     struct result r;
-    check(h->poll(h, &w1, &r) == POLL_NOT_READY, "a handle was ready too early");
-    check(h->poll(h, &w2, &r) == POLL_NOT_READY, "a handle was ready too early");
+    check(h->poll(h, &w1, &r) == POLL_PENDING, "a handle was ready too early");
+    check(h->poll(h, &w2, &r) == POLL_PENDING, "a handle was ready too early");
     check(atomic_load(&first.alive) == 0, "the handle kept the old waker after a poll with a new one");
     check(atomic_load(&second.alive) == 1, "the handle did not keep the new waker");
     gate_open(&g);
@@ -350,7 +350,7 @@ static void drop_pending_handle(void)
     atomic_init(&dropped, false);
     struct future *h = executor_spawn_on(executors[3], gated(&g, 5, &dropped), sizeof(struct result));
     struct result r;
-    check(h->poll(h, &w, &r) == POLL_NOT_READY, "a handle was ready too early");
+    check(h->poll(h, &w, &r) == POLL_PENDING, "a handle was ready too early");
     h->drop(h);
     check(atomic_load(&c.alive) == 0, "a dropped handle still holds its waker");
     check(executor_live_tasks() == 1, "the pending task went away with its handle");
@@ -402,7 +402,7 @@ static atomic_uint_fast64_t children_finished;
 struct child {
     struct future base;
     uint64_t index;
-    int yields;                 /* polls left that return NOT_READY */
+    int yields;                 /* polls left that return PENDING */
 };
 
 static enum poll_status child_poll(struct future *self, struct waker *waker, void *output)
@@ -411,7 +411,7 @@ static enum poll_status child_poll(struct future *self, struct waker *waker, voi
     if (c->yields > 0) {
         c->yields--;
         waker_wake_by_ref(waker);    /* woken while running: queued again after this poll */
-        return POLL_NOT_READY;
+        return POLL_PENDING;
     }
     if (output != NULL)
         make_result(output, c->index);
@@ -454,7 +454,7 @@ static void race_completion(void)
             h->drop(h);
             continue;
         }
-        for (int n = 0; h->poll(h, n % 2 ? &w1 : &w2, &r) == POLL_NOT_READY; n++) {
+        for (int n = 0; h->poll(h, n % 2 ? &w1 : &w2, &r) == POLL_PENDING; n++) {
             not_ready++;
             sched_yield();
         }
@@ -522,7 +522,7 @@ static enum poll_status parent_poll(struct future *self, struct waker *waker, vo
             continue;
         uint64_t index = p->first + p->next;
         struct result r;
-        if (h->poll(h, waker, &r) == POLL_NOT_READY) {
+        if (h->poll(h, waker, &r) == POLL_PENDING) {
             if (index % 7 == 3) {    /* drop it while it is pending */
                 join_detach(h);
                 p->handles[p->next] = NULL;
@@ -531,7 +531,7 @@ static enum poll_status parent_poll(struct future *self, struct waker *waker, vo
                 continue;
             }
             p->polled_next = true;
-            return POLL_NOT_READY;
+            return POLL_PENDING;
         }
         check(result_is(&r, index), "a join handle gave the result of another task");
         p->summary.ready_at_once += !p->polled_next;

@@ -67,8 +67,8 @@ static enum poll_status fetch_number_poll(struct future *self, struct waker *wak
         frame->state = 1;
         /* fall through */
     case 1:
-        if (frame->awaited->poll(frame->awaited, waker, &frame->text) == POLL_NOT_READY)
-            return POLL_NOT_READY;
+        if (frame->awaited->poll(frame->awaited, waker, &frame->text) == POLL_PENDING)
+            return POLL_PENDING;
         frame->awaited->drop(frame->awaited);
         frame->awaited = NULL;
         /* ---- end of wait point 1 ---- */
@@ -147,8 +147,8 @@ static enum poll_status square_poll(struct future *self, struct waker *waker, vo
         frame->state = 1;
         /* fall through */
     case 1:
-        if (frame->awaited->poll(frame->awaited, waker, &frame->x) == POLL_NOT_READY)
-            return POLL_NOT_READY;
+        if (frame->awaited->poll(frame->awaited, waker, &frame->x) == POLL_PENDING)
+            return POLL_PENDING;
         frame->awaited->drop(frame->awaited);
         frame->awaited = NULL;
         /* ---- end of wait point 1 ---- */
@@ -248,8 +248,8 @@ static enum poll_status summarize_poll(struct future *self, struct waker *waker,
         frame->state = 1;
         /* fall through */
     case 1:
-        if (frame->awaited->poll(frame->awaited, waker, &frame->x) == POLL_NOT_READY)
-            return POLL_NOT_READY;
+        if (frame->awaited->poll(frame->awaited, waker, &frame->x) == POLL_PENDING)
+            return POLL_PENDING;
         frame->awaited->drop(frame->awaited);
         frame->awaited = NULL;
         /* ---- end of wait point 1 ---- */
@@ -258,8 +258,8 @@ static enum poll_status summarize_poll(struct future *self, struct waker *waker,
         frame->state = 2;
         /* fall through */
     case 2:
-        if (frame->awaited->poll(frame->awaited, waker, &frame->y) == POLL_NOT_READY)
-            return POLL_NOT_READY;
+        if (frame->awaited->poll(frame->awaited, waker, &frame->y) == POLL_PENDING)
+            return POLL_PENDING;
         frame->awaited->drop(frame->awaited);
         frame->awaited = NULL;
         /* ---- end of wait point 2 ---- */
@@ -268,8 +268,8 @@ static enum poll_status summarize_poll(struct future *self, struct waker *waker,
         frame->state = 3;
         /* fall through */
     case 3:
-        if (frame->awaited->poll(frame->awaited, waker, &frame->z) == POLL_NOT_READY)
-            return POLL_NOT_READY;
+        if (frame->awaited->poll(frame->awaited, waker, &frame->z) == POLL_PENDING)
+            return POLL_PENDING;
         frame->awaited->drop(frame->awaited);
         frame->awaited = NULL;
         /* ---- end of wait point 3 ---- */
@@ -354,8 +354,8 @@ static enum poll_status unwanted_poll(struct future *self, struct waker *waker, 
         frame->state = 1;
         /* fall through */
     case 1:
-        if (frame->awaited->poll(frame->awaited, waker, &frame->n) == POLL_NOT_READY)
-            return POLL_NOT_READY;
+        if (frame->awaited->poll(frame->awaited, waker, &frame->n) == POLL_PENDING)
+            return POLL_PENDING;
         frame->awaited->drop(frame->awaited);
         frame->awaited = NULL;
         /* ---- end of wait point 1 ---- */
@@ -470,8 +470,8 @@ static enum poll_status parent_poll(struct future *self, struct waker *waker, vo
         frame->state = 1;
         /* fall through */
     case 1:
-        if (frame->awaited->poll(frame->awaited, waker, &frame->s) == POLL_NOT_READY)
-            return POLL_NOT_READY;
+        if (frame->awaited->poll(frame->awaited, waker, &frame->s) == POLL_PENDING)
+            return POLL_PENDING;
         frame->awaited->drop(frame->awaited);
         frame->awaited = NULL;
         /* ---- end of wait point 1 ---- */
@@ -482,8 +482,8 @@ static enum poll_status parent_poll(struct future *self, struct waker *waker, vo
         frame->state = 2;
         /* fall through */
     case 2:
-        if (frame->awaited->poll(frame->awaited, waker, &frame->a_value) == POLL_NOT_READY)
-            return POLL_NOT_READY;
+        if (frame->awaited->poll(frame->awaited, waker, &frame->a_value) == POLL_PENDING)
+            return POLL_PENDING;
         frame->awaited->drop(frame->awaited);
         frame->awaited = NULL;
         /* ---- end of wait point 2 ---- */
@@ -494,8 +494,8 @@ static enum poll_status parent_poll(struct future *self, struct waker *waker, vo
         frame->state = 3;
         /* fall through */
     case 3:
-        if (frame->awaited->poll(frame->awaited, waker, &frame->c_value) == POLL_NOT_READY)
-            return POLL_NOT_READY;
+        if (frame->awaited->poll(frame->awaited, waker, &frame->c_value) == POLL_PENDING)
+            return POLL_PENDING;
         frame->awaited->drop(frame->awaited);
         frame->awaited = NULL;
         /* ---- end of wait point 3 ---- */
@@ -506,8 +506,8 @@ static enum poll_status parent_poll(struct future *self, struct waker *waker, vo
         frame->state = 4;
         /* fall through */
     case 4:
-        if (frame->awaited->poll(frame->awaited, waker, &frame->d) == POLL_NOT_READY)
-            return POLL_NOT_READY;
+        if (frame->awaited->poll(frame->awaited, waker, &frame->d) == POLL_PENDING)
+            return POLL_PENDING;
         frame->awaited->drop(frame->awaited);
         frame->awaited = NULL;
         /* ---- end of wait point 4 ---- */

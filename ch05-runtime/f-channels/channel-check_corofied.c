@@ -125,8 +125,8 @@ static enum poll_status fifo_sender_poll(struct future *self, struct waker *wake
             frame->state = 1;
             /* fall through */
     case 1:
-            if (frame->awaited->poll(frame->awaited, waker, &frame->status) == POLL_NOT_READY)
-                return POLL_NOT_READY;
+            if (frame->awaited->poll(frame->awaited, waker, &frame->status) == POLL_PENDING)
+                return POLL_PENDING;
             frame->awaited->drop(frame->awaited);
             frame->awaited = NULL;
             /* ---- end of wait point 1 ---- */
@@ -221,8 +221,8 @@ static enum poll_status fifo_receiver_poll(struct future *self, struct waker *wa
             frame->state = 1;
             /* fall through */
     case 1:
-            if (frame->awaited->poll(frame->awaited, waker, &frame->status) == POLL_NOT_READY)
-                return POLL_NOT_READY;
+            if (frame->awaited->poll(frame->awaited, waker, &frame->status) == POLL_PENDING)
+                return POLL_PENDING;
             frame->awaited->drop(frame->awaited);
             frame->awaited = NULL;
             /* ---- end of wait point 1 ---- */
@@ -388,11 +388,11 @@ static void check_close_wakes_receiver(void)
     enum channel_status status;
     int n;
     struct future *recv = channel_recv(ends.rx, &n);
-    check(poll_by(&t, recv, &status) == POLL_NOT_READY,
+    check(poll_by(&t, recv, &status) == POLL_PENDING,
           "close: recv on an empty channel completed");
     channel_sender_drop(ends.tx);
     check(wakes(&t) == 0, "close: dropping one of two senders woke the receiver");
-    check(poll_by(&t, recv, &status) == POLL_NOT_READY,
+    check(poll_by(&t, recv, &status) == POLL_PENDING,
           "close: recv ended while a sender was left");
     channel_sender_drop(second);
     check(wakes(&t) == 1, "close: dropping the last sender did not wake the receiver");
@@ -426,7 +426,7 @@ static void check_receiver_gone(void)
     struct tracker t = { 0, 0 };
     enum channel_status status;
     struct future *waiting = channel_send(ends.tx, &b);
-    check(poll_by(&t, waiting, &status) == POLL_NOT_READY,
+    check(poll_by(&t, waiting, &status) == POLL_PENDING,
           "closed: a send into a full channel completed");
     channel_receiver_drop(ends.rx);
     check(wakes(&t) == 1, "closed: dropping the receiver did not wake the waiting send");
@@ -498,8 +498,8 @@ static enum poll_status fast_producer_poll(struct future *self, struct waker *wa
             frame->state = 1;
             /* fall through */
     case 1:
-            if (frame->awaited->poll(frame->awaited, waker, &frame->status) == POLL_NOT_READY)
-                return POLL_NOT_READY;
+            if (frame->awaited->poll(frame->awaited, waker, &frame->status) == POLL_PENDING)
+                return POLL_PENDING;
             frame->awaited->drop(frame->awaited);
             frame->awaited = NULL;
             /* ---- end of wait point 1 ---- */
@@ -592,8 +592,8 @@ static enum poll_status consumer_poll(struct future *self, struct waker *waker, 
             frame->state = 1;
             /* fall through */
     case 1:
-            if (frame->awaited->poll(frame->awaited, waker, &frame->status) == POLL_NOT_READY)
-                return POLL_NOT_READY;
+            if (frame->awaited->poll(frame->awaited, waker, &frame->status) == POLL_PENDING)
+                return POLL_PENDING;
             frame->awaited->drop(frame->awaited);
             frame->awaited = NULL;
             /* ---- end of wait point 1 ---- */
@@ -742,8 +742,8 @@ static void check_cancel(void)
     check(at_once(channel_send(ends.tx, &a)) == CHANNEL_OK, "cancel: the first send failed");
     struct future *send_b = channel_send(ends.tx, &b);
     struct future *send_c = channel_send(ends.tx, &c);
-    check(poll_by(&tb, send_b, &status) == POLL_NOT_READY
-          && poll_by(&tc, send_c, &status) == POLL_NOT_READY,
+    check(poll_by(&tb, send_b, &status) == POLL_PENDING
+          && poll_by(&tc, send_c, &status) == POLL_PENDING,
           "cancel: a send into a full channel completed");
     send_b->drop(send_b);           /* b gives up before its turn */
     check(atomic_load(&tb.clones) == 0, "cancel: a dropped send kept its waker");
@@ -760,7 +760,7 @@ static void check_cancel(void)
        with it, and the next recv takes over. */
     struct tracker tr = { 0, 0 };
     struct future *recv = channel_recv(ends.rx, &got);
-    check(poll_by(&tr, recv, &status) == POLL_NOT_READY,
+    check(poll_by(&tr, recv, &status) == POLL_PENDING,
           "cancel: recv on an empty channel completed");
     recv->drop(recv);
     check(atomic_load(&tr.clones) == 0, "cancel: a dropped recv left its waker behind");
@@ -826,8 +826,8 @@ static enum poll_status patient_poll(struct future *self, struct waker *waker, v
         frame->state = 1;
         /* fall through */
     case 1:
-        if (frame->awaited->poll(frame->awaited, waker, &frame->status) == POLL_NOT_READY)
-            return POLL_NOT_READY;
+        if (frame->awaited->poll(frame->awaited, waker, &frame->status) == POLL_PENDING)
+            return POLL_PENDING;
         frame->awaited->drop(frame->awaited);
         frame->awaited = NULL;
         /* ---- end of wait point 1 ---- */
@@ -950,8 +950,8 @@ static enum poll_status player_poll(struct future *self, struct waker *waker, vo
             frame->state = 1;
             /* fall through */
     case 1:
-            if (frame->awaited->poll(frame->awaited, waker, NULL) == POLL_NOT_READY)
-                return POLL_NOT_READY;
+            if (frame->awaited->poll(frame->awaited, waker, NULL) == POLL_PENDING)
+                return POLL_PENDING;
             frame->awaited->drop(frame->awaited);
             frame->awaited = NULL;
             /* ---- end of wait point 1 ---- */
@@ -962,8 +962,8 @@ static enum poll_status player_poll(struct future *self, struct waker *waker, vo
             frame->state = 2;
             /* fall through */
     case 2:
-            if (frame->awaited->poll(frame->awaited, waker, &frame->status) == POLL_NOT_READY)
-                return POLL_NOT_READY;
+            if (frame->awaited->poll(frame->awaited, waker, &frame->status) == POLL_PENDING)
+                return POLL_PENDING;
             frame->awaited->drop(frame->awaited);
             frame->awaited = NULL;
             /* ---- end of wait point 2 ---- */
@@ -979,8 +979,8 @@ static enum poll_status player_poll(struct future *self, struct waker *waker, vo
             frame->state = 3;
             /* fall through */
     case 3:
-            if (frame->awaited->poll(frame->awaited, waker, &frame->status) == POLL_NOT_READY)
-                return POLL_NOT_READY;
+            if (frame->awaited->poll(frame->awaited, waker, &frame->status) == POLL_PENDING)
+                return POLL_PENDING;
             frame->awaited->drop(frame->awaited);
             frame->awaited = NULL;
             /* ---- end of wait point 3 ---- */

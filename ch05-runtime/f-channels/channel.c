@@ -317,12 +317,12 @@ static enum poll_status send_poll(struct future *self, struct waker *waker, void
         s->state = SEND_WAITING;
         c->stats.send_waits++;
         pthread_mutex_unlock(&c->lock);
-        return POLL_NOT_READY;
+        return POLL_PENDING;
     case SEND_WAITING:              /* polled again before our turn came */
         old = store_waker(&s->waker, waker);
         pthread_mutex_unlock(&c->lock);
         drop_if_any(&old);
-        return POLL_NOT_READY;
+        return POLL_PENDING;
     case SEND_DELIVERED:
         status = CHANNEL_OK;
         break;
@@ -410,9 +410,9 @@ static enum poll_status recv_poll(struct future *self, struct waker *waker, void
         c->stats.recv_waits++;
         pthread_mutex_unlock(&c->lock);
         drop_if_any(&old);
-        return POLL_NOT_READY;
+        return POLL_PENDING;
     }
-    /* A clone left by an earlier NOT_READY that no sender used (we were
+    /* A clone left by an earlier PENDING that no sender used (we were
        polled for another reason) would only cause a needless wake-up. */
     old = take_waker(&c->receiver_waker);
     pthread_mutex_unlock(&c->lock);

@@ -71,8 +71,8 @@ static enum poll_status producer_poll(struct future *self, struct waker *waker, 
             frame->state = 1;
             /* fall through */
     case 1:
-            if (frame->awaited->poll(frame->awaited, waker, &frame->status) == POLL_NOT_READY)
-                return POLL_NOT_READY;
+            if (frame->awaited->poll(frame->awaited, waker, &frame->status) == POLL_PENDING)
+                return POLL_PENDING;
             frame->awaited->drop(frame->awaited);
             frame->awaited = NULL;
             /* ---- end of wait point 1 ---- */
@@ -178,8 +178,8 @@ static enum poll_status doubler_poll(struct future *self, struct waker *waker, v
             frame->state = 1;
             /* fall through */
     case 1:
-            if (frame->awaited->poll(frame->awaited, waker, &frame->status) == POLL_NOT_READY)
-                return POLL_NOT_READY;
+            if (frame->awaited->poll(frame->awaited, waker, &frame->status) == POLL_PENDING)
+                return POLL_PENDING;
             frame->awaited->drop(frame->awaited);
             frame->awaited = NULL;
             /* ---- end of wait point 1 ---- */
@@ -192,8 +192,8 @@ static enum poll_status doubler_poll(struct future *self, struct waker *waker, v
             frame->state = 2;
             /* fall through */
     case 2:
-            if (frame->awaited->poll(frame->awaited, waker, &frame->status) == POLL_NOT_READY)
-                return POLL_NOT_READY;
+            if (frame->awaited->poll(frame->awaited, waker, &frame->status) == POLL_PENDING)
+                return POLL_PENDING;
             frame->awaited->drop(frame->awaited);
             frame->awaited = NULL;
             /* ---- end of wait point 2 ---- */
@@ -291,8 +291,8 @@ static enum poll_status printer_poll(struct future *self, struct waker *waker, v
             frame->state = 1;
             /* fall through */
     case 1:
-            if (frame->awaited->poll(frame->awaited, waker, &frame->status) == POLL_NOT_READY)
-                return POLL_NOT_READY;
+            if (frame->awaited->poll(frame->awaited, waker, &frame->status) == POLL_PENDING)
+                return POLL_PENDING;
             frame->awaited->drop(frame->awaited);
             frame->awaited = NULL;
             /* ---- end of wait point 1 ---- */
@@ -478,8 +478,8 @@ static enum poll_status stress_producer_poll(struct future *self, struct waker *
             frame->state = 1;
             /* fall through */
     case 1:
-            if (frame->awaited->poll(frame->awaited, waker, &frame->status) == POLL_NOT_READY)
-                return POLL_NOT_READY;
+            if (frame->awaited->poll(frame->awaited, waker, &frame->status) == POLL_PENDING)
+                return POLL_PENDING;
             frame->awaited->drop(frame->awaited);
             frame->awaited = NULL;
             /* ---- end of wait point 1 ---- */
@@ -576,8 +576,8 @@ static enum poll_status stress_consumer_poll(struct future *self, struct waker *
             frame->state = 1;
             /* fall through */
     case 1:
-            if (frame->awaited->poll(frame->awaited, waker, &frame->status) == POLL_NOT_READY)
-                return POLL_NOT_READY;
+            if (frame->awaited->poll(frame->awaited, waker, &frame->status) == POLL_PENDING)
+                return POLL_PENDING;
             frame->awaited->drop(frame->awaited);
             frame->awaited = NULL;
             /* ---- end of wait point 1 ---- */

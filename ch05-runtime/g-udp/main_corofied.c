@@ -152,8 +152,8 @@ static enum poll_status echo_server_poll(struct future *self, struct waker *wake
             frame->state = 1;
             /* fall through */
     case 1:
-            if (frame->awaited->poll(frame->awaited, waker, &frame->got) == POLL_NOT_READY)
-                return POLL_NOT_READY;
+            if (frame->awaited->poll(frame->awaited, waker, &frame->got) == POLL_PENDING)
+                return POLL_PENDING;
             frame->awaited->drop(frame->awaited);
             frame->awaited = NULL;
             /* ---- end of wait point 1 ---- */
@@ -171,8 +171,8 @@ static enum poll_status echo_server_poll(struct future *self, struct waker *wake
             frame->state = 2;
             /* fall through */
     case 2:
-            if (frame->awaited->poll(frame->awaited, waker, &frame->err) == POLL_NOT_READY)
-                return POLL_NOT_READY;
+            if (frame->awaited->poll(frame->awaited, waker, &frame->err) == POLL_PENDING)
+                return POLL_PENDING;
             frame->awaited->drop(frame->awaited);
             frame->awaited = NULL;
             /* ---- end of wait point 2 ---- */
@@ -358,8 +358,8 @@ static enum poll_status echo_client_poll(struct future *self, struct waker *wake
                 frame->state = 1;
                 /* fall through */
     case 1:
-                if (frame->awaited->poll(frame->awaited, waker, &frame->err) == POLL_NOT_READY)
-                    return POLL_NOT_READY;
+                if (frame->awaited->poll(frame->awaited, waker, &frame->err) == POLL_PENDING)
+                    return POLL_PENDING;
                 frame->awaited->drop(frame->awaited);
                 frame->awaited = NULL;
                 /* ---- end of wait point 1 ---- */
@@ -375,8 +375,8 @@ static enum poll_status echo_client_poll(struct future *self, struct waker *wake
                 frame->state = 2;
                 /* fall through */
     case 2:
-                if (frame->awaited->poll(frame->awaited, waker, &frame->got) == POLL_NOT_READY)
-                    return POLL_NOT_READY;
+                if (frame->awaited->poll(frame->awaited, waker, &frame->got) == POLL_PENDING)
+                    return POLL_PENDING;
                 frame->awaited->drop(frame->awaited);
                 frame->awaited = NULL;
                 /* ---- end of wait point 2 ---- */
@@ -424,8 +424,8 @@ static enum poll_status echo_client_poll(struct future *self, struct waker *wake
             frame->state = 3;
             /* fall through */
     case 3:
-            if (frame->awaited->poll(frame->awaited, waker, &frame->err) == POLL_NOT_READY)
-                return POLL_NOT_READY;
+            if (frame->awaited->poll(frame->awaited, waker, &frame->err) == POLL_PENDING)
+                return POLL_PENDING;
             frame->awaited->drop(frame->awaited);
             frame->awaited = NULL;
             /* ---- end of wait point 3 ---- */

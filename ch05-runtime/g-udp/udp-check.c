@@ -76,14 +76,14 @@ static bool wait_for_wake_after(int seen)
     return true;
 }
 
-/* Poll f to completion, sleeping until woken after each NOT_READY, and drop
- * it. Returns how many times it said NOT_READY. */
+/* Poll f to completion, sleeping until woken after each PENDING, and drop
+ * it. Returns how many times it said PENDING. */
 static int run(struct future *f, void *output)
 {
     int not_ready = 0;
-    while (f->poll(f, &test_waker, output) == POLL_NOT_READY) {
+    while (f->poll(f, &test_waker, output) == POLL_PENDING) {
         not_ready++;
-        check(wait_for_wake(), "a future said NOT_READY and was never woken");
+        check(wait_for_wake(), "a future said PENDING and was never woken");
     }
     f->drop(f);
     return not_ready;
@@ -172,10 +172,10 @@ static void waiting(void)
     /* A receive with nothing there waits; dropping it while it waits frees
        the socket for the next future, which the reactor then wakes. */
     struct future *first = udp_recv_from(b, buf, sizeof buf);
-    check(first->poll(first, &test_waker, &got) == POLL_NOT_READY, "nothing there: NOT_READY");
+    check(first->poll(first, &test_waker, &got) == POLL_PENDING, "nothing there: PENDING");
     first->drop(first);
     struct future *second = udp_recv_from(b, buf, sizeof buf);
-    check(second->poll(second, &test_waker, &got) == POLL_NOT_READY, "still nothing: NOT_READY");
+    check(second->poll(second, &test_waker, &got) == POLL_PENDING, "still nothing: PENDING");
     /* A wake-up meant for the first future may still arrive at any moment
        (the reactor thread may be delivering it now). Make one arrive here,
        every run: only a wake-up counted after `before` answers the send. */
@@ -183,13 +183,13 @@ static void waiting(void)
     int before = atomic_load(&wakes);
     check(send_to(a, "wake", 4, b) == 0, "send 4 bytes");
     check(wait_for_wake_after(before), "the reactor never woke the waiting receive");
-    while (second->poll(second, &test_waker, &got) == POLL_NOT_READY)  /* a wake may be a spurious one */
+    while (second->poll(second, &test_waker, &got) == POLL_PENDING)  /* a wake may be a spurious one */
         check(wait_for_wake(), "woken, but the datagram never came");
     second->drop(second);
     check(got.error == 0 && got.len == 4 && memcmp(buf, "wake", 4) == 0, "the datagram that woke it");
     udp_close(a);
     udp_close(b);
-    printf("a receive waits (NOT_READY) until the reactor wakes it; a dropped one frees the socket\n");
+    printf("a receive waits (PENDING) until the reactor wakes it; a dropped one frees the socket\n");
 }
 
 static void refused(void)

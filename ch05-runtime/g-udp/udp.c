@@ -20,7 +20,7 @@ struct udp_socket {
     int fd;                     /* non-blocking, bound */
     bool registered;            /* the reactor knows fd under `token` */
     uint64_t token;
-    struct future *waiting;     /* the future that said NOT_READY and is not done, or NULL */
+    struct future *waiting;     /* the future that said PENDING and is not done, or NULL */
 };
 
 static void *xmalloc(size_t size)
@@ -165,7 +165,7 @@ static enum poll_status settle(struct udp_op *op, int err)
 {
     if (err == -EAGAIN) {
         op->sock->waiting = &op->base;
-        return POLL_NOT_READY;
+        return POLL_PENDING;
     }
     op->sock->waiting = NULL;
     op->finished = true;
@@ -236,8 +236,8 @@ static enum poll_status recv_poll(struct future *self, struct waker *waker, void
     int err = arm(&receiving->op, waker);     /* the waker first, then the I/O */
     if (err == 0)
         err = receive(receiving, &got);
-    if (settle(&receiving->op, err) == POLL_NOT_READY)
-        return POLL_NOT_READY;
+    if (settle(&receiving->op, err) == POLL_PENDING)
+        return POLL_PENDING;
     if (err < 0) {                            /* an error is a result too */
         memset(&got, 0, sizeof got);
         got.error = err;
@@ -293,8 +293,8 @@ static enum poll_status send_poll(struct future *self, struct waker *waker, void
     int err = arm(&sending->op, waker);       /* the waker first, then the I/O */
     if (err == 0)
         err = transmit(sending);
-    if (settle(&sending->op, err) == POLL_NOT_READY)
-        return POLL_NOT_READY;
+    if (settle(&sending->op, err) == POLL_PENDING)
+        return POLL_PENDING;
     if (output != NULL)
         *(int *)output = err;
     return POLL_READY;

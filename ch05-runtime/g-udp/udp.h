@@ -8,7 +8,7 @@
  *
  *     poll:  first use? reactor_register(fd, IN|OUT, waker) : reactor_set_waker
  *            recvmsg / sendto
- *            EAGAIN   -> POLL_NOT_READY (the reactor wakes us on the next edge)
+ *            EAGAIN   -> POLL_PENDING (the reactor wakes us on the next edge)
  *            anything else (a datagram, an error) -> POLL_READY
  *
  * The reactor keeps ONE waker per registration, so at most one future may be

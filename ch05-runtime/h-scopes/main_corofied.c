@@ -41,8 +41,8 @@ static enum poll_status worker_poll(struct future *self, struct waker *waker, vo
     w->started = true;
     ssize_t n = 0;
     struct future *leaf = w->reads ? &w->read.base : &w->sleep.base;
-    if (leaf->poll(leaf, waker, w->reads ? &n : NULL) == POLL_NOT_READY)
-        return POLL_NOT_READY;
+    if (leaf->poll(leaf, waker, w->reads ? &n : NULL) == POLL_PENDING)
+        return POLL_PENDING;
     leaf->drop(leaf);
     w->done = true;
     if (w->reads)
@@ -207,8 +207,8 @@ static enum poll_status corofied_worker_poll(struct future *self, struct waker *
         frame->state = 1;
         /* fall through */
     case 1:
-        if (frame->awaited->poll(frame->awaited, waker, NULL) == POLL_NOT_READY)
-            return POLL_NOT_READY;
+        if (frame->awaited->poll(frame->awaited, waker, NULL) == POLL_PENDING)
+            return POLL_PENDING;
         frame->awaited->drop(frame->awaited);
         frame->awaited = NULL;
         /* ---- end of wait point 1 ---- */

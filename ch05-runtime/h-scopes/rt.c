@@ -144,7 +144,7 @@ static void rt_turn(void)
         uint64_t ms = deadline <= now ? 0 : (deadline - now + 999999) / 1000000;
         timeout_ms = ms > INT_MAX ? INT_MAX : (int)ms;  /* a 49-day sleep wakes early, then again */
     }
-    /* Nothing linked and nothing woken: the root returned NOT_READY without
+    /* Nothing linked and nothing woken: the root returned PENDING without
        arranging a wake-up, and would sleep forever. */
     assert((timeout_ms >= 0 || !list_empty(&rt.fds)) && "nothing can ever wake the root future");
 
@@ -281,7 +281,7 @@ static enum poll_status sleep_poll(struct future *self, struct waker *waker, voi
         s->reg.deadline_ns = now_ns() + (uint64_t)s->ms * 1000000u;
         link_timer(&s->reg);
     }
-    return POLL_NOT_READY;
+    return POLL_PENDING;
 }
 
 static void sleep_drop(struct future *self)
@@ -314,7 +314,7 @@ static enum poll_status read_poll(struct future *self, struct waker *waker, void
         goto done;
     n = read(r->fd, r->buf, r->len);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-        return POLL_NOT_READY;
+        return POLL_PENDING;
     if (n < 0)
         n = -errno;
     unlink_reg(&r->reg);

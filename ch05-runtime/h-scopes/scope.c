@@ -96,7 +96,7 @@ static enum poll_status scope_poll(struct future *self, struct waker *waker, voi
             continue;
         slot->woken = false;
         struct waker child_waker = { .vtable = &child_vtable, .data = slot };
-        if (slot->future->poll(slot->future, &child_waker, slot->output) == POLL_NOT_READY)
+        if (slot->future->poll(slot->future, &child_waker, slot->output) == POLL_PENDING)
             continue;
         finish(s, slot);
         if (s->kind == SCOPE_RACE)
@@ -118,7 +118,7 @@ static enum poll_status scope_poll(struct future *self, struct waker *waker, voi
         close_scope(s, "closed");
         return POLL_READY;
     }
-    return POLL_NOT_READY;
+    return POLL_PENDING;
 }
 
 /* Cancelled by whoever holds the scope: cancel every child still running.

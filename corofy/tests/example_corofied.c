@@ -48,8 +48,8 @@ static enum poll_status sum_poll(struct future *self, void *output)
             frame->state = 1;
             /* fall through */
     case 1:
-            if (frame->awaited->poll(frame->awaited, &frame->x) == POLL_NOT_READY)
-                return POLL_NOT_READY;
+            if (frame->awaited->poll(frame->awaited, &frame->x) == POLL_PENDING)
+                return POLL_PENDING;
             frame->awaited->drop(frame->awaited);
             frame->awaited = NULL;
             /* ---- end of wait point 1 ---- */

@@ -1,6 +1,6 @@
 /* future.h: a tiny runtime for corofy's golden tests. It implements the
  * contract corofy's output relies on, in both flavours, plus "leaf" futures
- * that answer POLL_NOT_READY a few times before POLL_READY, and block_on.
+ * that answer POLL_PENDING a few times before POLL_READY, and block_on.
  *
  *   #define FUTURE_WAKER   before including: the ch05 flavour (poll takes a waker)
  *   -DSEQUENTIAL           the plain twin of a test program: every leaf is an
@@ -53,11 +53,11 @@ static inline void sleep_polls(int polls)
 
 #else /* the coroutine build */
 
-enum poll_status { POLL_NOT_READY = 0, POLL_READY = 1 };
+enum poll_status { POLL_PENDING = 0, POLL_READY = 1 };
 
 #ifdef FUTURE_WAKER
 /* The waker of this test runtime only counts wake-ups: block_on checks that
- * every POLL_NOT_READY came with one, i.e. the waker reached the leaf. */
+ * every POLL_PENDING came with one, i.e. the waker reached the leaf. */
 struct waker {
     int wakes;
 };
@@ -76,7 +76,7 @@ struct future {
 };
 
 static int test_live_futures;  /* leaves created and not yet dropped */
-static int test_not_ready;     /* POLL_NOT_READY answers given by leaves */
+static int test_not_ready;     /* POLL_PENDING answers given by leaves */
 
 static inline void test_report(void)
 {
@@ -112,7 +112,7 @@ static inline enum poll_status leaf_poll(struct future *self, WAKER_PARAMETER vo
 #ifdef FUTURE_WAKER
         waker->wakes++;  /* a real leaf would hand the waker to a reactor */
 #endif
-        return POLL_NOT_READY;
+        return POLL_PENDING;
     }
     leaf->done = true;
     if (output != NULL) {
@@ -195,7 +195,7 @@ static inline void block_on(struct future *future, void *output)
             break;
 #ifdef FUTURE_WAKER
         if (waker.wakes == wakes) {
-            fprintf(stderr, "test runtime: POLL_NOT_READY without a wake-up: a lost waker\n");
+            fprintf(stderr, "test runtime: POLL_PENDING without a wake-up: a lost waker\n");
             exit(4);
         }
 #endif

@@ -63,8 +63,8 @@ static enum poll_status choose_poll(struct future *self, void *output)
             frame->state = 1;
             /* fall through */
     case 1:
-            if (frame->awaited->poll(frame->awaited, &frame->got) == POLL_NOT_READY)
-                return POLL_NOT_READY;
+            if (frame->awaited->poll(frame->awaited, &frame->got) == POLL_PENDING)
+                return POLL_PENDING;
             frame->awaited->drop(frame->awaited);
             frame->awaited = NULL;
             /* ---- end of wait point 1 ---- */
@@ -74,8 +74,8 @@ static enum poll_status choose_poll(struct future *self, void *output)
             frame->state = 2;
             /* fall through */
     case 2:
-            if (frame->awaited->poll(frame->awaited, &frame->got) == POLL_NOT_READY)
-                return POLL_NOT_READY;
+            if (frame->awaited->poll(frame->awaited, &frame->got) == POLL_PENDING)
+                return POLL_PENDING;
             frame->awaited->drop(frame->awaited);
             frame->awaited = NULL;
             /* ---- end of wait point 2 ---- */
@@ -86,8 +86,8 @@ static enum poll_status choose_poll(struct future *self, void *output)
                 frame->state = 3;
                 /* fall through */
     case 3:
-                if (frame->awaited->poll(frame->awaited, &frame->inner) == POLL_NOT_READY)
-                    return POLL_NOT_READY;
+                if (frame->awaited->poll(frame->awaited, &frame->inner) == POLL_PENDING)
+                    return POLL_PENDING;
                 frame->awaited->drop(frame->awaited);
                 frame->awaited = NULL;
                 /* ---- end of wait point 3 ---- */
@@ -98,8 +98,8 @@ static enum poll_status choose_poll(struct future *self, void *output)
                 frame->state = 4;
                 /* fall through */
     case 4:
-                if (frame->awaited->poll(frame->awaited, NULL) == POLL_NOT_READY)
-                    return POLL_NOT_READY;
+                if (frame->awaited->poll(frame->awaited, NULL) == POLL_PENDING)
+                    return POLL_PENDING;
                 frame->awaited->drop(frame->awaited);
                 frame->awaited = NULL;
                 /* ---- end of wait point 4 ---- */
@@ -116,8 +116,8 @@ static enum poll_status choose_poll(struct future *self, void *output)
             frame->state = 5;
             /* fall through */
     case 5:
-            if (frame->awaited->poll(frame->awaited, NULL) == POLL_NOT_READY)
-                return POLL_NOT_READY;
+            if (frame->awaited->poll(frame->awaited, NULL) == POLL_PENDING)
+                return POLL_PENDING;
             frame->awaited->drop(frame->awaited);
             frame->awaited = NULL;
             /* ---- end of wait point 5 ---- */
@@ -197,8 +197,8 @@ static enum poll_status all_choices_poll(struct future *self, void *output)
             frame->state = 1;
             /* fall through */
     case 1:
-            if (frame->awaited->poll(frame->awaited, &frame->r) == POLL_NOT_READY)
-                return POLL_NOT_READY;
+            if (frame->awaited->poll(frame->awaited, &frame->r) == POLL_PENDING)
+                return POLL_PENDING;
             frame->awaited->drop(frame->awaited);
             frame->awaited = NULL;
             /* ---- end of wait point 1 ---- */

@@ -92,8 +92,8 @@ static enum poll_status locals_poll(struct future *self, void *output)
         frame->state = 1;
         /* fall through */
     case 1:
-        if (frame->awaited->poll(frame->awaited, &frame->b) == POLL_NOT_READY)
-            return POLL_NOT_READY;
+        if (frame->awaited->poll(frame->awaited, &frame->b) == POLL_PENDING)
+            return POLL_PENDING;
         frame->awaited->drop(frame->awaited);
         frame->awaited = NULL;
         /* ---- end of wait point 1 ---- */
@@ -102,8 +102,8 @@ static enum poll_status locals_poll(struct future *self, void *output)
         frame->state = 2;
         /* fall through */
     case 2:
-        if (frame->awaited->poll(frame->awaited, &frame->q) == POLL_NOT_READY)
-            return POLL_NOT_READY;
+        if (frame->awaited->poll(frame->awaited, &frame->q) == POLL_PENDING)
+            return POLL_PENDING;
         frame->awaited->drop(frame->awaited);
         frame->awaited = NULL;
         /* ---- end of wait point 2 ---- */
@@ -114,8 +114,8 @@ static enum poll_status locals_poll(struct future *self, void *output)
             frame->state = 3;
             /* fall through */
     case 3:
-            if (frame->awaited->poll(frame->awaited, &frame->seen) == POLL_NOT_READY)
-                return POLL_NOT_READY;
+            if (frame->awaited->poll(frame->awaited, &frame->seen) == POLL_PENDING)
+                return POLL_PENDING;
             frame->awaited->drop(frame->awaited);
             frame->awaited = NULL;
             /* ---- end of wait point 3 ---- */

@@ -70,8 +70,8 @@ static enum poll_status loops_poll(struct future *self, void *output)
             frame->state = 1;
             /* fall through */
     case 1:
-            if (frame->awaited->poll(frame->awaited, &frame->v) == POLL_NOT_READY)
-                return POLL_NOT_READY;
+            if (frame->awaited->poll(frame->awaited, &frame->v) == POLL_PENDING)
+                return POLL_PENDING;
             frame->awaited->drop(frame->awaited);
             frame->awaited = NULL;
             /* ---- end of wait point 1 ---- */
@@ -83,8 +83,8 @@ static enum poll_status loops_poll(struct future *self, void *output)
                 frame->state = 2;
                 /* fall through */
     case 2:
-                if (frame->awaited->poll(frame->awaited, NULL) == POLL_NOT_READY)
-                    return POLL_NOT_READY;
+                if (frame->awaited->poll(frame->awaited, NULL) == POLL_PENDING)
+                    return POLL_PENDING;
                 frame->awaited->drop(frame->awaited);
                 frame->awaited = NULL;
                 /* ---- end of wait point 2 ---- */
@@ -97,8 +97,8 @@ static enum poll_status loops_poll(struct future *self, void *output)
                     frame->state = 3;
                     /* fall through */
     case 3:
-                    if (frame->awaited->poll(frame->awaited, &frame->got) == POLL_NOT_READY)
-                        return POLL_NOT_READY;
+                    if (frame->awaited->poll(frame->awaited, &frame->got) == POLL_PENDING)
+                        return POLL_PENDING;
                     frame->awaited->drop(frame->awaited);
                     frame->awaited = NULL;
                     /* ---- end of wait point 3 ---- */
@@ -112,8 +112,8 @@ static enum poll_status loops_poll(struct future *self, void *output)
             frame->state = 4;
             /* fall through */
     case 4:
-            if (frame->awaited->poll(frame->awaited, &frame->total) == POLL_NOT_READY)
-                return POLL_NOT_READY;
+            if (frame->awaited->poll(frame->awaited, &frame->total) == POLL_PENDING)
+                return POLL_PENDING;
             frame->awaited->drop(frame->awaited);
             frame->awaited = NULL;
             /* ---- end of wait point 4 ---- */
@@ -125,8 +125,8 @@ static enum poll_status loops_poll(struct future *self, void *output)
             frame->state = 5;
             /* fall through */
     case 5:
-            if (frame->awaited->poll(frame->awaited, &frame->k) == POLL_NOT_READY)
-                return POLL_NOT_READY;
+            if (frame->awaited->poll(frame->awaited, &frame->k) == POLL_PENDING)
+                return POLL_PENDING;
             frame->awaited->drop(frame->awaited);
             frame->awaited = NULL;
             /* ---- end of wait point 5 ---- */

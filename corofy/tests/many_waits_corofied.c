@@ -52,8 +52,8 @@ static enum poll_status steps_poll(struct future *self, void *output)
         frame->state = 1;
         /* fall through */
     case 1:
-        if (frame->awaited->poll(frame->awaited, &frame->a) == POLL_NOT_READY)
-            return POLL_NOT_READY;
+        if (frame->awaited->poll(frame->awaited, &frame->a) == POLL_PENDING)
+            return POLL_PENDING;
         frame->awaited->drop(frame->awaited);
         frame->awaited = NULL;
         /* ---- end of wait point 1 ---- */
@@ -63,8 +63,8 @@ static enum poll_status steps_poll(struct future *self, void *output)
         frame->state = 2;
         /* fall through */
     case 2:
-        if (frame->awaited->poll(frame->awaited, NULL) == POLL_NOT_READY)
-            return POLL_NOT_READY;
+        if (frame->awaited->poll(frame->awaited, NULL) == POLL_PENDING)
+            return POLL_PENDING;
         frame->awaited->drop(frame->awaited);
         frame->awaited = NULL;
         /* ---- end of wait point 2 ---- */
@@ -74,8 +74,8 @@ static enum poll_status steps_poll(struct future *self, void *output)
         frame->state = 3;
         /* fall through */
     case 3:
-        if (frame->awaited->poll(frame->awaited, &frame->a) == POLL_NOT_READY)
-            return POLL_NOT_READY;
+        if (frame->awaited->poll(frame->awaited, &frame->a) == POLL_PENDING)
+            return POLL_PENDING;
         frame->awaited->drop(frame->awaited);
         frame->awaited = NULL;
         /* ---- end of wait point 3 ---- */
@@ -85,8 +85,8 @@ static enum poll_status steps_poll(struct future *self, void *output)
         frame->state = 4;
         /* fall through */
     case 4:
-        if (frame->awaited->poll(frame->awaited, &frame->word) == POLL_NOT_READY)
-            return POLL_NOT_READY;
+        if (frame->awaited->poll(frame->awaited, &frame->word) == POLL_PENDING)
+            return POLL_PENDING;
         frame->awaited->drop(frame->awaited);
         frame->awaited = NULL;
         /* ---- end of wait point 4 ---- */
@@ -97,8 +97,8 @@ static enum poll_status steps_poll(struct future *self, void *output)
         frame->state = 5;
         /* fall through */
     case 5:
-        if (frame->awaited->poll(frame->awaited, NULL) == POLL_NOT_READY)
-            return POLL_NOT_READY;
+        if (frame->awaited->poll(frame->awaited, NULL) == POLL_PENDING)
+            return POLL_PENDING;
         frame->awaited->drop(frame->awaited);
         frame->awaited = NULL;
         /* ---- end of wait point 5 ---- */
@@ -108,8 +108,8 @@ static enum poll_status steps_poll(struct future *self, void *output)
         frame->state = 6;
         /* fall through */
     case 6:
-        if (frame->awaited->poll(frame->awaited, &result) == POLL_NOT_READY)
-            return POLL_NOT_READY;
+        if (frame->awaited->poll(frame->awaited, &result) == POLL_PENDING)
+            return POLL_PENDING;
         frame->awaited->drop(frame->awaited);
         frame->awaited = NULL;
         /* ---- end of wait point 6 ---- */

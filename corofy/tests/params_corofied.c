@@ -64,8 +64,8 @@ static enum poll_status params_poll(struct future *self, void *output)
         frame->state = 1;
         /* fall through */
     case 1:
-        if (frame->awaited->poll(frame->awaited, &frame->sum) == POLL_NOT_READY)
-            return POLL_NOT_READY;
+        if (frame->awaited->poll(frame->awaited, &frame->sum) == POLL_PENDING)
+            return POLL_PENDING;
         frame->awaited->drop(frame->awaited);
         frame->awaited = NULL;
         /* ---- end of wait point 1 ---- */
@@ -75,8 +75,8 @@ static enum poll_status params_poll(struct future *self, void *output)
             frame->state = 2;
             /* fall through */
     case 2:
-            if (frame->awaited->poll(frame->awaited, &frame->v) == POLL_NOT_READY)
-                return POLL_NOT_READY;
+            if (frame->awaited->poll(frame->awaited, &frame->v) == POLL_PENDING)
+                return POLL_PENDING;
             frame->awaited->drop(frame->awaited);
             frame->awaited = NULL;
             /* ---- end of wait point 2 ---- */
@@ -87,8 +87,8 @@ static enum poll_status params_poll(struct future *self, void *output)
         frame->state = 3;
         /* fall through */
     case 3:
-        if (frame->awaited->poll(frame->awaited, &frame->n) == POLL_NOT_READY)
-            return POLL_NOT_READY;
+        if (frame->awaited->poll(frame->awaited, &frame->n) == POLL_PENDING)
+            return POLL_PENDING;
         frame->awaited->drop(frame->awaited);
         frame->awaited = NULL;
         /* ---- end of wait point 3 ---- */

@@ -67,8 +67,8 @@ static enum poll_status shadow_poll(struct future *self, void *output)
             frame->state = 1;
             /* fall through */
     case 1:
-            if (frame->awaited->poll(frame->awaited, &frame->x_2) == POLL_NOT_READY)
-                return POLL_NOT_READY;
+            if (frame->awaited->poll(frame->awaited, &frame->x_2) == POLL_PENDING)
+                return POLL_PENDING;
             frame->awaited->drop(frame->awaited);
             frame->awaited = NULL;
             /* ---- end of wait point 1 ---- */
@@ -80,8 +80,8 @@ static enum poll_status shadow_poll(struct future *self, void *output)
                 frame->state = 2;
                 /* fall through */
     case 2:
-                if (frame->awaited->poll(frame->awaited, NULL) == POLL_NOT_READY)
-                    return POLL_NOT_READY;
+                if (frame->awaited->poll(frame->awaited, NULL) == POLL_PENDING)
+                    return POLL_PENDING;
                 frame->awaited->drop(frame->awaited);
                 frame->awaited = NULL;
                 /* ---- end of wait point 2 ---- */
@@ -95,8 +95,8 @@ static enum poll_status shadow_poll(struct future *self, void *output)
             frame->state = 3;
             /* fall through */
     case 3:
-            if (frame->awaited->poll(frame->awaited, NULL) == POLL_NOT_READY)
-                return POLL_NOT_READY;
+            if (frame->awaited->poll(frame->awaited, NULL) == POLL_PENDING)
+                return POLL_PENDING;
             frame->awaited->drop(frame->awaited);
             frame->awaited = NULL;
             /* ---- end of wait point 3 ---- */
@@ -107,8 +107,8 @@ static enum poll_status shadow_poll(struct future *self, void *output)
             frame->state = 4;
             /* fall through */
     case 4:
-            if (frame->awaited->poll(frame->awaited, &frame->x_2) == POLL_NOT_READY)
-                return POLL_NOT_READY;
+            if (frame->awaited->poll(frame->awaited, &frame->x_2) == POLL_PENDING)
+                return POLL_PENDING;
             frame->awaited->drop(frame->awaited);
             frame->awaited = NULL;
             /* ---- end of wait point 4 ---- */

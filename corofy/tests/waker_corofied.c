@@ -42,8 +42,8 @@ static enum poll_status twice_poll(struct future *self, struct waker *waker, voi
         frame->state = 1;
         /* fall through */
     case 1:
-        if (frame->awaited->poll(frame->awaited, waker, &frame->a) == POLL_NOT_READY)
-            return POLL_NOT_READY;
+        if (frame->awaited->poll(frame->awaited, waker, &frame->a) == POLL_PENDING)
+            return POLL_PENDING;
         frame->awaited->drop(frame->awaited);
         frame->awaited = NULL;
         /* ---- end of wait point 1 ---- */
@@ -52,8 +52,8 @@ static enum poll_status twice_poll(struct future *self, struct waker *waker, voi
         frame->state = 2;
         /* fall through */
     case 2:
-        if (frame->awaited->poll(frame->awaited, waker, &frame->b) == POLL_NOT_READY)
-            return POLL_NOT_READY;
+        if (frame->awaited->poll(frame->awaited, waker, &frame->b) == POLL_PENDING)
+            return POLL_PENDING;
         frame->awaited->drop(frame->awaited);
         frame->awaited = NULL;
         /* ---- end of wait point 2 ---- */
@@ -196,8 +196,8 @@ static enum poll_status waker_main_poll(struct future *self, struct waker *waker
         frame->state = 1;
         /* fall through */
     case 1:
-        if (frame->awaited->poll(frame->awaited, waker, NULL) == POLL_NOT_READY)
-            return POLL_NOT_READY;
+        if (frame->awaited->poll(frame->awaited, waker, NULL) == POLL_PENDING)
+            return POLL_PENDING;
         frame->awaited->drop(frame->awaited);
         frame->awaited = NULL;
         /* ---- end of wait point 1 ---- */
@@ -207,8 +207,8 @@ static enum poll_status waker_main_poll(struct future *self, struct waker *waker
             frame->state = 2;
             /* fall through */
     case 2:
-            if (frame->awaited->poll(frame->awaited, waker, &frame->t) == POLL_NOT_READY)
-                return POLL_NOT_READY;
+            if (frame->awaited->poll(frame->awaited, waker, &frame->t) == POLL_PENDING)
+                return POLL_PENDING;
             frame->awaited->drop(frame->awaited);
             frame->awaited = NULL;
             /* ---- end of wait point 2 ---- */
