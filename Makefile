@@ -8,7 +8,8 @@
 #   make compile_commands.json   for clangd and other editors (uses bear)
 #
 # Each program lives in its own folder with its own Makefile built on
-# mk/common.mk; this file only finds those folders and walks them in order.
+# mk/common.mk; this file only finds those folders and builds them (with
+# make -j, side by side).
 
 STEPS := $(patsubst %/Makefile,%,$(sort $(wildcard delayserver/Makefile corofy/Makefile \
            ch0*/Makefile ch0*/*/Makefile)))
@@ -16,12 +17,19 @@ CHAPTER_STEPS := $(filter ch%,$(STEPS))
 
 MAKEFLAGS += --no-print-directory
 
-all:
-	@for d in $(STEPS); do $(MAKE) -C $$d all || exit 1; done
-
-# Every variant a test may run: plain, ASan+UBSan, and TSan where threaded.
-variants:
-	@for d in $(STEPS); do $(MAKE) -C $$d variants || exit 1; done
+# One target per step and goal (all-ch02-epoll, variants-corofy, ...), so
+# `make -j` builds steps side by side. corofy comes before every chapter step,
+# because a step's make runs corofy whenever a coroutine source changed.
+define step_goal
+$(1): $$(STEPS:%=$(1)-%)
+	@:
+$$(STEPS:%=$(1)-%): $(1)-%:
+	@$$(MAKE) -C $$* $(1)
+$$(CHAPTER_STEPS:%=$(1)-%): $(1)-corofy
+.PHONY: $(1) $$(STEPS:%=$(1)-%)
+endef
+$(eval $(call step_goal,all))
+$(eval $(call step_goal,variants))
 
 # The test interpreter: one that can import pytest, installed from Debian's
 # python3-pytest when missing (see scripts/test-deps).
@@ -34,10 +42,15 @@ deps:
 pytest: deps
 	@WORKBOOK_BUILT=1 $(PYTHON) -m pytest $(PYTEST_ARGS) $(TESTS)
 
-test: deps variants
+# The tests build every variant of every step first, one job per core.
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
+test: deps
+	@$(MAKE) -j$(JOBS) variants
 	@$(MAKE) pytest
 
-sanitize: deps variants
+sanitize: deps
+	@$(MAKE) -j$(JOBS) variants
 	@$(MAKE) pytest PYTEST_ARGS="-m sanitizer $(PYTEST_ARGS)"
 
 tour: all
@@ -54,4 +67,4 @@ clean:
 	@for d in $(STEPS); do $(MAKE) -C $$d clean || exit 1; done
 	@rm -rf tests/__pycache__ .pytest_cache
 
-.PHONY: all variants deps pytest test sanitize tour bench clean compile_commands.json
+.PHONY: deps pytest test sanitize tour bench clean compile_commands.json

@@ -1,0 +1,34 @@
+/* addr.h: where the delay server is. Not a lesson: every program that talks
+ * to the delay server reads DELAYSERVER_ADDR through this one parser, so
+ * they all accept the same spellings and reject the same mistakes:
+ *
+ *     127.0.0.1:8080      host:port (the default when the variable is unset or empty)
+ *     localhost:8080      a name is looked up once, at start-up
+ *     [::1]:8080          an IPv6 address goes in brackets
+ *
+ * The port is 1 to 65535 in decimal digits only (getaddrinfo alone would
+ * take 99999 and quietly use 99999 % 65536). */
+#ifndef COMMON_ADDR_H
+#define COMMON_ADDR_H
+
+#include <sys/socket.h>
+
+#define SERVER_ADDR_DEFAULT "127.0.0.1:8080"
+
+struct server_addr {
+    struct sockaddr_storage sockaddr; /* the first address the lookup gave */
+    socklen_t len;                    /* how much of sockaddr is used */
+    char text[128];                   /* the spelling it came from, for messages */
+};
+
+/* Parse `text` (one of the spellings above) and look the host up. On
+ * success fills *out and returns 0. On failure prints one line,
+ *     <program>: DELAYSERVER_ADDR='<text>': <why>
+ * and returns -1; *out is then unusable. */
+int server_addr_parse(const char *text, struct server_addr *out);
+
+/* server_addr_parse() on $DELAYSERVER_ADDR, or on SERVER_ADDR_DEFAULT when it
+ * is unset or empty. */
+int server_addr_from_env(struct server_addr *out);
+
+#endif

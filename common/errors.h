@@ -1,0 +1,21 @@
+/* errors.h: how every program of the workbook gives up. Not a lesson: the
+ * chapters include it by relative path ("../../common/errors.h") so that a
+ * fatal error reads the same everywhere:
+ *
+ *     <program>: <what went wrong>
+ *
+ * on stderr, after whatever the program printed on stdout so far, and exit
+ * status 1. A program's bad input is reported this way too, never with
+ * assert() or abort(), which are kept for the programmer's own mistakes. */
+#ifndef COMMON_ERRORS_H
+#define COMMON_ERRORS_H
+
+/* Flush stdout, print "<program>: <message>" and a newline on stderr, and
+ * exit(1). The message is formatted like printf. */
+void die(const char *format, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/* die("<what>: <strerror(err)>") unless err is 0. For the pthread_* calls,
+ * which return an error number instead of setting errno. */
+void check_pthread(int err, const char *what);
+
+#endif
