@@ -1,13 +1,15 @@
-/* future.h: the future and waker interface of chapter 1 (ch01-block-on).
+/* future.h: the future of chapter 1 (ch01-block-on).
  *
- * The shapes follow Rust's std::future::Future and std::task::Waker: a future
- * is polled with a context, and the context carries a waker that the future
- * uses to say "poll me again, I can make progress now".
+ * The shape follows Rust's std::future::Future: a future is polled with a
+ * context, and the context carries a waker (waker.h) that the future uses to
+ * say "poll me again, I can make progress now".
  */
 #ifndef FUTURE_H
 #define FUTURE_H
 
 #include <stdbool.h>
+
+#include "waker.h"
 
 /* ===== Poll results ===== */
 
@@ -15,43 +17,6 @@ enum poll_status {
     POLL_PENDING, /* not finished; the future has arranged for its waker to be woken */
     POLL_READY,   /* finished; the future must never be polled again */
 };
-
-/* ===== Wakers ===== */
-
-struct waker;
-
-/* The four operations every kind of waker provides. Each receives the waker's
- * data pointer. An executor (block_on.c) supplies one vtable for its wakers;
- * futures never call these directly but go through the waker_* functions
- * below. */
-struct waker_vtable {
-    struct waker (*clone)(void *data); /* a new waker for the same task: one more reference */
-    void (*wake)(void *data);          /* wake the task, then release this reference */
-    void (*wake_by_ref)(void *data);   /* wake the task; the reference stays */
-    void (*drop)(void *data);          /* release this reference without waking */
-};
-
-/* A waker is a counted reference to "the task that is waiting". Whoever holds
- * a struct waker value owns one reference and must end it exactly once, with
- * waker_wake() or waker_drop(). waker_clone() makes another reference, with
- * its own obligation to be ended. A waker may be woken from any thread. */
-struct waker {
-    void *data;                        /* what the vtable operates on (block_on: a parker) */
-    const struct waker_vtable *vtable; /* NULL once the waker has been consumed */
-};
-
-/* Return a new reference to the same task. */
-struct waker waker_clone(const struct waker *waker);
-
-/* Wake the task and release the reference. This consumes *waker: it is
- * cleared, and using it again fails an assert instead of freeing twice. */
-void waker_wake(struct waker *waker);
-
-/* Wake the task and keep the reference: *waker stays valid. */
-void waker_wake_by_ref(const struct waker *waker);
-
-/* Release the reference without waking. Consumes and clears *waker. */
-void waker_drop(struct waker *waker);
 
 /* ===== Futures ===== */
 
