@@ -31,7 +31,7 @@ struct waker_vtable {
  * waker_wake() or waker_drop(). waker_clone() makes another reference, with
  * its own obligation to be ended. A waker may be woken from any thread. */
 struct waker {
-    void *data;                        /* what the vtable operates on (ch01: a parker; ch05: a task) */
+    void *data; /* what the vtable operates on (ch01: a parker; ch05: a task) */
     const struct waker_vtable *vtable; /* NULL once the waker has been consumed */
 };
 

@@ -38,7 +38,7 @@ int server_addr_parse(const char *text, struct server_addr *out)
         return reject(text, "expected host:port, for example " SERVER_ADDR_DEFAULT);
 
     const char *host = text;
-    size_t host_len = (size_t)(colon - text);
+    size_t host_len = (size_t) (colon - text);
     if (host_len >= 2 && host[0] == '[' && host[host_len - 1] == ']') {
         host++; /* an IPv6 literal: drop the brackets */
         host_len -= 2;
@@ -49,8 +49,8 @@ int server_addr_parse(const char *text, struct server_addr *out)
         return reject(text, "expected host:port, for example " SERVER_ADDR_DEFAULT);
 
     char name[sizeof out->text];
-    snprintf(name, sizeof name, "%.*s", (int)host_len, host);
-    struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
+    snprintf(name, sizeof name, "%.*s", (int) host_len, host);
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
     struct addrinfo *found;
     int err = getaddrinfo(name, colon + 1, &hints, &found);
     if (err != 0)

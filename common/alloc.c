@@ -26,7 +26,7 @@ void *xcalloc(size_t count, size_t size)
 {
     void *p = calloc(count, size);
     if (p == NULL && count != 0 && size != 0)
-        out_of_memory(count > (size_t)-1 / size ? (size_t)-1 : count * size);
+        out_of_memory(count > (size_t) -1 / size ? (size_t) -1 : count * size);
     return p;
 }
 

@@ -12,10 +12,10 @@
 
 #include <stddef.h>
 
-void *xmalloc(size_t size);                      /* malloc, or die */
-void *xcalloc(size_t count, size_t size);        /* calloc, or die (also on overflow) */
-void *xrealloc(void *old, size_t size);          /* realloc, or die; old stays valid on failure */
-char *xstrdup(const char *text);                 /* strdup, or die */
+void *xmalloc(size_t size);               /* malloc, or die */
+void *xcalloc(size_t count, size_t size); /* calloc, or die (also on overflow) */
+void *xrealloc(void *old, size_t size);   /* realloc, or die; old stays valid on failure */
+char *xstrdup(const char *text);          /* strdup, or die */
 
 /* vasprintf into a new string the caller frees, or die. */
 char *xasprintf(const char *format, ...) __attribute__((format(printf, 1, 2)));

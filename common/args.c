@@ -11,7 +11,7 @@ int parse_count(const char *text, unsigned long long min, unsigned long long max
     for (const char *c = text; *c != '\0'; c++) {
         if (*c < '0' || *c > '9')
             return -1;
-        unsigned digit = (unsigned)(*c - '0');
+        unsigned digit = (unsigned) (*c - '0');
         if (digit > max || value > (max - digit) / 10) /* value * 10 + digit > max? */
             return -1;
         value = value * 10 + digit;

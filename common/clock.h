@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-uint64_t now_ns(void);   /* nanoseconds since some fixed moment (boot) */
+uint64_t now_ns(void);    /* nanoseconds since some fixed moment (boot) */
 double now_seconds(void); /* the same, in seconds */
 
 /* Block the calling thread for `ms` milliseconds, even if signals interrupt
