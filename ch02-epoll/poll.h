@@ -40,7 +40,7 @@
  * epoll_wait on the same fd, so a registry may be used from any thread
  * (ch05's reactor relies on that). */
 struct poll_registry {
-    int epfd;                   /* the epoll fd; owned by the struct poll */
+    int epfd; /* the epoll fd; owned by the struct poll */
 };
 
 /* The queue itself. */
@@ -52,9 +52,9 @@ struct poll {
  * kernel's struct epoll_event, which is packed (12 bytes) on x86-64 and
  * naturally aligned (16 bytes) elsewhere; see the README. */
 struct poll_events {
-    struct epoll_event *items;  /* capacity slots, owned by this buffer */
-    int capacity;               /* at most this many events per poll_wait() */
-    int count;                  /* how many items the last poll_wait() filled */
+    struct epoll_event *items; /* capacity slots, owned by this buffer */
+    int capacity;              /* at most this many events per poll_wait() */
+    int count;                 /* how many items the last poll_wait() filled */
 };
 
 /* ===== The queue ===== */

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
+
 /* Is `text` a port number, 1 to 65535, in decimal digits only? */
 static bool is_port(const char *text)
 {
@@ -66,4 +68,18 @@ int server_addr_from_env(struct server_addr *out)
 {
     const char *text = getenv("DELAYSERVER_ADDR");
     return server_addr_parse(text != NULL && *text != '\0' ? text : SERVER_ADDR_DEFAULT, out);
+}
+
+long server_timeout_ms(void)
+{
+    const char *text = getenv("DELAYSERVER_TIMEOUT_MS");
+    unsigned long long ms;
+    if (text == NULL || *text == '\0')
+        return SERVER_TIMEOUT_MS_DEFAULT;
+    if (parse_count(text, 1, SERVER_TIMEOUT_MS_MAX, &ms) < 0) {
+        fprintf(stderr, "%s: DELAYSERVER_TIMEOUT_MS='%s': expected 1 to %d (milliseconds)\n",
+                program_invocation_short_name, text, SERVER_TIMEOUT_MS_MAX);
+        return -1;
+    }
+    return (long) ms;
 }

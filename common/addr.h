@@ -1,6 +1,7 @@
-/* addr.h: where the delay server is. Not a lesson: every program that talks
- * to the delay server reads DELAYSERVER_ADDR through this one parser, so
- * they all accept the same spellings and reject the same mistakes:
+/* addr.h: where the delay server is, and how long to wait for it. Not a
+ * lesson: every program that talks to the delay server reads DELAYSERVER_ADDR
+ * through this one parser, so they all accept the same spellings and reject
+ * the same mistakes:
  *
  *     127.0.0.1:8080      host:port (the default when the variable is unset or empty)
  *     localhost:8080      a name is looked up once, at start-up
@@ -14,6 +15,8 @@
 #include <sys/socket.h>
 
 #define SERVER_ADDR_DEFAULT "127.0.0.1:8080"
+#define SERVER_TIMEOUT_MS_DEFAULT 15000 /* longer than any delay a chapter asks for */
+#define SERVER_TIMEOUT_MS_MAX 3600000
 
 struct server_addr {
     struct sockaddr_storage sockaddr; /* the first address the lookup gave */
@@ -30,5 +33,15 @@ int server_addr_parse(const char *text, struct server_addr *out);
 /* server_addr_parse() on $DELAYSERVER_ADDR, or on SERVER_ADDR_DEFAULT when it
  * is unset or empty. */
 int server_addr_from_env(struct server_addr *out);
+
+/* How long one request may take, from the start of its connect to the last
+ * byte of the answer, before the program gives up on it: $DELAYSERVER_TIMEOUT_MS
+ * (1 to SERVER_TIMEOUT_MS_MAX), or SERVER_TIMEOUT_MS_DEFAULT when unset or
+ * empty. A server that accepts and never answers, or answers half a
+ * response, then costs this long, not forever. On a malformed value prints
+ * one line,
+ *     <program>: DELAYSERVER_TIMEOUT_MS='<text>': expected 1 to 3600000 (milliseconds)
+ * and returns -1. */
+long server_timeout_ms(void);
 
 #endif
