@@ -132,7 +132,7 @@ def test_full_prints_whole_responses(delayserver):
     assert responses(out) == [(i, f"request-{i}") for i in (4, 3, 2, 1, 0)], out
     assert out.count("HTTP/1.1 200 OK\n") == 5 and out.count("\n------\n") == 5, out
     assert not RESPONSE.search(out), out
-    assert_readme_output(README, "./epoll --full", out)
+    assert_readme_output(GOING_DEEPER, "./epoll --full", out)
 
 
 def test_response_line_shows_time_since_its_request_started(delayserver):
