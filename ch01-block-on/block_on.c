@@ -7,7 +7,10 @@
  */
 #include "block_on.h"
 
-#include "util.h"
+#include "trace.h"
+
+#include "../common/alloc.h"
+#include "../common/errors.h"
 
 #include <pthread.h>
 #include <stdatomic.h>

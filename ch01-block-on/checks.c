@@ -8,7 +8,11 @@
  */
 #include "block_on.h"
 #include "futures.h"
-#include "util.h"
+
+#include "../common/alloc.h"
+#include "../common/args.h"
+#include "../common/clock.h"
+#include "../common/errors.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -221,6 +225,8 @@ static void cpu_relax(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
 #endif
 }
 
@@ -310,9 +316,7 @@ static const double STALL_SECONDS = 2.0;
  * with exit 3 if everything stalls. Returns the seconds it took. */
 static double run_round_trips(const char *check, int workers, long rounds)
 {
-    struct worker *all = calloc((size_t) workers, sizeof *all);
-    if (all == NULL)
-        die("out of memory");
+    struct worker *all = xcalloc((size_t) workers, sizeof *all);
     atomic_store(&answers_total, 0);
     atomic_store(&workers_done, 0);
     double start = now_seconds();
@@ -334,7 +338,7 @@ static double run_round_trips(const char *check, int workers, long rounds)
     long last_total = -1;
     double last_change = now_seconds();
     while (atomic_load(&workers_done) < workers) {
-        sleep_ms(10);
+        sleep_blocking_ms(10);
         long total = atomic_load(&answers_total);
         if (total != last_total) {
             last_total = total;
@@ -512,6 +516,8 @@ static void on_alarm(int signal_number)
     _exit(3);
 }
 
+/* stress and all take a round-trip count from 1 to this: a billion takes hours. */
+#define STRESS_MAX 1000000000
 static const long STRESS_DEFAULT = 1000000;
 
 static const struct {
@@ -534,60 +540,60 @@ static void usage(FILE *to)
             "  many-threads             %d threads in block_on at once, none loses a wake-up\n"
             "  poll-after-ready         a finished future polled again is stopped\n"
             "  stress [N]               N wake/poll round trips between two threads "
-            "(default %ld)\n"
+            "(default %ld, at most %d)\n"
             "  all [N]                  the four checks, then stress [N]\n",
-            MANY_THREADS, STRESS_DEFAULT);
+            MANY_THREADS, STRESS_DEFAULT, STRESS_MAX);
+}
+
+/* A command-line mistake: one line, exit status 2. */
+static int bad_usage(const char *what, const char *argument)
+{
+    fprintf(stderr, "checks: %s '%s' (try --help)\n", what, argument);
+    return 2;
 }
 
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        usage(stderr);
-        return 2;
-    }
-    if (argc > 3) {
-        fprintf(stderr, "checks: too many arguments (try --help)\n");
+        fprintf(stderr, "checks: name a check to run, or all (try --help)\n");
         return 2;
     }
     const char *check = argv[1];
     if (strcmp(check, "--help") == 0 || strcmp(check, "-h") == 0) {
+        if (argc > 2)
+            return bad_usage("unexpected argument", argv[2]);
         usage(stdout);
         return 0;
     }
-    long stress_rounds = STRESS_DEFAULT;
-    if (argc == 3) {
-        char *end;
-        errno = 0;
-        stress_rounds = strtol(argv[2], &end, 10);
-        if ((strcmp(check, "stress") != 0 && strcmp(check, "all") != 0) || *end != '\0' ||
-            end == argv[2] || errno != 0 || stress_rounds < 1) {
-            fprintf(stderr,
-                    "checks: bad argument '%s' (only stress and all take a count, N >= 1)\n",
-                    argv[2]);
-            return 2;
-        }
+    bool all = strcmp(check, "all") == 0;
+    bool stress = all || strcmp(check, "stress") == 0;
+    bool known = stress;
+    for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++)
+        known = known || strcmp(check, checks[i].name) == 0;
+    if (!known)
+        return bad_usage("no check named", check);
+    if (argc > 3)
+        return bad_usage("unexpected argument", argv[3]);
+    unsigned long long stress_rounds = (unsigned long long) STRESS_DEFAULT;
+    if (argc == 3 && (!stress || parse_count(argv[2], 1, STRESS_MAX, &stress_rounds) < 0)) {
+        fprintf(stderr,
+                "checks: bad argument '%s' (only stress and all take a count, 1 to %d; "
+                "try --help)\n",
+                argv[2], STRESS_MAX);
+        return 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
     signal(SIGALRM, on_alarm);
 
-    bool all = strcmp(check, "all") == 0;
-    bool known = all;
     for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
         if (all || strcmp(check, checks[i].name) == 0) {
-            known = true;
             running_check = checks[i].name;
             alarm(CHECK_SECONDS);
             checks[i].run();
             alarm(0);
         }
     }
-    if (all || strcmp(check, "stress") == 0) {
-        known = true;
-        check_stress(stress_rounds);
-    }
-    if (!known) {
-        fprintf(stderr, "checks: no check named '%s' (try --help)\n", check);
-        return 2;
-    }
+    if (stress)
+        check_stress((long) stress_rounds);
     return failures > 0 ? 1 : 0;
 }

@@ -3,7 +3,11 @@
  */
 #include "futures.h"
 
-#include "util.h"
+#include "trace.h"
+
+#include "../common/alloc.h"
+#include "../common/clock.h"
+#include "../common/errors.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -15,7 +19,7 @@
 /* What the timer future shares with its thread. */
 struct timer_thread {
     pthread_t id;
-    int ms;             /* copied from the future */
+    unsigned ms;        /* copied from the future */
     const char *name;   /* the future's name, for the trace */
     struct waker waker; /* the thread's own clone; it wakes (consumes) it when time is up */
     atomic_bool fired;  /* set by the thread just before it wakes the waker */
@@ -25,7 +29,7 @@ static void *timer_thread_main(void *arg)
 {
     struct timer_thread *thread = arg;
     trace_thread_name("timer");
-    sleep_ms(thread->ms);
+    sleep_blocking_ms(thread->ms);
     trace("  %s: time is up: wake the waker", thread->name);
     atomic_store(&thread->fired, true); /* before the wake, so the next poll sees it */
     waker_wake(&thread->waker);
@@ -62,9 +66,9 @@ static enum poll_status timer_poll(struct future *self, struct context *cx)
     return POLL_READY;
 }
 
-void timer_init(struct timer_future *timer, int ms, const char *message)
+void timer_init(struct timer_future *timer, unsigned ms, const char *message)
 {
-    snprintf(timer->name, sizeof timer->name, "timer %d ms", ms);
+    snprintf(timer->name, sizeof timer->name, "timer %u ms", ms);
     timer->base = (struct future) FUTURE_INIT(timer_poll, timer->name);
     timer->ms = ms;
     timer->message = message;
@@ -129,8 +133,8 @@ static enum poll_status two_timers_poll(struct future *self, struct context *cx)
     abort(); /* state holds one of the two values above */
 }
 
-void two_timers_init(struct two_timers_future *both, int first_ms, const char *first_message,
-                     int second_ms, const char *second_message)
+void two_timers_init(struct two_timers_future *both, unsigned first_ms, const char *first_message,
+                     unsigned second_ms, const char *second_message)
 {
     both->base = (struct future) FUTURE_INIT(two_timers_poll, "two timers");
     both->state = WAIT_FIRST;

@@ -18,7 +18,7 @@ struct timer_thread; /* private to futures.c */
  * sleeps, then wakes the waker. Nothing happens before the first poll. */
 struct timer_future {
     struct future base;          /* first member: a timer_future * is a future * */
-    int ms;                      /* how long to wait */
+    unsigned ms;                 /* how long to wait */
     const char *message;         /* the output, valid once READY; borrowed from the caller */
     int threads_started;         /* timer threads poll has started: 1 when used correctly */
     struct timer_thread *thread; /* the running timer; NULL before the first poll and after READY */
@@ -26,7 +26,7 @@ struct timer_future {
 };
 
 /* Set up a timer. `message` must stay valid as long as the timer is used. */
-void timer_init(struct timer_future *timer, int ms, const char *message);
+void timer_init(struct timer_future *timer, unsigned ms, const char *message);
 
 /* For a timer abandoned before READY: wait for its thread to finish and free
  * what it holds. Does nothing for a timer that never started or finished. */
@@ -59,7 +59,7 @@ struct two_timers_future {
     char result[64];            /* the output once READY: "<first message> <second message>" */
 };
 
-void two_timers_init(struct two_timers_future *both, int first_ms, const char *first_message,
-                     int second_ms, const char *second_message);
+void two_timers_init(struct two_timers_future *both, unsigned first_ms, const char *first_message,
+                     unsigned second_ms, const char *second_message);
 
 #endif

@@ -3,26 +3,30 @@
  */
 #include "block_on.h"
 #include "futures.h"
-#include "util.h"
+#include "trace.h"
 
+#include "../common/errors.h"
+
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
-static void usage(FILE *to)
+static void usage(void)
 {
-    fprintf(to, "usage: block-on\n"
-                "Runs three futures with block_on and prints every poll, park and wake:\n"
-                "a timer, a future that yields once, and two timers in sequence.\n");
+    printf("usage: block-on\n"
+           "Runs three futures with block_on and prints every poll, park and wake:\n"
+           "a timer, a future that yields once, and two timers in sequence.\n");
 }
 
 int main(int argc, char **argv)
 {
-    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        usage(stdout);
+    bool help = argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
+    if (help && argc == 2) {
+        usage();
         return 0;
     }
-    if (argc != 1) {
-        fprintf(stderr, "block-on: unexpected argument '%s' (try --help)\n", argv[1]);
+    if (argc > 1) { /* the demo takes nothing but --help, alone */
+        fprintf(stderr, "block-on: unexpected argument '%s' (try --help)\n", argv[help ? 2 : 1]);
         return 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0); /* each line out as soon as it is traced */

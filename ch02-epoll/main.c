@@ -3,11 +3,17 @@
  * event queue of poll.h. Run ./epoll --help for the options. */
 #include "poll.h"
 
+#include "../common/addr.h"
+#include "../common/alloc.h"
+#include "../common/args.h"
+#include "../common/clock.h"
+#include "../common/errors.h"
+#include "../common/response.h"
+
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <netdb.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -16,184 +22,168 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
-#include <time.h>
 #include <unistd.h>
 
-#define DEFAULT_ADDR      "127.0.0.1:8080"
-#define DEFAULT_REQUESTS  5
-#define MAX_REQUESTS      10000
-#define STEP_MS           1000      /* request i waits (N-i) steps... */
-#define LONGEST_DELAY_MS  5000      /* ...but no request waits longer than this */
-#define GIVE_UP_MS        (LONGEST_DELAY_MS + 10000) /* then a silent server is an error */
-#define CONNECT_TIMEOUT_S 10        /* the same for connect() and send() */
-#define MAX_RESPONSE      (64 * 1024) /* the delay server's answers are tiny */
-#define EVENTS_PER_WAIT   64
+#define DEFAULT_REQUESTS 5
+#define MAX_REQUESTS 10000
+#define STEP_MS 1000             /* request i waits (N-i) steps... */
+#define LONGEST_DELAY_MS 5000    /* ...but no request waits longer than this */
+#define MAX_RESPONSE (64 * 1024) /* the delay server's answers are tiny */
+#define EVENTS_PER_WAIT 64
 
 /* What we know about one request. Its index in the streams array is also
  * its token, so an event leads straight back here. */
 struct stream {
-    int fd;                     /* the connection; stays registered until the end */
-    bool done;                  /* response complete: later events are ignored */
-    char *response;             /* the bytes received so far (malloc'd) */
-    size_t length;              /* bytes used in response */
-    size_t capacity;            /* bytes allocated for response */
+    int fd;            /* the connection; stays registered until the end */
+    bool done;         /* response complete: later events are ignored */
+    uint64_t start_ns; /* when its connect began: its deadline counts from here */
+    char *response;    /* the bytes received so far */
+    size_t length;     /* bytes used in response */
+    size_t capacity;   /* bytes allocated for response */
 };
 
 struct options {
-    int requests;               /* -n */
-    bool summary;               /* --summary: one line per response */
-    bool rearm;                 /* --rearm: ask the kernel to repeat a finished stream */
+    unsigned requests; /* -n */
+    bool full;         /* --full: the whole response, not one line */
+    bool rearm;        /* --rearm: ask the kernel to repeat a finished stream */
 };
 
-/* One line on stderr, then exit 1. Everything the user can get wrong ends
- * here: there is nothing a half-finished run could still do for them. */
-__attribute__((format(printf, 1, 2), noreturn))
-static void die(const char *format, ...) {
+/* ===== Command line ===== */
+
+/* A mistake on the command line: one line on stderr, exit status 2. */
+__attribute__((format(printf, 1, 2), noreturn)) static void usage_error(const char *format, ...)
+{
     va_list args;
-    fflush(stdout);
-    fputs("epoll: ", stderr);
+    fprintf(stderr, "%s: ", program_invocation_short_name);
     va_start(args, format);
     vfprintf(stderr, format, args);
     va_end(args);
     fputc('\n', stderr);
-    exit(1);
+    exit(2);
 }
 
-/* ===== Command line ===== */
-
-static void usage(FILE *to) {
-    fprintf(to,
-        "usage: epoll [-n N] [--summary] [--rearm]\n"
-        "\n"
-        "Sends N requests to the delay server at DELAYSERVER_ADDR\n"
-        "(default %s), each on its own non-blocking socket, then waits\n"
-        "for all the answers on one thread with an edge-triggered epoll queue.\n"
-        "\n"
-        "Request i (counting from 0) is GET /<delay>/request-i with a delay of\n"
-        "(N-i)*%d ms, so the first request sent is the last one answered. Above\n"
-        "%d requests the delays are squeezed into %d ms, (N-i)*%d/N ms rounded\n"
-        "down, so no run needs much more than %d seconds.\n"
-        "\n"
-        "  -n N        number of requests, 1 to %d (default %d)\n"
-        "  --summary   print one line per response instead of the whole response\n"
-        "  --rearm     after a response completes, re-register its socket so the\n"
-        "              kernel reports it again; the program must ignore that event\n"
-        "  -h, --help  show this help\n",
-        DEFAULT_ADDR, STEP_MS, LONGEST_DELAY_MS / STEP_MS, LONGEST_DELAY_MS,
-        LONGEST_DELAY_MS, LONGEST_DELAY_MS / 1000, MAX_REQUESTS, DEFAULT_REQUESTS);
+static void usage(void)
+{
+    printf("usage: epoll [-n N] [--full] [--rearm]\n"
+           "\n"
+           "Sends N requests to the delay server at DELAYSERVER_ADDR\n"
+           "(default %s), each on its own non-blocking socket, then waits\n"
+           "for all the answers on one thread with an edge-triggered epoll queue.\n"
+           "\n"
+           "Request i (counting from 0) is GET /<delay>/request-i with a delay of\n"
+           "(N-i)*%d ms, so the first request sent is the last one answered. Above\n"
+           "%d requests the delays are squeezed into %d ms, (N-i)*%d/N ms rounded\n"
+           "down, so no run needs much more than %d seconds. A request not answered\n"
+           "DELAYSERVER_TIMEOUT_MS after it started (default %d) ends the run.\n"
+           "\n"
+           "  -n N        number of requests, 1 to %d (default %d)\n"
+           "  --full      print each whole response instead of one line per response\n"
+           "  --rearm     after a response completes, re-register its socket so the\n"
+           "              kernel reports it again; the program must ignore that event\n"
+           "  -h, --help  show this help\n",
+           SERVER_ADDR_DEFAULT, STEP_MS, LONGEST_DELAY_MS / STEP_MS, LONGEST_DELAY_MS,
+           LONGEST_DELAY_MS, LONGEST_DELAY_MS / 1000, SERVER_TIMEOUT_MS_DEFAULT, MAX_REQUESTS,
+           DEFAULT_REQUESTS);
 }
 
-static struct options parse_options(int argc, char **argv) {
+static struct options parse_options(int argc, char **argv)
+{
     static const struct option longopts[] = {
-        { "help", no_argument, NULL, 'h' },
-        { "summary", no_argument, NULL, 's' },
-        { "rearm", no_argument, NULL, 'r' },
-        { NULL, 0, NULL, 0 },
+        {"help", no_argument, NULL, 'h'},
+        {"full", no_argument, NULL, 'f'},
+        {"rearm", no_argument, NULL, 'r'},
+        {NULL, 0, NULL, 0},
     };
-    struct options options = { .requests = DEFAULT_REQUESTS };
+    struct options options = {.requests = DEFAULT_REQUESTS};
+    unsigned long long n;
+    bool help = false;
     int c;
 
-    opterr = 0;                 /* we print our own one-line messages */
+    opterr = 0; /* we print our own one-line messages */
     while ((c = getopt_long(argc, argv, ":n:h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'n': {
-            char *end;
-            errno = 0;
-            long n = strtol(optarg, &end, 10);
-            if (errno != 0 || end == optarg || *end != '\0' || n < 1 || n > MAX_REQUESTS)
-                die("-n wants a number from 1 to %d, not '%s'", MAX_REQUESTS, optarg);
-            options.requests = (int)n;
+        case 'n':
+            if (parse_count(optarg, 1, MAX_REQUESTS, &n) < 0)
+                usage_error("-n wants a number from 1 to %d, not '%s'", MAX_REQUESTS, optarg);
+            options.requests = (unsigned) n;
             break;
-        }
-        case 's': options.summary = true; break;
-        case 'r': options.rearm = true; break;
-        case 'h': usage(stdout); exit(0);
-        case ':': die("%s needs a value (try --help)", argv[optind - 1]);
-        default:  die("bad option '%s' (try --help)", argv[optind - 1]);
+        case 'f':
+            options.full = true;
+            break;
+        case 'r':
+            options.rearm = true;
+            break;
+        case 'h':
+            help = true;
+            break;
+        case ':':
+            usage_error("%s needs a value (try --help)", argv[optind - 1]);
+        default:
+            usage_error("bad option '%s' (try --help)", argv[optind - 1]);
         }
     }
     if (optind < argc)
-        die("unexpected argument '%s' (try --help)", argv[optind]);
+        usage_error("unexpected argument '%s' (try --help)", argv[optind]);
+    if (help && argc > 2) /* --help alone, or it is a mistake */
+        usage_error("--help takes no other argument (try --help)");
+    if (help) {
+        usage();
+        exit(0);
+    }
     return options;
 }
 
 /* The delay request i asks for; see usage(). */
-static long delay_ms(int i, int requests) {
+static long delay_ms(unsigned i, unsigned requests)
+{
     if (requests * STEP_MS <= LONGEST_DELAY_MS)
-        return (long)(requests - i) * STEP_MS;
-    return (long)(requests - i) * LONGEST_DELAY_MS / requests;
+        return (long) (requests - i) * STEP_MS;
+    return (long) (requests - i) * LONGEST_DELAY_MS / (long) requests;
 }
 
 /* ===== Connecting ===== */
 
-/* Resolve DELAYSERVER_ADDR ("host:port", or "[v6]:port") once; every
- * connection reuses the answer. The caller frees it with freeaddrinfo(). */
-static struct addrinfo *resolve(const char *addr) {
-    const char *given = addr;
-    char host[256];
-    const char *colon = strrchr(addr, ':');
-    const char *port = colon ? colon + 1 : "";
-    size_t host_length = colon ? (size_t)(colon - addr) : 0;
-    char *end;
-    long port_number = strtol(port, &end, 10);
-
-    if (host_length >= 2 && addr[0] == '[' && addr[host_length - 1] == ']') {
-        addr++;                 /* strip the brackets of an IPv6 literal */
-        host_length -= 2;
-    }
-    if (host_length == 0 || host_length >= sizeof host || *port == '\0' || *end != '\0'
-        || port_number < 1 || port_number > 65535)
-        die("bad DELAYSERVER_ADDR '%s': expected host:port, e.g. %s", given, DEFAULT_ADDR);
-    memcpy(host, addr, host_length);
-    host[host_length] = '\0';
-
-    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                              .ai_flags = AI_NUMERICSERV };
-    struct addrinfo *found;
-    int err = getaddrinfo(host, port, &hints, &found);
-    if (err != 0)
-        die("cannot find host '%s': %s", host, gai_strerror(err));
-    return found;
-}
-
 /* A connected socket, still in blocking mode. Blocking is fine for the
- * handful of microseconds a loopback connect takes; the timeout keeps a
- * server that never accepts from hanging us. */
-static int connect_to(const struct addrinfo *server, const char *addr) {
-    struct timeval timeout = { .tv_sec = CONNECT_TIMEOUT_S };
-    int fd = socket(server->ai_family, server->ai_socktype | SOCK_CLOEXEC, server->ai_protocol);
+ * handful of microseconds a loopback connect takes; the send timeout (the
+ * request's whole allowance) keeps a server that never accepts from hanging
+ * us. */
+static int connect_to(const struct server_addr *server, long timeout_ms)
+{
+    struct timeval timeout = {.tv_sec = timeout_ms / 1000, .tv_usec = timeout_ms % 1000 * 1000};
+    int fd = socket(server->sockaddr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         die("cannot create a socket: %s", strerror(errno));
     if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout) < 0)
         die("setsockopt(SO_SNDTIMEO): %s", strerror(errno));
-    while (connect(fd, server->ai_addr, server->ai_addrlen) < 0) {
+    while (connect(fd, (const struct sockaddr *) &server->sockaddr, server->len) < 0) {
         /* Stopped and continued (Ctrl-Z, fg) mid-handshake? Calling connect
          * again makes Linux wait for the same handshake, or says it is done. */
         if (errno == EINTR)
             continue;
         if (errno == EISCONN)
             break;
-        die("cannot connect to %s: %s", addr,
+        die("cannot connect to %s: %s", server->text,
             errno == EINPROGRESS || errno == EALREADY ? "timed out" : strerror(errno));
     }
     return fd;
 }
 
 /* Write all of buf: a blocking send may still stop short after a signal. */
-static void send_all(int fd, const char *buf, size_t length, const char *addr) {
+static void send_all(int fd, const char *buf, size_t length, const char *addr)
+{
     while (length > 0) {
         ssize_t n = send(fd, buf, length, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
-            die("cannot send to %s: %s", addr,
-                errno == EAGAIN ? "timed out" : strerror(errno));
+            die("cannot send to %s: %s", addr, errno == EAGAIN ? "timed out" : strerror(errno));
         buf += n;
-        length -= (size_t)n;
+        length -= (size_t) n;
     }
 }
 
-static void set_nonblocking(int fd) {
+static void set_nonblocking(int fd)
+{
     int flags = fcntl(fd, F_GETFL);
     if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
         die("cannot make a socket non-blocking: %s", strerror(errno));
@@ -202,20 +192,21 @@ static void set_nonblocking(int fd) {
 /* Each request holds one file descriptor until the end, so -n 1000 needs
  * more than the usual soft limit of 1024. Raise it as far as needed, if the
  * hard limit allows. */
-static void ensure_fd_limit(int requests) {
+static void ensure_fd_limit(unsigned requests)
+{
     struct rlimit limit;
-    rlim_t needed = (rlim_t)requests + 32; /* stdio, the queue, and some slack */
+    rlim_t needed = (rlim_t) requests + 32; /* stdio, the queue, and some slack */
 
     if (getrlimit(RLIMIT_NOFILE, &limit) < 0)
         die("getrlimit(RLIMIT_NOFILE): %s", strerror(errno));
     if (limit.rlim_cur >= needed)
         return;
     if (limit.rlim_max != RLIM_INFINITY && limit.rlim_max < needed)
-        die("-n %d needs %llu open files, but the limit is %llu (see ulimit -Hn)", requests,
-            (unsigned long long)needed, (unsigned long long)limit.rlim_max);
+        die("-n %u needs %llu open files, but the limit is %llu (see ulimit -Hn)", requests,
+            (unsigned long long) needed, (unsigned long long) limit.rlim_max);
     limit.rlim_cur = needed;
     if (setrlimit(RLIMIT_NOFILE, &limit) < 0)
-        die("cannot raise the open-file limit to %llu: %s", (unsigned long long)needed,
+        die("cannot raise the open-file limit to %llu: %s", (unsigned long long) needed,
             strerror(errno));
 }
 
@@ -227,54 +218,51 @@ enum drain_result { DRAIN_AGAIN, DRAIN_CLOSED };
  * change once, so stopping early would leave bytes no later event mentions:
  * keep reading until the kernel says EAGAIN (empty for now, more may come)
  * or read returns 0 (the server closed the connection: nothing more will). */
-static enum drain_result drain(struct stream *s, int index) {
+static enum drain_result drain(struct stream *s, unsigned index)
+{
     for (;;) {
         if (s->capacity - s->length < 1024) {
             size_t capacity = s->capacity ? 2 * s->capacity : 4096;
             if (capacity > MAX_RESPONSE)
-                die("request-%d: the answer is over %d bytes; is that the delay server?",
-                    index, MAX_RESPONSE);
-            char *grown = realloc(s->response, capacity);
-            if (grown == NULL)
-                die("out of memory");
-            s->response = grown;
+                die("request-%u: the answer is over %d bytes; is that the delay server?", index,
+                    MAX_RESPONSE);
+            s->response = xrealloc(s->response, capacity);
             s->capacity = capacity;
         }
         ssize_t n = read(s->fd, s->response + s->length, s->capacity - s->length);
         if (n > 0) {
-            s->length += (size_t)n;
-            continue;           /* there may be more behind it */
+            s->length += (size_t) n;
+            continue; /* there may be more behind it */
         }
-        if (n == 0)             /* the server closed the connection? */
+        if (n == 0) /* the server closed the connection? */
             return DRAIN_CLOSED;
         if (errno == EAGAIN || errno == EWOULDBLOCK) /* nothing more for now? */
             return DRAIN_AGAIN;
         if (errno == EINTR)
             continue;
-        die("request-%d: cannot read the answer: %s", index, strerror(errno));
+        die("request-%u: cannot read the answer: %s", index, strerror(errno));
     }
 }
 
 /* The server closed the connection, so s holds all it will ever send.
  * Anything but "HTTP/1.x 200 ...", a blank line and a body means we are not
  * talking to a delay server; say so rather than print a puzzle. */
-static void print_response(const struct stream *s, int index, bool summary) {
+static void print_response(const struct stream *s, unsigned index, bool full)
+{
     if (s->length == 0)
-        die("request-%d: the server closed the connection without answering", index);
+        die("request-%u: the server closed the connection without answering", index);
 
     const char *status_end = memmem(s->response, s->length, "\r\n", 2);
     const char *head_end = memmem(s->response, s->length, "\r\n\r\n", 4);
-    int status_length = status_end ? (int)(status_end - s->response) : 0;
+    int status_length = status_end ? (int) (status_end - s->response) : 0;
     if (head_end == NULL || status_length < 12 || memcmp(s->response, "HTTP/1.", 7) != 0)
-        die("request-%d: the answer is not an HTTP response", index);
+        die("request-%u: the answer is not an HTTP response", index);
     if (memcmp(s->response + 8, " 200", 4) != 0 || (status_length > 12 && s->response[12] != ' '))
-        die("request-%d: the server answered '%.*s', not 200 OK", index,
-            status_length, s->response);
+        die("request-%u: the server answered '%.*s', not 200 OK", index, status_length,
+            s->response);
 
-    if (summary) {
-        const char *body = head_end + 4;
-        printf("RESPONSE: token=%d %.*s body=\"%.*s\"\n", index, status_length, s->response,
-               (int)(s->response + s->length - body), body);
+    if (!full) {
+        response_print_line(stdout, s->response, s->length, now_ns() - s->start_ns);
         return;
     }
     /* As received: the lines of the head end in \r\n, the body in nothing. */
@@ -285,17 +273,17 @@ static void print_response(const struct stream *s, int index, bool summary) {
 }
 
 /* Handle one event; returns 1 if it completed a response, else 0. */
-static int handle_event(const struct epoll_event *event, struct stream *streams,
-                        int requests, const struct poll_registry *registry,
-                        const struct options *options) {
+static int handle_event(const struct epoll_event *event, struct stream *streams, unsigned requests,
+                        const struct poll_registry *registry, const struct options *options)
+{
     uint64_t token = poll_event_token(event);
     char names[128];
 
     printf("RECEIVED: events=%s token=%llu\n",
            poll_mask_names(poll_event_mask(event), names, sizeof names),
-           (unsigned long long)token);
-    assert(token < (uint64_t)requests); /* we registered every fd with its index */
-    int index = (int)token;
+           (unsigned long long) token);
+    assert(token < requests); /* we registered every fd with its index */
+    unsigned index = (unsigned) token;
     struct stream *s = &streams[index];
 
     /* The kernel may report a stream again after we have read its end: the
@@ -303,14 +291,14 @@ static int handle_event(const struct epoll_event *event, struct stream *streams,
      * is then already queued. Counting that event would end the loop before
      * every response is in. */
     if (s->done) {
-        printf("IGNORED: token=%d finished already\n", index);
+        printf("IGNORED: token=%u finished already\n", index);
         return 0;
     }
     if (drain(s, index) == DRAIN_AGAIN)
-        return 0;               /* part of an answer, or none yet: wait for the next event */
+        return 0; /* part of an answer, or none yet: wait for the next event */
 
     s->done = true;
-    print_response(s, index, options->summary);
+    print_response(s, index, options->full);
     if (options->rearm) {
         /* Re-registering re-checks readiness; the socket is still "readable"
          * (read would return 0 again), so the kernel queues a new event. */
@@ -321,21 +309,33 @@ static int handle_event(const struct epoll_event *event, struct stream *streams,
     return 1;
 }
 
-/* ===== The program ===== */
+/* ===== The deadline ===== */
 
-static long long now_ms(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+/* How long poll_wait may sleep: until the deadline of the oldest request
+ * still waiting for its answer. Requests start in index order, so that is
+ * the first one not done; *oldest only moves forward. Returns 0 once that
+ * deadline has passed. */
+static int wait_ms(const struct stream *streams, unsigned *oldest, long timeout_ms)
+{
+    while (streams[*oldest].done)
+        (*oldest)++; /* the caller only asks while some stream is not done */
+    uint64_t deadline = streams[*oldest].start_ns + (uint64_t) timeout_ms * 1000000u;
+    uint64_t now = now_ns();
+    if (now >= deadline)
+        return 0;
+    return (int) ((deadline - now + 999999u) / 1000000u); /* round up: never wake early */
 }
 
-int main(int argc, char **argv) {
+/* ===== The program ===== */
+
+int main(int argc, char **argv)
+{
     struct options options = parse_options(argc, argv);
-    const char *addr = getenv("DELAYSERVER_ADDR");
-    if (addr == NULL || *addr == '\0')
-        addr = DEFAULT_ADDR;
-    struct addrinfo *server = resolve(addr);
-    int n = options.requests;
+    struct server_addr server;
+    long timeout_ms = server_timeout_ms();
+    if (server_addr_from_env(&server) < 0 || timeout_ms < 0)
+        return 1; /* the line saying why is printed */
+    unsigned n = options.requests;
 
     ensure_fd_limit(n);
     struct poll poll;
@@ -344,45 +344,41 @@ int main(int argc, char **argv) {
     if (err < 0)
         die("epoll_create1: %s", strerror(-err));
     if (poll_events_init(&events, EVENTS_PER_WAIT) < 0)
-        die("out of memory");
+        die("out of memory (%d events)", EVENTS_PER_WAIT);
     const struct poll_registry *registry = poll_registry(&poll);
-    struct stream *streams = calloc((size_t)n, sizeof *streams);
-    if (streams == NULL)
-        die("out of memory");
+    struct stream *streams = xcalloc(n, sizeof *streams);
 
-    long long start = now_ms();
+    uint64_t start_ns = now_ns();
 
     /* Send every request first. None of these calls waits for an answer. */
-    for (int i = 0; i < n; i++) {
+    for (unsigned i = 0; i < n; i++) {
         char request[256];
         long delay = delay_ms(i, n);
         int length = snprintf(request, sizeof request,
-                              "GET /%ld/request-%d HTTP/1.1\r\n"
+                              "GET /%ld/request-%u HTTP/1.1\r\n"
                               "Host: %s\r\n"
                               "Connection: close\r\n"
                               "\r\n",
-                              delay, i, addr);
-        if (length < 0 || (size_t)length >= sizeof request)
-            die("DELAYSERVER_ADDR is too long");
+                              delay, i, server.text);
+        assert(length > 0 && (size_t) length < sizeof request); /* server.text is short */
 
-        streams[i].fd = connect_to(server, addr);
-        send_all(streams[i].fd, request, (size_t)length, addr);
+        streams[i].start_ns = now_ns();
+        streams[i].fd = connect_to(&server, timeout_ms);
+        send_all(streams[i].fd, request, (size_t) length, server.text);
         set_nonblocking(streams[i].fd);
         /* Token i brings events for this socket back to streams[i].
          * EPOLLRDHUP makes the server's close show up in the event mask. */
-        err = poll_register(registry, streams[i].fd, (uint64_t)i, EPOLLIN | EPOLLRDHUP | EPOLLET);
+        err = poll_register(registry, streams[i].fd, (uint64_t) i, EPOLLIN | EPOLLRDHUP | EPOLLET);
         if (err < 0)
             die("epoll_ctl(EPOLL_CTL_ADD): %s", strerror(-err));
-        printf("SENT: GET /%ld/request-%d token=%d\n", delay, i, i);
+        printf("SENT: GET /%ld/request-%u token=%u\n", delay, i, i);
     }
-    freeaddrinfo(server);
 
-    /* Then wait. Every pass sleeps until the kernel has news for us. */
-    long long deadline = start + GIVE_UP_MS;
-    int finished = 0;
+    /* Then wait. Every pass sleeps until the kernel has news for us, or
+     * until the oldest unanswered request has waited timeout_ms. */
+    unsigned finished = 0, oldest = 0;
     while (finished < n) {
-        long long left = deadline - now_ms();
-        int count = poll_wait(&poll, &events, left > 0 ? (int)left : 0);
+        int count = poll_wait(&poll, &events, wait_ms(streams, &oldest, timeout_ms));
         /* Interrupted? That happens even without signal handlers: press
          * Ctrl-Z and then fg, and epoll_wait returns EINTR. Nothing is lost;
          * wait again for the time that is left. */
@@ -390,18 +386,18 @@ int main(int argc, char **argv) {
             continue;
         if (count < 0)
             die("epoll_wait: %s", strerror(-count));
-        if (count == 0)         /* the deadline passed with nothing to report? */
-            die("gave up after %d s: %d of %d responses never came", GIVE_UP_MS / 1000,
+        if (count == 0 && wait_ms(streams, &oldest, timeout_ms) == 0) /* a deadline passed? */
+            die("gave up after %g s: %u of %u responses never came", (double) timeout_ms / 1000,
                 n - finished, n);
         for (int i = 0; i < events.count; i++)
             finished += handle_event(&events.items[i], streams, n, registry, &options);
     }
     printf("FINISHED\n");
-    printf("ELAPSED TIME: %.3f s\n", (double)(now_ms() - start) / 1000);
+    printf("ELAPSED TIME: %.3f s\n", (double) (now_ns() - start_ns) / 1e9);
 
     /* Tear down in the opposite order. Closing a socket would also drop its
      * registration; deregistering first says what we mean. */
-    for (int i = 0; i < n; i++) {
+    for (unsigned i = 0; i < n; i++) {
         err = poll_deregister(registry, streams[i].fd);
         if (err < 0)
             die("epoll_ctl(EPOLL_CTL_DEL): %s", strerror(-err));

@@ -1,8 +1,9 @@
 """Chapter 3: stackful fibers, switching stacks by hand (ch03-fibers/).
 
 Runs the three steps (stack-swap, show-stack, fibers), the runtime's own
-checks (fiber-check), the ASan+UBSan builds, valgrind, and the aarch64 build
-under qemu-aarch64, and checks every output block of ch03-fibers/README.md.
+checks (fiber-check), the ASan+UBSan builds, valgrind, and the aarch64 builds
+of all three steps under qemu-aarch64, and checks every output block of the
+chapter's READMEs.
 """
 import os
 import re
@@ -11,12 +12,27 @@ import struct
 
 import pytest
 
-from workbook import assert_readme_output, path, run
+from workbook import assert_readme_output, path, readme_blocks, run
 
-README = path("ch03-fibers", "README.md")
 STEP_A = path("ch03-fibers", "a-stack-swap")
 STEP_B = path("ch03-fibers", "b-show-stack")
 STEP_C = path("ch03-fibers", "c-fibers")
+README_A = os.path.join(STEP_A, "README.md")
+README_B = os.path.join(STEP_B, "README.md")
+README_C = os.path.join(STEP_C, "README.md")
+DEEPER_C = os.path.join(STEP_C, "GOING-DEEPER.md")
+DOCS = [path("ch03-fibers", "README.md"), README_A, README_B, README_C, DEEPER_C]
+
+# Every ```shell block of the chapter's READMEs, and the test that checks it.
+CHECKED_BLOCKS = {
+    "./stack-swap": "test_stack_swap_runs_a_function_on_the_new_stack",
+    "./show-stack": "test_show_stack_shows_the_planted_return_addresses",
+    "qemu-aarch64 ./show-stack-aarch64": "test_aarch64_show_stack",
+    "./fibers": "test_fibers_demo_interleaves_exactly",
+    "./fibers --overflow": "test_fibers_overflow_is_reported_by_name",
+    "qemu-aarch64 ./fibers-aarch64": "test_aarch64_demo_interleaves_exactly",
+    "./fiber-check": "test_fiber_check_passes",
+}
 
 FIBER_STACK_SIZE = 65536  # fiber.h
 DEMO_LIMITS = (10, 15)    # main.c: how far fibers 1 and 2 count
@@ -93,7 +109,7 @@ def test_stack_swap_runs_a_function_on_the_new_stack():
     result = run(["./stack-swap"], cwd=STEP_A)
     assert result.stdout == ROUND_TRIP
     assert result.stderr == ""
-    assert_readme_output(README, "./stack-swap", result.stdout)
+    assert_readme_output(README_A, "./stack-swap", result.stdout)
 
 
 # ===== Step b: show-stack =====
@@ -101,13 +117,10 @@ def test_stack_swap_runs_a_function_on_the_new_stack():
 ROW = re.compile(r"  0x([0-9a-f]+)  ((?:[0-9a-f]{2} ){7}[0-9a-f]{2})  = 0x([0-9a-f]{16})(.*)")
 
 
-def test_show_stack_shows_the_planted_return_addresses():
-    """The printed stack top must really hold hello's and come_home's addresses, byte by byte."""
-    result = run(["./show-stack"], cwd=STEP_B)
-    out = result.stdout
-    assert_readme_output(README, "./show-stack", out)
+def check_show_stack(out, notes):
+    """The printed stack top really holds hello's and come_home's addresses,
+    byte by byte, little-endian, with `notes` (the two annotations) beside them."""
     lines = out.splitlines()
-
     m = re.fullmatch(r"main: hello is at 0x([0-9a-f]+), come_home is at 0x([0-9a-f]+)", lines[0])
     assert m, lines[0]
     hello, come_home = int(m.group(1), 16), int(m.group(2), 16)
@@ -128,8 +141,16 @@ def test_show_stack_shows_the_planted_return_addresses():
         assert word == int(r.group(3), 16), r.group(0)
         words.append(word)
     assert words == [0, 0, hello, come_home]
-    assert "ret pops hello" in rows[2].group(4) and "come_home" in rows[3].group(4)
+    assert [r.group(4) for r in rows] == ["", "", f"  <- {notes[0]}", f"  <- {notes[1]}"]
     assert "\n".join(lines[7:]) + "\n" == ROUND_TRIP
+
+
+def test_show_stack_shows_the_planted_return_addresses():
+    """The printed stack top must really hold hello's and come_home's addresses, byte by byte."""
+    result = run(["./show-stack"], cwd=STEP_B)
+    assert_readme_output(README_B, "./show-stack", result.stdout)
+    check_show_stack(result.stdout, ("rsp will point here: stack_swap's ret pops hello",
+                                     "hello's return address: come_home"))
 
 
 # ===== Step c: fibers =====
@@ -139,7 +160,7 @@ def test_fibers_demo_interleaves_exactly():
     result = run(["./fibers"], cwd=STEP_C)
     assert result.stdout == demo_model()
     assert result.stderr == ""
-    assert_readme_output(README, "./fibers", result.stdout)
+    assert_readme_output(README_C, "./fibers", result.stdout)
 
 
 def test_fibers_overflow_is_reported_by_name():
@@ -148,25 +169,59 @@ def test_fibers_overflow_is_reported_by_name():
     assert result.returncode == 1, result
     assert result.stdout == OVERFLOW_STDOUT
     assert result.stderr == OVERFLOW_STDERR
-    assert_readme_output(README, "./fibers --overflow", result.stdout + result.stderr)
+    assert_readme_output(README_C, "./fibers --overflow", result.stdout + result.stderr)
 
 
 def test_fiber_check_passes():
     """Registers, rounding modes, alignment, stack size and slot reuse must all hold in the plain build."""
     result = run(["./fiber-check"], cwd=STEP_C)
     assert result.stdout == CHECK_OUTPUT
+    assert_readme_output(DEEPER_C, "./fiber-check", result.stdout)
 
 
-@pytest.mark.parametrize("step,prog", [(STEP_A, "stack-swap"), (STEP_B, "show-stack"),
-                                       (STEP_C, "fibers")], ids=["stack-swap", "show-stack", "fibers"])
-def test_bad_argument_gets_one_line_and_help_works(step, prog):
-    """A mistyped flag must get one clear line on stderr and exit 2; --help must print usage and exit 0."""
-    bad = run([f"./{prog}", "--bogus"], cwd=step, check=False)
+def test_fiber_max_can_be_set_when_building(tmp_path):
+    """-DFIBER_MAX=<n> must give a table of n slots, so a program needing more fibers need not copy fiber.c."""
+    out = str(tmp_path / "fiber-check-64")
+    run(["gcc", "-std=c11", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror", "-O2",
+         "-frounding-math", "-fstack-clash-protection", "-DFIBER_MAX=64", "-o", out,
+         "check.c", "check_registers.S", "fiber.c", "switch.S", "../../common/errors.c", "-lm"],
+        cwd=STEP_C, timeout=120)
+    # check.c's table check spawns until -EAGAIN: 63 fibers now, and says so only if
+    # FIBER_MAX really was 64 in both check.c and fiber.c.
+    assert run([out], cwd=STEP_C).stdout == CHECK_OUTPUT
+
+
+ALL_PROGRAMS = [(STEP_A, "stack-swap"), (STEP_B, "show-stack"), (STEP_C, "fibers"),
+                (STEP_C, "fiber-check")]
+
+
+@pytest.mark.parametrize("step,prog", ALL_PROGRAMS, ids=[p for _, p in ALL_PROGRAMS])
+@pytest.mark.parametrize("args,named", [(["--bogus"], "--bogus"), (["--help", "extra"], "extra"),
+                                        (["1"], "1"), (["--overflow", "extra"], None)],
+                         ids=["unknown", "help-extra", "number", "overflow-extra"])
+def test_bad_argument_gets_one_line(step, prog, args, named):
+    """A mistyped or extra argument must get one clear line on stderr and exit 2, never a run."""
+    if named is None:  # --overflow is fibers' own option; elsewhere it is unknown
+        named = "extra" if prog == "fibers" else "--overflow"
+    bad = run([f"./{prog}", *args], cwd=step, check=False)
     assert bad.returncode == 2
     assert bad.stdout == ""
-    assert bad.stderr == f"{prog}: unexpected argument '--bogus' (try --help)\n"
+    assert bad.stderr == f"{prog}: unexpected argument '{named}' (try --help)\n"
+
+
+@pytest.mark.parametrize("step,prog", ALL_PROGRAMS, ids=[p for _, p in ALL_PROGRAMS])
+def test_help_prints_usage(step, prog):
+    """--help must print usage on stdout and exit 0."""
     good = run([f"./{prog}", "--help"], cwd=step)
-    assert good.stdout.startswith(f"usage: {prog}")
+    assert good.stdout.startswith(f"usage: {prog}") and good.stderr == ""
+
+
+def test_every_readme_block_is_checked():
+    """A README block that no test runs goes stale without anyone noticing."""
+    shown = {cmd for doc in DOCS for cmd, _ in readme_blocks(doc)}
+    assert shown == set(CHECKED_BLOCKS)
+    for name in CHECKED_BLOCKS.values():
+        assert callable(globals().get(name)), name
 
 
 # ===== Sanitizers and valgrind =====
@@ -217,30 +272,46 @@ def test_valgrind_memcheck_is_clean(step, prog, expected):
 
 @pytest.fixture(scope="module")
 def aarch64_build():
-    """fibers-aarch64 and fiber-check-aarch64, cross-compiled (static) for qemu-aarch64."""
+    """Every program of the three steps, cross-compiled (static) for qemu-aarch64."""
     for tool in ("aarch64-linux-gnu-gcc", "qemu-aarch64"):
-        assert shutil.which(tool), f"{tool} is missing: run scripts/test-deps"
-    run(["make", "-s", "-C", STEP_C, "fibers-aarch64", "fiber-check-aarch64"], timeout=120)
-    return STEP_C
+        if not shutil.which(tool):
+            pytest.skip(f"{tool} is not installed (scripts/test-deps installs it)")
+    for step in (STEP_A, STEP_B, STEP_C):
+        run(["make", "-s", "-C", step, "aarch64"], timeout=180)
+
+
+def test_aarch64_stack_swap(aarch64_build):
+    """swap_aarch64.S must carry hello onto the new stack and back, with x30 as its return address."""
+    result = run(["qemu-aarch64", "./stack-swap-aarch64"], cwd=STEP_A)
+    assert result.stdout == ROUND_TRIP and result.stderr == ""
+
+
+def test_aarch64_show_stack(aarch64_build):
+    """On aarch64 the planted words must be the same little-endian addresses, noted as aarch64 takes them."""
+    result = run(["qemu-aarch64", "./show-stack-aarch64"], cwd=STEP_B)
+    assert result.stderr == ""
+    assert_readme_output(README_B, "qemu-aarch64 ./show-stack-aarch64", result.stdout)
+    check_show_stack(result.stdout,
+                     ("new_sp points here: stack_swap loads hello and jumps to it",
+                      "hello's return address: come_home, loaded into x30"))
 
 
 def test_aarch64_demo_interleaves_exactly(aarch64_build):
     """The aarch64 switch (switch_aarch64.S) must produce the very same demo as x86-64."""
-    result = run(["qemu-aarch64", "./fibers-aarch64"], cwd=aarch64_build)
+    result = run(["qemu-aarch64", "./fibers-aarch64"], cwd=STEP_C)
     assert result.stdout == demo_model()
-    assert_readme_output(README, "qemu-aarch64 ./fibers-aarch64", result.stdout)
+    assert_readme_output(README_C, "qemu-aarch64 ./fibers-aarch64", result.stdout)
 
 
 def test_aarch64_fiber_check_passes(aarch64_build):
     """x19-x29, d8-d15, FPCR, alignment and slot reuse must hold on aarch64 too."""
-    result = run(["qemu-aarch64", "./fiber-check-aarch64"], cwd=aarch64_build)
+    result = run(["qemu-aarch64", "./fiber-check-aarch64"], cwd=STEP_C)
     assert result.stdout == CHECK_OUTPUT
 
 
 def test_aarch64_overflow_is_reported_by_name(aarch64_build):
     """The guard page and the alternate signal stack must work the same on aarch64."""
-    result = run(["qemu-aarch64", "./fibers-aarch64", "--overflow"], cwd=aarch64_build,
-                 check=False)
+    result = run(["qemu-aarch64", "./fibers-aarch64", "--overflow"], cwd=STEP_C, check=False)
     assert result.returncode == 1, result
     assert result.stdout == OVERFLOW_STDOUT
     assert result.stderr == OVERFLOW_STDERR

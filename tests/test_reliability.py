@@ -184,7 +184,7 @@ def test_every_sanitizer_build_is_run_by_some_sanitizer_test(request):
 # can hide there). The delay server has a test of its own below.
 
 VALGRIND_RUNS = {
-    "ch02-epoll/epoll": [(["-n", "50", "--summary"], 0)],
+    "ch02-epoll/epoll": [(["-n", "50"], 0), (["-n", "5", "--full"], 0)],
     "ch03-fibers/a-stack-swap/stack-swap": [([], 0)],
     "ch03-fibers/b-show-stack/show-stack": [([], 0)],
     "ch03-fibers/c-fibers/fibers": [([], 0)],

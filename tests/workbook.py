@@ -215,16 +215,21 @@ class ScriptedServer:
                 continue
             threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
 
+    @staticmethod
+    def _read_head(conn):
+        """Read until the blank line that ends a request head (or EOF)."""
+        request = b""
+        while b"\r\n\r\n" not in request:
+            chunk = conn.recv(4096)
+            if not chunk:
+                break
+            request += chunk
+
     def _answer(self, conn):
         with conn:
             conn.settimeout(2)
             try:
-                request = b""
-                while b"\r\n\r\n" not in request:
-                    chunk = conn.recv(4096)
-                    if not chunk:
-                        break
-                    request += chunk
+                self._read_head(conn)
                 conn.sendall(self.reply)
             except OSError:  # the client gave up first
                 pass
@@ -239,6 +244,34 @@ class ScriptedServer:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class SilentServer(ScriptedServer):
+    """A server that accepts, reads each request head, sends `reply` (nothing
+    by default; half a response to stall in the middle of an answer), and
+    then keeps the connection open without another byte until close(). For
+    checking that a program gives up after DELAYSERVER_TIMEOUT_MS instead of
+    waiting forever. Use it as a context manager, or call close().
+    """
+
+    def __init__(self, reply=b""):
+        self._held = []
+        super().__init__(reply)
+
+    def _answer(self, conn):
+        try:
+            conn.settimeout(2)
+            self._read_head(conn)
+            conn.sendall(self.reply)
+        except OSError:  # the client gave up first
+            conn.close()
+            return
+        self._held.append(conn)
+
+    def close(self):
+        super().close()
+        for conn in self._held:
+            conn.close()
 
 
 # ===== The delay server =====

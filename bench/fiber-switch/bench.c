@@ -47,7 +47,7 @@ static double now_ns(void)
 static struct fiber_context ping, pong;
 static switch_fn use_switch;
 static long rounds;
-static bool partner_elsewhere;   /* the partner loops in bounce_elsewhere */
+static bool partner_elsewhere;    /* the partner loops in bounce_elsewhere */
 static bool partner_flags_differ; /* the partner's MXCSR differs in a status flag */
 
 static __attribute__((noinline)) void pass(struct fiber_context *self, struct fiber_context *other)
@@ -55,7 +55,8 @@ static __attribute__((noinline)) void pass(struct fiber_context *self, struct fi
     use_switch(self, other);
 }
 
-static __attribute__((noinline)) void bounce(struct fiber_context *self, struct fiber_context *other)
+static __attribute__((noinline)) void bounce(struct fiber_context *self,
+                                             struct fiber_context *other)
 {
     for (long i = 0; i < rounds; i++)
         pass(self, other);
@@ -170,9 +171,9 @@ static double run_yield(long n)
 struct row {
     const char *name;
     enum { RAW, YIELD, SWAPCONTEXT } kind;
-    switch_fn fn;          /* RAW: the switch to measure */
-    bool elsewhere;        /* RAW: the partner returns to other call sites */
-    bool flags_differ;     /* RAW: the partner's MXCSR status flags differ */
+    switch_fn fn;      /* RAW: the switch to measure */
+    bool elsewhere;    /* RAW: the partner returns to other call sites */
+    bool flags_differ; /* RAW: the partner's MXCSR status flags differ */
     long rounds;
     double best, median;
 };
@@ -289,7 +290,8 @@ static void measure_parked(void)
     fiber_run();
 
     printf("\nmemory per parked fiber (%d fibers, each parked after one snprintf; "
-           "from /proc/self/smaps):\n", count);
+           "from /proc/self/smaps):\n",
+           count);
     printf("  reserved  %7zu bytes  (%zu stack + %zu guard page: address space only)\n",
            size + guard, size, guard);
     printf("  resident  %7zu bytes  average (min %zu, max %zu): the pages it touched\n",
@@ -320,18 +322,31 @@ int main(int argc, char **argv)
     long scale = argc > 1 && strcmp(argv[1], "--quick") == 0 ? 100 : 1;
     struct row rows[] = {
         {.name = "fiber_switch (this chapter)", .kind = RAW, .fn = fiber_switch, .rounds = 5000000},
-        {.name = "  returning to other call sites", .kind = RAW, .fn = fiber_switch,
-         .elsewhere = true, .rounds = 5000000},
+        {.name = "  returning to other call sites",
+         .kind = RAW,
+         .fn = fiber_switch,
+         .elsewhere = true,
+         .rounds = 5000000},
 #if defined(__x86_64__)
-        {.name = "  status flags differ", .kind = RAW, .fn = fiber_switch,
-         .flags_differ = true, .rounds = 5000000},
+        {.name = "  status flags differ",
+         .kind = RAW,
+         .fn = fiber_switch,
+         .flags_differ = true,
+         .rounds = 5000000},
         {.name = "  leaving by pop + jmp *reg", .kind = RAW, .fn = switch_jmp, .rounds = 5000000},
-        {.name = "  no FP control at all", .kind = RAW, .fn = switch_no_fp_control,
+        {.name = "  no FP control at all",
+         .kind = RAW,
+         .fn = switch_no_fp_control,
          .rounds = 5000000},
-        {.name = "  always reloading FP control", .kind = RAW, .fn = switch_always_fp,
+        {.name = "  always reloading FP control",
+         .kind = RAW,
+         .fn = switch_always_fp,
          .rounds = 5000000},
-        {.name = "    ... and status flags differ", .kind = RAW, .fn = switch_always_fp,
-         .flags_differ = true, .rounds = 500000},
+        {.name = "    ... and status flags differ",
+         .kind = RAW,
+         .fn = switch_always_fp,
+         .flags_differ = true,
+         .rounds = 500000},
 #endif
         {.name = "fiber_yield (scheduler + switch)", .kind = YIELD, .rounds = 2000000},
         {.name = "glibc swapcontext", .kind = SWAPCONTEXT, .rounds = 200000},
@@ -346,7 +361,8 @@ int main(int argc, char **argv)
     }
     print_cpu();
     printf("one switch = one call that hands the CPU to the other side; "
-           "%d repetitions each\n\n", REPETITIONS);
+           "%d repetitions each\n\n",
+           REPETITIONS);
 
     for (int i = 0; i < ROWS; i++)
         rows[i].rounds /= scale;
@@ -360,9 +376,10 @@ int main(int argc, char **argv)
     for (int i = 0; i < ROWS; i++)
         printf("%-38s %9.1f %11.1f %15.0fx\n", rows[i].name, rows[i].best, rows[i].median,
                swap->median / rows[i].median);
-    printf("\nfiber_switch is %.0fx faster than swapcontext (median; best: %.0fx); target 50x: %s\n",
-           swap->median / rows[0].median, swap->best / rows[0].best,
-           swap->median / rows[0].median >= 50 ? "met" : "NOT met");
+    printf(
+        "\nfiber_switch is %.0fx faster than swapcontext (median; best: %.0fx); target 50x: %s\n",
+        swap->median / rows[0].median, swap->best / rows[0].best,
+        swap->median / rows[0].median >= 50 ? "met" : "NOT met");
 
     measure_parked();
     munmap(partner_stack, PARTNER_STACK);

@@ -1,8 +1,11 @@
 /*
  * ch03-fibers/a-stack-swap/main.c: run a function on a stack we allocated.
  * Step a of chapter 3: plant two return addresses at the top of a fresh
- * stack, point rsp at them, and let `ret` carry the CPU there and back.
+ * stack, point the stack pointer at them, and let `ret` carry the CPU there
+ * and back (swap.S).
  */
+#include "../../common/alloc.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,15 +14,15 @@
 /* 64 KiB: plenty for hello() and the printf machinery it calls. */
 enum { STACK_SIZE = 64 * 1024 };
 
-/* swap.S */
-void stack_swap(void *new_rsp);
+/* swap_<cpu>.S */
+void stack_swap(void *new_sp);
 void come_home(void);
 
 /* The stack we allocate, as integers so hello() may compare addresses. */
 static uintptr_t stack_bottom, stack_top;
 
-/* Runs on the new stack. A local variable lives wherever rsp points, so its
- * address tells us which stack we are on. */
+/* Runs on the new stack. A local variable lives wherever the stack pointer
+ * points, so its address tells us which stack we are on. */
 static void hello(void)
 {
     int here = 0;
@@ -33,32 +36,30 @@ static void hello(void)
 
 int main(int argc, char **argv)
 {
-    if (argc > 1 && strcmp(argv[1], "--help") == 0) {
+    if (argc == 2 && strcmp(argv[1], "--help") == 0) {
         puts("usage: stack-swap\n"
              "Runs one function on a stack it allocates itself, then comes back.");
         return 0;
     }
-    if (argc > 1) {
-        fprintf(stderr, "stack-swap: unexpected argument '%s' (try --help)\n", argv[1]);
+    if (argc > 1) { /* nothing but --help, alone */
+        fprintf(stderr, "stack-swap: unexpected argument '%s' (try --help)\n",
+                argv[strcmp(argv[1], "--help") == 0 ? 2 : 1]);
         return 2;
     }
 
-    unsigned char *stack = malloc(STACK_SIZE);
-    if (stack == NULL) {
-        fprintf(stderr, "stack-swap: cannot allocate a %d-byte stack\n", STACK_SIZE);
-        return 1;
-    }
+    unsigned char *stack = xmalloc(STACK_SIZE);
     stack_bottom = (uintptr_t) stack;
 
-    /* A stack grows down, so it starts at its highest address. The ABI
-     * wants rsp to be a multiple of 16 just before a `call`, so we round
-     * the top down to 16. */
+    /* A stack grows down, so it starts at its highest address. Both ABIs
+     * want the stack pointer to be a multiple of 16 at a call (aarch64: at
+     * all times), so we round the top down to 16. */
     stack_top = (stack_bottom + STACK_SIZE) & ~(uintptr_t) 15;
 
-    /* Plant two addresses, exactly where a `call hello` would have left
-     * its return address:
+    /* Plant two addresses where a call to hello would have left them:
      *   top - 8:  come_home   hello's return address: its `ret` goes here
-     *   top - 16: hello       stack_swap's `ret` pops this one first */
+     *   top - 16: hello       where stack_swap jumps first
+     * x86-64's `ret` pops them off the stack; on aarch64 stack_swap loads
+     * them into registers (swap_aarch64.S). */
     uint64_t *top = (uint64_t *) stack_top;
     top[-1] = (uint64_t) (uintptr_t) come_home;
     top[-2] = (uint64_t) (uintptr_t) hello;

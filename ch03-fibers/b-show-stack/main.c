@@ -3,6 +3,8 @@
  * Step b of chapter 3: print the top bytes of the new stack with their
  * addresses, so the planted return addresses are there to see.
  */
+#include "../../common/alloc.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,15 +16,25 @@ enum { STACK_SIZE = 64 * 1024 };
 /* How many bytes below the top show_stack() prints: four 8-byte words. */
 enum { SHOWN_BYTES = 32 };
 
-/* swap.S */
-void stack_swap(void *new_rsp);
+/* What show_stack() says about the two planted words: each CPU takes them
+ * its own way (swap_<cpu>.S). */
+#if defined(__x86_64__)
+#define NOTE_HELLO "rsp will point here: stack_swap's ret pops hello"
+#define NOTE_COME_HOME "hello's return address: come_home"
+#else
+#define NOTE_HELLO "new_sp points here: stack_swap loads hello and jumps to it"
+#define NOTE_COME_HOME "hello's return address: come_home, loaded into x30"
+#endif
+
+/* swap_<cpu>.S */
+void stack_swap(void *new_sp);
 void come_home(void);
 
 /* The stack we allocate, as integers so hello() may compare addresses. */
 static uintptr_t stack_bottom, stack_top;
 
-/* Runs on the new stack. A local variable lives wherever rsp points, so its
- * address tells us which stack we are on. */
+/* Runs on the new stack. A local variable lives wherever the stack pointer
+ * points, so its address tells us which stack we are on. */
 static void hello(void)
 {
     int here = 0;
@@ -36,9 +48,10 @@ static void hello(void)
 
 /* Print the top SHOWN_BYTES of the stack, lowest address first, one 8-byte
  * word a row: its address, its bytes in memory order, and the number they
- * make. x86-64 is little-endian (least significant byte at the lowest
- * address), so the bytes read backwards compared with the number. */
-static void show_stack(const uint64_t *rsp)
+ * make. x86-64 and aarch64 (as Linux runs it) are little-endian: the least
+ * significant byte sits at the lowest address, so the bytes read backwards
+ * compared with the number. */
+static void show_stack(const uint64_t *new_sp)
 {
     const unsigned char *bytes = (const unsigned char *) (stack_top - SHOWN_BYTES);
 
@@ -50,43 +63,41 @@ static void show_stack(const uint64_t *rsp)
         for (int i = 0; i < 8; i++)
             printf(" %02x", bytes[i]);
         printf("  = 0x%016llx", (unsigned long long) word);
-        if ((const void *) bytes == rsp)
-            printf("  <- rsp will point here: stack_swap's ret pops hello");
-        else if ((const void *) bytes == rsp + 1)
-            printf("  <- hello's return address: come_home");
+        if ((const void *) bytes == new_sp)
+            printf("  <- " NOTE_HELLO);
+        else if ((const void *) bytes == new_sp + 1)
+            printf("  <- " NOTE_COME_HOME);
         putchar('\n');
     }
 }
 
 int main(int argc, char **argv)
 {
-    if (argc > 1 && strcmp(argv[1], "--help") == 0) {
+    if (argc == 2 && strcmp(argv[1], "--help") == 0) {
         puts("usage: show-stack\n"
              "Prints the top of a stack it prepared, runs one function there, comes back.");
         return 0;
     }
-    if (argc > 1) {
-        fprintf(stderr, "show-stack: unexpected argument '%s' (try --help)\n", argv[1]);
+    if (argc > 1) { /* nothing but --help, alone */
+        fprintf(stderr, "show-stack: unexpected argument '%s' (try --help)\n",
+                argv[strcmp(argv[1], "--help") == 0 ? 2 : 1]);
         return 2;
     }
 
-    /* calloc: the bytes we have not planted show up as zeros. */
-    unsigned char *stack = calloc(1, STACK_SIZE);
-    if (stack == NULL) {
-        fprintf(stderr, "show-stack: cannot allocate a %d-byte stack\n", STACK_SIZE);
-        return 1;
-    }
+    /* xcalloc: the bytes we have not planted show up as zeros. */
+    unsigned char *stack = xcalloc(1, STACK_SIZE);
     stack_bottom = (uintptr_t) stack;
 
-    /* A stack grows down, so it starts at its highest address. The ABI
-     * wants rsp to be a multiple of 16 just before a `call`, so we round
-     * the top down to 16. */
+    /* A stack grows down, so it starts at its highest address. Both ABIs
+     * want the stack pointer to be a multiple of 16 at a call (aarch64: at
+     * all times), so we round the top down to 16. */
     stack_top = (stack_bottom + STACK_SIZE) & ~(uintptr_t) 15;
 
-    /* Plant two addresses, exactly where a `call hello` would have left
-     * its return address:
+    /* Plant two addresses where a call to hello would have left them:
      *   top - 8:  come_home   hello's return address: its `ret` goes here
-     *   top - 16: hello       stack_swap's `ret` pops this one first */
+     *   top - 16: hello       where stack_swap jumps first
+     * x86-64's `ret` pops them off the stack; on aarch64 stack_swap loads
+     * them into registers (swap_aarch64.S). */
     uint64_t *top = (uint64_t *) stack_top;
     top[-1] = (uint64_t) (uintptr_t) come_home;
     top[-2] = (uint64_t) (uintptr_t) hello;

@@ -64,13 +64,13 @@ struct fiber {
     enum fiber_state state;       /* see above; only switch_to makes a fiber RUNNING */
     fiber_fn fn;                  /* what it runs, and with what */
     void *data;
-    unsigned char *mapping;       /* guard page + stack from mmap; NULL for fiber 0
-                                     and for slots that have not needed one yet */
-    size_t mapping_size;          /* guard + stack, whole pages */
-    unsigned char *stack_bottom;  /* lowest usable byte: just above the guard page */
-    size_t stack_size;            /* usable bytes; the stack starts at the top. For
-                                     fiber 0 only ASan builds know these (after_switch) */
-    unsigned valgrind_id;         /* from VALGRIND_STACK_REGISTER */
+    unsigned char *mapping;      /* guard page + stack from mmap; NULL for fiber 0
+                                    and for slots that have not needed one yet */
+    size_t mapping_size;         /* guard + stack, whole pages */
+    unsigned char *stack_bottom; /* lowest usable byte: just above the guard page */
+    size_t stack_size;           /* usable bytes; the stack starts at the top. For
+                                    fiber 0 only ASan builds know these (after_switch) */
+    unsigned valgrind_id;        /* from VALGRIND_STACK_REGISTER */
 };
 
 /* Slot 0 is the main fiber, running from the start on the thread's own stack. */
@@ -234,7 +234,7 @@ static int overflow_handler_install(void)
                             MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
         if (memory == MAP_FAILED)
             return -errno;
-        altstack = (stack_t) {.ss_sp = memory, .ss_size = size, .ss_flags = 0};
+        altstack = (stack_t){.ss_sp = memory, .ss_size = size, .ss_flags = 0};
         if (sigaltstack(&altstack, NULL) != 0) {
             int err = -errno;
             munmap(memory, size);

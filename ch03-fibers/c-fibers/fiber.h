@@ -15,7 +15,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define FIBER_MAX        8           /* table slots, including the main fiber 0 */
+/* Table slots, including the main fiber 0. A program that needs more fibers
+ * builds fiber.c with -DFIBER_MAX=<n> (bench/models does). */
+#ifndef FIBER_MAX
+#define FIBER_MAX 8
+#endif
+
 #define FIBER_STACK_SIZE (64 * 1024) /* usable bytes of each fiber's stack */
 
 /* The body of a fiber. When it returns, the fiber is finished and its slot

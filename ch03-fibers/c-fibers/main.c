@@ -4,6 +4,9 @@
  */
 #include "fiber.h"
 
+#include "../../common/errors.h"
+
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,10 +52,8 @@ static void overflow(void *data)
 static void spawn_or_die(fiber_fn fn, void *data)
 {
     int id = fiber_spawn(fn, data);
-    if (id < 0) {
-        fprintf(stderr, "fibers: cannot spawn a fiber: %s\n", strerror(-id));
-        exit(EXIT_FAILURE);
-    }
+    if (id < 0)
+        die("cannot spawn a fiber: %s", strerror(-id));
 }
 
 int main(int argc, char **argv)
@@ -60,16 +61,17 @@ int main(int argc, char **argv)
     static const int limits[] = {10, 15};
     int overflow_demo = 0;
 
-    if (argc > 1 && strcmp(argv[1], "--help") == 0) {
+    if (argc == 2 && strcmp(argv[1], "--help") == 0) {
         puts("usage: fibers [--overflow]\n"
              "Runs two fibers that take turns counting, then exits.\n"
              "  --overflow  run one fiber that recurses until it overflows its stack");
         return 0;
     }
-    if (argc > 1 && strcmp(argv[1], "--overflow") == 0)
+    if (argc == 2 && strcmp(argv[1], "--overflow") == 0) {
         overflow_demo = 1;
-    else if (argc > 1) {
-        fprintf(stderr, "fibers: unexpected argument '%s' (try --help)\n", argv[1]);
+    } else if (argc > 1) { /* one known option at most */
+        bool known = strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "--overflow") == 0;
+        fprintf(stderr, "fibers: unexpected argument '%s' (try --help)\n", argv[known ? 2 : 1]);
         return 2;
     }
     /* One line at a time even into a pipe, so what the fibers print and the

@@ -10,6 +10,8 @@
 
 /* ===== Offsets: where fiber_switch keeps each register ===== */
 
+/* The tables below are aligned by hand, to be read as tables: */
+/* clang-format off */
 #if defined(__x86_64__)
 
 /* System V AMD64 ABI: a called function must preserve rbx, rbp, r12-r15
@@ -53,6 +55,7 @@
 #else
 #error "no context switch for this CPU: see switch.S"
 #endif
+/* clang-format on */
 
 #ifndef __ASSEMBLER__
 
@@ -66,9 +69,9 @@
  * compiler has already saved what it still needs on the fiber's own stack. */
 struct fiber_context {
 #if defined(__x86_64__)
-    uint64_t rsp;    /* stack pointer; [rsp] is where fiber_switch returns */
-    uint64_t rbx;    /* callee-saved general registers */
-    uint64_t rbp;    /* frame pointer (0 in a new fiber: ends backtraces) */
+    uint64_t rsp; /* stack pointer; [rsp] is where fiber_switch returns */
+    uint64_t rbx; /* callee-saved general registers */
+    uint64_t rbp; /* frame pointer (0 in a new fiber: ends backtraces) */
     uint64_t r12;
     uint64_t r13;
     uint64_t r14;

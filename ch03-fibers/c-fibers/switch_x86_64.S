@@ -24,7 +24,7 @@
  * save, and pop the other fiber's with an ordinary `ret`. When both fibers
  * are parked in the same `call fiber_switch` (as they are in fiber_yield),
  * the CPU's return-address predictor guesses that `ret` right, which keeps
- * the switch at a few nanoseconds (see README, "Speed").
+ * the switch at a few nanoseconds (see GOING-DEEPER.md, "Speed").
  */
         .globl  fiber_switch
         .type   fiber_switch, @function
@@ -59,9 +59,9 @@ fiber_switch:
 
         /* Floating-point control, only where it differs. Loading MXCSR with
          * a new value is slow: on the machine this workbook was measured on,
-         * the next stmxcsr then waits about 80 ns (README, "Speed"). Fibers
-         * nearly always share one mode, so we compare first (rax is ours to
-         * clobber) and usually skip both loads. The status bits of MXCSR,
+         * the next stmxcsr then waits about 80 ns (GOING-DEEPER.md, "Speed").
+         * Fibers nearly always share one mode, so we compare first (rax is
+         * ours to clobber) and usually skip both loads. The status bits of MXCSR,
          * sticky exception flags like "inexact", may differ without
          * mattering: the ABI makes them caller-saved, so we ignore them. */
         movl    CTX_MXCSR(%rsi), %eax
