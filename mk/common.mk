@@ -13,7 +13,8 @@
 #   LDLIBS   += -lpthread             # optional: extra libraries
 #   include $(TOP)/mk/common.mk
 #
-# Targets: all (default), run, test, diff, clean, asan, tsan, variants, corofy.
+# Targets: all (default), run, test, diff, clean, asan, tsan, variants, corofy,
+#          aarch64, run-aarch64.
 #   make SANITIZER=address   ASan+UBSan build, program named $(PROG)-asan
 #   make SANITIZER=thread    TSan build, program named $(PROG)-tsan
 #   make SANITIZER=undefined UBSan-only build, program named $(PROG)-ubsan
@@ -33,6 +34,18 @@
 HOST_CC ?= cc
 ifeq ($(HOST_TOOL),1)
   override CC := $(HOST_CC)
+endif
+
+# A build for another machine keeps its objects apart from the host's and
+# names its programs after the machine (fibers-aarch64), linked statically so
+# that qemu-aarch64 runs them without that machine's libraries.
+# `make aarch64` is `make CC=$(AARCH64_CC)`; `make run-aarch64` runs the result.
+AARCH64_CC     ?= aarch64-linux-gnu-gcc
+HOST_MACHINE   := $(firstword $(subst -, ,$(shell $(HOST_CC) -dumpmachine)))
+TARGET_MACHINE := $(firstword $(subst -, ,$(shell $(CC) -dumpmachine)))
+ifneq ($(TARGET_MACHINE),$(HOST_MACHINE))
+  CROSS       := -$(TARGET_MACHINE)
+  CROSS_FLAGS := -static
 endif
 
 # ===== Flags, in named groups =====
@@ -67,7 +80,7 @@ else
 endif
 
 ALL_CFLAGS  = $(STD_FLAGS) $(WARN_FLAGS) $(OPT_FLAGS) $(DEP_FLAGS) $(SAN_FLAGS) $(EXTRA_CFLAGS) $(CFLAGS)
-ALL_LDFLAGS = $(SAN_FLAGS) $(LDFLAGS)
+ALL_LDFLAGS = $(SAN_FLAGS) $(CROSS_FLAGS) $(LDFLAGS)
 
 # ===== Quiet output: "CC ch02-epoll/main.o" unless V=1 =====
 
@@ -85,20 +98,20 @@ endif
 # Every program of a step (PROG and each of CHECKS) links its own sources'
 # objects plus the COMMON ones, all compiled once per variant into OBJDIR.
 
-OBJDIR := .obj$(VARIANT)
+OBJDIR := .obj$(CROSS)$(VARIANT)
 objects = $(patsubst %.c,$(OBJDIR)/%.o,$(patsubst %.S,$(OBJDIR)/%.o,$(1))) \
           $(patsubst %,$(OBJDIR)/common/%.o,$(COMMON))
 
-BIN    := $(PROG)$(VARIANT)
+BIN    := $(PROG)$(VARIANT)$(CROSS)
 OBJS   := $(call objects,$(SRCS))
 $(PROG)_SRCS := $(SRCS)
 PROGRAMS := $(PROG) $(CHECKS)
 
-all: $(foreach p,$(PROGRAMS),$(p)$(VARIANT))
+all: $(foreach p,$(PROGRAMS),$(p)$(VARIANT)$(CROSS))
 	@:
 
 define program_rule
-$(1)$$(VARIANT): $$(call objects,$$($(1)_SRCS))
+$(1)$$(VARIANT)$$(CROSS): $$(call objects,$$($(1)_SRCS))
 	$$(call say,LD,$$@) $$(CC) $$(ALL_LDFLAGS) -o $$@ $$^ $$(LDLIBS)
 endef
 $(foreach p,$(PROGRAMS),$(eval $(call program_rule,$(p))))
@@ -172,15 +185,21 @@ run: all
 test: variants
 	$(Q)$(MAKE) --no-print-directory -C $(TOP) pytest TESTS="$(TESTS)"
 
+aarch64: $(COROFIED)
+	$(Q)$(MAKE) --no-print-directory CC=$(AARCH64_CC)
+
+run-aarch64: aarch64
+	$(Q)qemu-aarch64 ./$(PROG)-aarch64 $(RUN_ARGS)
+
 # What this step changes in the step it starts from (its INHERITED parent).
 diff:
 	$(Q)$(TOP)/scripts/step-diff .
 
 clean:
-	$(call say,RM,$(PROG)) rm -rf .obj .obj-asan .obj-tsan .obj-ubsan \
-	    $(foreach p,$(PROGRAMS),$(p) $(p)-asan $(p)-tsan $(p)-ubsan) $(CLEAN_EXTRA)
+	$(call say,RM,$(PROG)) rm -rf .obj .obj-* \
+	    $(foreach p,$(PROGRAMS),$(p) $(p)-asan $(p)-tsan $(p)-ubsan $(p)-aarch64) $(CLEAN_EXTRA)
 
-.PHONY: all asan tsan variants run test diff clean
+.PHONY: all asan tsan variants aarch64 run-aarch64 run test diff clean
 ifneq ($(PROG),corofy)
 .PHONY: corofy
 endif
