@@ -48,9 +48,9 @@ enum op { OP_CONNECT, OP_SEND, OP_RECV };
 static const char *const op_names[] = {"connect", "send", "recv"};
 
 /* One request. While an operation is in flight, the kernel holds a pointer
- * into this struct (the request it sends, the buffer it receives into), so
- * a stream stays where it is, unchanged except by its own completions,
- * until the ring is closed. */
+ * into the request's memory (the text it sends, the buffer it receives
+ * into), so neither moves, and neither changes except as its completions
+ * say, until the operation has completed. */
 struct stream {
     int fd;                /* the socket; every operation of this request uses it */
     char request[256];     /* the GET request; read by the kernel while a send is in flight */
@@ -213,12 +213,12 @@ static void ensure_fd_limit(int requests)
             strerror(errno));
 }
 
-/* A ring with a submission slot for every operation queued before the first
- * io_uring_enter: three per request and the timer. Later operations (one
- * more recv, the rest of a short send) are queued only after the kernel has
- * taken that first batch, and a request never has more than three in
- * flight, so the ring never runs out of slots (ring_get_sqe() asserts it).
- * The completion queue is twice as long, so it cannot overflow either. */
+/* A ring with a submission slot for every operation of the first batch:
+ * three per request and the timer. That is enough for the whole run: a
+ * request never has more than three operations queued or in flight (the
+ * first three; later a recv, and perhaps the rest of a short send), so no
+ * more than 3N+1 slots are ever taken (next_sqe() asserts it). The
+ * completion queue is twice as long, so it cannot overflow either. */
 static void open_ring(struct ring *ring, int requests, unsigned options)
 {
     int err = ring_open(ring, (unsigned) requests * OPS_PER_REQUEST + 1, options);
@@ -239,6 +239,7 @@ static void open_ring(struct ring *ring, int requests, unsigned options)
 static void prepare_stream(struct client *c, int index)
 {
     struct stream *s = &c->streams[index];
+    /* Everything but the address takes under 80 bytes (delay and index have 4 digits at most). */
     _Static_assert(sizeof c->server.text + 80 <= sizeof s->request, "room for any address");
     int length = snprintf(s->request, sizeof s->request,
                           "GET /%ld/request-%d HTTP/1.1\r\n"
@@ -449,6 +450,11 @@ static void handle_completion(struct client *c, const struct io_uring_cqe *cqe)
         if (cqe->res < 0)
             die("request-%d: cannot read the answer: %s", index, strerror(-cqe->res));
         if (cqe->res == 0) { /* the server closed the connection? */
+            /* Before it had all of the request? Then a send may still be
+             * in flight, and no answer of a delay server ends this way. */
+            if (s->sent < s->request_length)
+                die("request-%d: the server closed the connection before it had the request",
+                    index);
             finish_response(c, index);
             break;
         }
