@@ -76,6 +76,22 @@ def assert_sanitizer_clean(result, returncode=0):
         f"--- stdout ---\n{result.stdout[-2000:]}\n--- stderr ---\n{result.stderr}"
 
 
+# A program that needs a kernel feature this machine does not offer (io_uring:
+# an old kernel, a container's seccomp profile) says so in one line on stderr
+# and exits with this status, the one test tools read as "skipped".
+UNAVAILABLE_EXIT = 77
+
+
+def skip_if_unavailable(result, wanted=None):
+    """Skip the running test, with the program's own last line as the reason,
+    if `result` is a run that found its kernel feature missing (and the test
+    did not ask for exactly that status)."""
+    if result.returncode == UNAVAILABLE_EXIT and wanted != UNAVAILABLE_EXIT:
+        import pytest
+        lines = [line for line in result.stderr.split("\n") if line and not line.startswith("==")]
+        pytest.skip(lines[-1] if lines else f"{result.args[0]} exited {UNAVAILABLE_EXIT}")
+
+
 def assert_corofied_current(source):
     """The committed <stem>_corofied.c beside `source` is exactly what corofy writes now.
 
@@ -129,6 +145,25 @@ class _NotingPopen(subprocess.Popen):
 
 
 subprocess.Popen = _NotingPopen
+
+
+# ===== Ctrl-Z, then fg =====
+
+def stop_and_continue_in(proc, syscall, timeout=5):
+    """Wait until `proc` sleeps in system call number `syscall` (see
+    /proc/PID/syscall), then stop it and let it continue, as Ctrl-Z and fg
+    do: the call it was sleeping in usually returns EINTR."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with open(f"/proc/{proc.pid}/syscall") as f:
+            if f.read().split()[0] == str(syscall):
+                break
+        time.sleep(0.001)
+    else:
+        raise AssertionError(f"{proc.args} was never seen in system call {syscall}")
+    proc.send_signal(signal.SIGSTOP)
+    time.sleep(0.05)
+    proc.send_signal(signal.SIGCONT)
 
 
 # ===== README output blocks =====
