@@ -1,5 +1,5 @@
-/* errors.c: die() and check_pthread(), shared by every program of the
- * workbook; see errors.h. */
+/* errors.c: die(), die_usage() and check_pthread(), shared by every program
+ * of the workbook; see errors.h. */
 #include "errors.h"
 
 #include <errno.h>
@@ -8,19 +8,33 @@
 #include <stdlib.h>
 #include <string.h>
 
-void die(const char *format, ...)
+/* "<program>: <message><suffix>\n" on stderr, after what stdout holds. */
+static void report(const char *suffix, const char *format, va_list args)
 {
-    va_list args;
-
     fflush(stdout); /* what the program printed so far comes first */
     flockfile(stderr);
     fprintf(stderr, "%s: ", program_invocation_short_name);
-    va_start(args, format);
     vfprintf(stderr, format, args);
-    va_end(args);
-    fputc('\n', stderr);
+    fprintf(stderr, "%s\n", suffix);
     funlockfile(stderr);
+}
+
+void die(const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    report("", format, args);
+    va_end(args);
     exit(1);
+}
+
+void die_usage(const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    report(" (try --help)", format, args);
+    va_end(args);
+    exit(2);
 }
 
 void check_pthread(int err, const char *what)

@@ -5,14 +5,19 @@
  *     <program>: <what went wrong>
  *
  * on stderr, after whatever the program printed on stdout so far, and exit
- * status 1. A program's bad input is reported this way too, never with
- * assert() or abort(), which are kept for the programmer's own mistakes. */
+ * status 1; a mistake on the command line exits 2 instead (die_usage). A program's bad input is
+ * reported this way too, never with assert() or abort(), which are kept for the programmer's own
+ * mistakes. */
 #ifndef COMMON_ERRORS_H
 #define COMMON_ERRORS_H
 
 /* Flush stdout, print "<program>: <message>" and a newline on stderr, and
  * exit(1). The message is formatted like printf. */
 void die(const char *format, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/* For a mistake on the command line: flush stdout, print
+ * "<program>: <message> (try --help)" on stderr, and exit(2). */
+void die_usage(const char *format, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 /* die("<what>: <strerror(err)>") unless err is 0. For the pthread_* calls,
  * which return an error number instead of setting errno. */
