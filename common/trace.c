@@ -13,7 +13,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "alloc.h"
 #include "clock.h"
 #include "errors.h"
 
@@ -71,7 +70,7 @@ static struct {
     uint64_t start_ns;   /* times in the trace count from here */
     int pid;
     struct track *tracks; /* track number n is tracks[n - 1] */
-    int track_count, track_capacity;
+    size_t track_count, track_capacity;
     struct wake *wakes; /* wakes whose task has not been polled since (JSON only) */
     size_t wake_count, wake_capacity;
     uint64_t flows; /* arrows drawn so far */
@@ -92,8 +91,11 @@ __attribute__((constructor)) static void trace_start(void)
     if (value == NULL || value[0] == '\0')
         return;
     tr.setting = value;
-    char *items = xstrdup(value), *path = NULL;
-    for (char *item = strtok(items, ","); item != NULL; item = strtok(NULL, ",")) {
+    char *items = strdup(value), *path = NULL, *rest = NULL;
+    if (items == NULL)
+        die("ASYNC_TRACE: out of memory");
+    for (char *item = strtok_r(items, ",", &rest); item != NULL;
+         item = strtok_r(NULL, ",", &rest)) {
         if (strcmp(item, "-") == 0)
             tr.text = true;
         else if (path != NULL)
@@ -107,7 +109,6 @@ __attribute__((constructor)) static void trace_start(void)
         tr.json = fopen(path, "w");
         if (tr.json == NULL)
             die("ASYNC_TRACE='%s': %s: %s", value, path, strerror(errno));
-        setvbuf(tr.json, NULL, _IOLBF, 0); /* an event a line: a crash loses none */
     }
     free(items);
     tr.start_ns = now_ns();
@@ -119,25 +120,29 @@ __attribute__((constructor)) static void trace_start(void)
 }
 
 static void end_span(int track, const char *state);
+static void put_string(FILE *out, const char *s);
 
 void trace_close(void)
 {
     pthread_mutex_lock(&tr.lock);
     if (tr.json != NULL || tr.text) {
         atomic_store_explicit(&trace_on, false, memory_order_relaxed);
-        for (int n = 1; n <= tr.track_count; n++)
+        for (size_t n = 1; n <= tr.track_count; n++)
             while (tr.tracks[n - 1].depth > 0)
-                end_span(n, "unfinished");
+                end_span((int) n, "unfinished");
         if (tr.json != NULL) {
             /* The last element carries no comma: the program's name. */
-            fprintf(tr.json,
-                    "{\"ph\":\"M\",\"pid\":%d,\"name\":\"process_name\","
-                    "\"args\":{\"name\":\"%s\"}}\n]}\n",
-                    tr.pid, program_invocation_short_name);
+            fprintf(
+                tr.json,
+                "{\"ph\":\"M\",\"pid\":%d,\"name\":\"process_name\",\"args\":{\"name\":", tr.pid);
+            put_string(tr.json, program_invocation_short_name);
+            fputs("}}\n]}\n", tr.json);
             tr.failed |= ferror(tr.json) != 0;
             tr.failed |= fclose(tr.json) != 0;
             if (tr.failed)
-                fprintf(stderr, "%s: ASYNC_TRACE='%s': writing the trace failed\n",
+                fprintf(stderr,
+                        "%s: ASYNC_TRACE='%s': the trace is incomplete (a write or an allocation "
+                        "failed)\n",
                         program_invocation_short_name, tr.setting);
         }
         tr.json = NULL;
@@ -252,14 +257,31 @@ static void copy_name(char *to, const char *from)
 
 /* ===== Tracks ===== */
 
+/* Grow an array of *capacity items of `size` bytes to hold one more. Out of
+ * memory, the trace loses the event (and says so when it closes) rather
+ * than stop the program, which may be holding locks of its own. */
+static bool make_room(void **array, size_t count, size_t *capacity, size_t size)
+{
+    if (count < *capacity)
+        return true;
+    size_t more = *capacity == 0 ? 16 : 2 * *capacity;
+    void *grown = realloc(*array, more * size);
+    if (grown == NULL) {
+        tr.failed = true;
+        return false;
+    }
+    *array = grown;
+    *capacity = more;
+    return true;
+}
+
+/* A new track; 0 if there is no memory for it. */
 static int new_track(void)
 {
-    if (tr.track_count == tr.track_capacity) {
-        tr.track_capacity = tr.track_capacity == 0 ? 8 : 2 * tr.track_capacity;
-        tr.tracks = xrealloc(tr.tracks, (size_t) tr.track_capacity * sizeof *tr.tracks);
-    }
+    if (!make_room((void **) &tr.tracks, tr.track_count, &tr.track_capacity, sizeof *tr.tracks))
+        return 0;
     tr.tracks[tr.track_count] = (struct track){.depth = 0};
-    return ++tr.track_count;
+    return (int) ++tr.track_count;
 }
 
 /* Take the lock and return the number of the track the calling thread's
@@ -275,8 +297,20 @@ static int lock_track(void)
     if (own_track == 0)
         own_track = new_track();
     int n = switched_track != 0 ? switched_track : own_track;
-    assert(n <= tr.track_count && "trace_track_switch() to a track that does not exist");
+    assert((size_t) n <= tr.track_count && "trace_track_switch() to a track that does not exist");
+    if (n == 0)
+        pthread_mutex_unlock(&tr.lock); /* no memory for this thread's track */
     return n;
+}
+
+/* Write what this call wrote before letting the next thread in: each call
+ * costs one write() to the file, and a program that crashes leaves every
+ * event it traced before the crash. */
+static void unlock_and_flush(void)
+{
+    if (tr.json != NULL)
+        fflush(tr.json);
+    pthread_mutex_unlock(&tr.lock);
 }
 
 /* The time of a new event on track t: now, or STEP after its last event. */
@@ -314,7 +348,7 @@ void trace_do_thread(const char *format, ...)
     va_start(args, format);
     name_track(n, format, args);
     va_end(args);
-    pthread_mutex_unlock(&tr.lock);
+    unlock_and_flush();
 }
 
 int trace_do_track_new(const char *format, ...)
@@ -322,11 +356,15 @@ int trace_do_track_new(const char *format, ...)
     if (lock_track() == 0)
         return 0;
     int n = new_track();
+    if (n == 0) {
+        pthread_mutex_unlock(&tr.lock);
+        return 0;
+    }
     va_list args;
     va_start(args, format);
     name_track(n, format, args);
     va_end(args);
-    pthread_mutex_unlock(&tr.lock);
+    unlock_and_flush();
     return n;
 }
 
@@ -440,14 +478,10 @@ void trace_do_wake(uint64_t task, const char *name)
                             .task = task,
                             .name = copy});
     t->last_ns = ns + WAKE_SPAN; /* the wake's span ends before the next event */
-    if (tr.json != NULL) {
-        if (tr.wake_count == tr.wake_capacity) {
-            tr.wake_capacity = tr.wake_capacity == 0 ? 16 : 2 * tr.wake_capacity;
-            tr.wakes = xrealloc(tr.wakes, tr.wake_capacity * sizeof *tr.wakes);
-        }
+    if (tr.json != NULL &&
+        make_room((void **) &tr.wakes, tr.wake_count, &tr.wake_capacity, sizeof *tr.wakes))
         tr.wakes[tr.wake_count++] = (struct wake){task, ++tr.flows, n, ns};
-    }
-    pthread_mutex_unlock(&tr.lock);
+    unlock_and_flush();
 }
 
 /* ===== The calls of trace.h ===== */
@@ -465,7 +499,7 @@ void trace_do_spawn(uint64_t task, const char *name)
     char copy[NAME_SIZE];
     copy_name(copy, name);
     instant(n, "spawn", true, task, copy);
-    pthread_mutex_unlock(&tr.lock);
+    unlock_and_flush();
 }
 
 void trace_do_poll_begin(uint64_t task, const char *name)
@@ -476,7 +510,7 @@ void trace_do_poll_begin(uint64_t task, const char *name)
     begin_span(n, SPAN_POLL, task, name);
     if (tr.json != NULL)
         draw_arrows_to(n, task, track_at(n)->last_ns);
-    pthread_mutex_unlock(&tr.lock);
+    unlock_and_flush();
 }
 
 void trace_do_poll_end(uint64_t task, bool ready)
@@ -493,7 +527,7 @@ void trace_do_poll_end(uint64_t task, bool ready)
         instant(n, "done", true, task, t->open[t->depth].name); /* the span just closed */
         forget_wakes(task);
     }
-    pthread_mutex_unlock(&tr.lock);
+    unlock_and_flush();
 }
 
 void trace_do_park_begin(const char *what)
@@ -502,7 +536,7 @@ void trace_do_park_begin(const char *what)
     if (n == 0)
         return;
     begin_span(n, SPAN_PARK, 0, what);
-    pthread_mutex_unlock(&tr.lock);
+    unlock_and_flush();
 }
 
 void trace_do_park_end(void)
@@ -514,7 +548,7 @@ void trace_do_park_end(void)
     assert(t->depth > 0 && t->open[t->depth - 1].kind == SPAN_PARK &&
            "trace_park_end() without a trace_park_begin() on this thread");
     end_span(n, NULL);
-    pthread_mutex_unlock(&tr.lock);
+    unlock_and_flush();
 }
 
 static void note(const char *cat, const char *format, va_list args)
@@ -526,7 +560,7 @@ static void note(const char *cat, const char *format, va_list args)
     if (n == 0)
         return;
     instant(n, cat, false, 0, detail);
-    pthread_mutex_unlock(&tr.lock);
+    unlock_and_flush();
 }
 
 void trace_do_register(const char *format, ...)

@@ -43,11 +43,12 @@
  *     parked forever in a detached thread) are closed at that moment. Events
  *     after trace_close() are dropped: call it once the threads that trace
  *     have finished, or parked for good.
- *  6. The JSON file is written line by line as the run goes, so a run that
- *     crashes leaves every event up to the crash (only the final "]}" is
- *     missing).
+ *  6. The JSON file is written as the run goes, and flushed at the end of
+ *     each call, so a run that crashes leaves every event up to the crash
+ *     (only the final "]}" is missing; scripts/timeline draws it anyway).
  *
- * Link it by naming it in the step Makefile: COMMON := ... trace errors. */
+ * Link it by naming it and what it uses in the step Makefile:
+ * COMMON := ... trace clock errors. */
 #ifndef COMMON_TRACE_H
 #define COMMON_TRACE_H
 
