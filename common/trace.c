@@ -163,9 +163,8 @@ void trace_close(void)
  * form and the JSON cannot disagree. */
 
 struct event {
-    char phase;       /* B, E: a span begins or ends; X: a wake's span; i: an instant */
-    const char *cat;  /* poll, park, wake, spawn, done, register, timer */
-    const char *word; /* what the text form calls it: poll, pending, ready, park, unpark... */
+    char phase;      /* B, E: a span begins or ends; X: a wake's span; i: an instant */
+    const char *cat; /* poll, park, wake, spawn, done, register, timer */
     uint64_t ns;
     bool has_task;
     uint64_t task;
@@ -228,6 +227,9 @@ static void emit(int track, const struct event *e)
         tr.failed |= ferror(tr.json) != 0;
     }
     if (tr.text) {
+        /* The text form's word for it: the kind, but the end of a span says
+           how the poll ended (pending, ready) or that the thread woke up. */
+        const char *word = e->phase != 'E' ? e->cat : e->state != NULL ? e->state : "unpark";
         char task[32] = "";
         if (e->has_task)
             snprintf(task, sizeof task, "task %llu ", (unsigned long long) e->task);
@@ -237,7 +239,7 @@ static void emit(int track, const struct event *e)
         else
             snprintf(thread, sizeof thread, "[track %d]", track);
         fprintf(stderr, "%9llu us  %-13s %-8s %s%s\n", (unsigned long long) (e->ns / 1000), thread,
-                e->word, task, e->name);
+                word, task, e->name);
     }
 }
 
@@ -387,7 +389,6 @@ static void begin_span(int n, enum span_kind kind, uint64_t task, const char *na
     bool poll = kind == SPAN_POLL;
     emit(n, &(struct event){.phase = 'B',
                             .cat = poll ? "poll" : "park",
-                            .word = poll ? "poll" : "park",
                             .ns = stamp(t),
                             .has_task = poll,
                             .task = task,
@@ -402,7 +403,6 @@ static void end_span(int n, const char *state)
     bool poll = s->kind == SPAN_POLL;
     emit(n, &(struct event){.phase = 'E',
                             .cat = poll ? "poll" : "park",
-                            .word = poll ? state : "unpark",
                             .ns = stamp(t),
                             .has_task = poll,
                             .task = s->task,
@@ -414,7 +414,6 @@ static void instant(int n, const char *cat, bool has_task, uint64_t task, const 
 {
     emit(n, &(struct event){.phase = 'i',
                             .cat = cat,
-                            .word = cat,
                             .ns = stamp(track_at(n)),
                             .has_task = has_task,
                             .task = task,
@@ -470,13 +469,9 @@ void trace_do_wake(uint64_t task, const char *name)
     copy_name(copy, name);
     struct track *t = track_at(n);
     uint64_t ns = stamp(t);
-    emit(n, &(struct event){.phase = 'X',
-                            .cat = "wake",
-                            .word = "wake",
-                            .ns = ns,
-                            .has_task = true,
-                            .task = task,
-                            .name = copy});
+    struct event wake = {
+        .phase = 'X', .cat = "wake", .ns = ns, .has_task = true, .task = task, .name = copy};
+    emit(n, &wake);
     t->last_ns = ns + WAKE_SPAN; /* the wake's span ends before the next event */
     if (tr.json != NULL &&
         make_room((void **) &tr.wakes, tr.wake_count, &tr.wake_capacity, sizeof *tr.wakes))
