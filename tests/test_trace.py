@@ -53,7 +53,7 @@ def test_every_event_kind_is_traced(tmp_path):
     assert len(trace.instants_of("spawn")) == len(trace.instants_of("done")) == 7
     assert len(trace.instants_of("register")) == len(trace.instants_of("timer")) == 6
     parks = collections.Counter((trace.tracks[s.track], s.name) for s in trace.spans if s.cat == "park")
-    assert parks[("main", "join")] >= 1 and parks[("reactor", "epoll_wait")] >= 7, parks
+    assert parks[("main", "join")] >= 1 and parks[("reactor", "epoll_wait")] >= 1, parks
     assert parks[("executor 1", "condvar")] >= 1 and parks[("executor 2", "condvar")] >= 1, parks
     # Every wake here makes its task run again, so every wake has its arrow.
     assert len(trace.arrows) == len(trace.wakes) > 0
@@ -70,14 +70,13 @@ def test_arrows_cross_threads_and_tracks(tmp_path):
     # The yielder wakes itself, inside its own poll: three arcs on its lane.
     yields = [a for a in trace.arrows if a.task == ids["yielder"]]
     assert len(yields) == 3 and all(a.from_track == a.to_track for a in yields), yields
-    # The waiter's last poll is caused by the last sleeper's last poll, on that one's thread.
-    last_sleeper = max((s for s in trace.spans if s.cat == "poll" and s.state == "ready"
-                        and trace.task_names[s.task].startswith("sleeper")), key=lambda s: s.end)
+    # The last sleeper to finish wakes the waiter, inside its own last poll.
     to_waiter = [a for a in trace.arrows if a.task == ids["waiter"]]
-    assert len(to_waiter) == (1 if trace.polls[ids["waiter"]] == 2 else 0)
-    for arrow in to_waiter:
-        assert arrow.from_track == last_sleeper.track
-        assert last_sleeper.begin <= arrow.from_ns <= last_sleeper.end
+    assert len(to_waiter) == 1, to_waiter
+    arrow = to_waiter[0]
+    assert any(s.cat == "poll" and s.state == "ready" and trace.task_names[s.task].startswith("sleeper")
+               and s.track == arrow.from_track and s.begin <= arrow.from_ns <= s.end
+               for s in trace.spans), arrow
     # The fibers hand each other three turns, from one fiber track to the other.
     turns = [a for a in trace.arrows if names[a.from_track].startswith("fiber")]
     assert len(turns) == 3 and all(names[a.to_track].startswith("fiber") and a.to_track != a.from_track
