@@ -1,6 +1,6 @@
 /* trace-check.c: a toy runtime that makes every call of trace.h, from
  * several threads, so the tracing library is tested before a chapter's
- * runtime adopts it (tests/test_trace.py reads what it writes).
+ * runtime adopts it (tests/test_common_trace.py reads what it writes).
  *
  * Two executor threads poll tasks from ready queues and park on a
  * condition variable when there is none; a reactor thread parks in
