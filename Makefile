@@ -11,7 +11,7 @@
 # mk/common.mk; this file only finds those folders and builds them (with
 # make -j, side by side).
 
-STEPS := $(patsubst %/Makefile,%,$(sort $(wildcard delayserver/Makefile corofy/Makefile \
+STEPS := $(patsubst %/Makefile,%,$(sort $(wildcard common/Makefile delayserver/Makefile corofy/Makefile \
            ch0*/Makefile ch0*/*/Makefile)))
 CHAPTER_STEPS := $(filter ch%,$(STEPS))
 
