@@ -47,3 +47,12 @@ def start_server():
     yield start
     for server in servers:
         server.stop()
+
+
+# Tests that judge the whole run (which programs the other tests started)
+# must come after every other test, whatever their file is called.
+LAST = ("test_every_sanitizer_build_is_run_by_some_sanitizer_test",)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    items.sort(key=lambda item: item.name in LAST)  # stable: the rest keep their order
