@@ -53,7 +53,11 @@ sanitize: deps
 	@$(MAKE) -j$(JOBS) variants
 	@$(MAKE) pytest PYTEST_ARGS="-m sanitizer $(PYTEST_ARGS)"
 
-tour: all
+# The tour builds quietly (the build's output is shown only if it fails).
+tour:
+	@echo "tour: building every step (make all)"
+	@$(MAKE) -j$(JOBS) all > .tour-build.log 2>&1 || { cat .tour-build.log; rm -f .tour-build.log; exit 1; }
+	@rm -f .tour-build.log
 	@scripts/tour $(CHAPTER_STEPS)
 
 bench: all

@@ -181,6 +181,10 @@ endif
 run: all
 	$(Q)./$(PROG) $(RUN_ARGS)
 
+# What `make run` runs, for scripts/tour.
+run-command:
+	@echo './$(PROG) $(RUN_ARGS)'
+
 # TESTS names this step's pytest file(s), relative to the repository root.
 test: variants
 	$(Q)$(MAKE) --no-print-directory -C $(TOP) pytest TESTS="$(TESTS)"
@@ -199,7 +203,7 @@ clean:
 	$(call say,RM,$(PROG)) rm -rf .obj .obj-* \
 	    $(foreach p,$(PROGRAMS),$(p) $(p)-asan $(p)-tsan $(p)-ubsan $(p)-aarch64) $(CLEAN_EXTRA)
 
-.PHONY: all asan tsan variants aarch64 run-aarch64 run test diff clean
+.PHONY: all asan tsan variants aarch64 run-aarch64 run run-command test diff clean
 ifneq ($(PROG),corofy)
 .PHONY: corofy
 endif
