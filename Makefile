@@ -4,6 +4,7 @@
 #   make tour       build, start a delay server, run every chapter in order
 #   make test       build every program and its sanitizer variants, run pytest
 #   make sanitize   only the sanitizer (ASan+UBSan, TSan) runs of the tests
+#   make aarch64-check  every program built for aarch64 and run under qemu
 #   make clean      remove every build output
 #   make compile_commands.json   for clangd and other editors (uses bear)
 #
@@ -54,6 +55,11 @@ sanitize: deps
 	@$(MAKE) pytest PYTEST_ARGS="-m sanitizer $(PYTEST_ARGS)"
 
 # The tour builds quietly (the build's output is shown only if it fails).
+# Every program of every step built for aarch64 and run under qemu-aarch64
+# (make test runs a bounded part of this).
+aarch64-check: deps
+	@$(MAKE) pytest PYTEST_ARGS="-m aarch64_full $(PYTEST_ARGS)" TESTS=tests/test_aarch64.py
+
 tour:
 	@echo "tour: building every step (make all)"
 	@$(MAKE) -j$(JOBS) all > .tour-build.log 2>&1 || { cat .tour-build.log; rm -f .tour-build.log; exit 1; }
@@ -71,4 +77,4 @@ clean:
 	@for d in $(STEPS); do $(MAKE) -C $$d clean || exit 1; done
 	@rm -rf tests/__pycache__ .pytest_cache
 
-.PHONY: deps pytest test sanitize tour bench clean compile_commands.json
+.PHONY: deps pytest test sanitize aarch64-check tour bench clean compile_commands.json

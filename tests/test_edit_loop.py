@@ -7,12 +7,10 @@ of the repository's tracked files, as a fresh clone would have them.
 """
 import os
 import re
-import shutil
-import subprocess
 
 import pytest
 
-from workbook import ROOT, run
+from workbook import ROOT, copy_tracked_tree, run
 
 MARK = "edited by the edit-loop test"
 
@@ -21,15 +19,8 @@ MARK = "edited by the edit-loop test"
 def clone(tmp_path_factory):
     """The tracked files of the working tree, copied without any build output."""
     dest = tmp_path_factory.mktemp("clone")
-    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                           cwd=ROOT, check=True, capture_output=True).stdout.split(b"\0")
-    if not any(files):
+    if not copy_tracked_tree(dest):
         pytest.skip("not a git checkout: no list of tracked files")
-    for name in filter(None, (os.fsdecode(f) for f in files)):
-        source = os.path.join(ROOT, name)
-        if os.path.isfile(source):
-            os.makedirs(os.path.dirname(os.path.join(dest, name)), exist_ok=True)
-            shutil.copy(source, os.path.join(dest, name))   # content and mode, fresh times
     return dest
 
 

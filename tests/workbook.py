@@ -6,6 +6,7 @@ because pytest puts a rootdir-less test folder there).
 import os
 import re
 import select
+import shutil
 import socket
 import signal
 import subprocess
@@ -164,6 +165,25 @@ def stop_and_continue_in(proc, syscall, timeout=5):
     proc.send_signal(signal.SIGSTOP)
     time.sleep(0.05)
     proc.send_signal(signal.SIGCONT)
+
+
+# ===== A fresh copy of the repository =====
+
+def copy_tracked_tree(dest):
+    """Copy the repository's tracked (and new, not ignored) files into dest,
+    as a fresh clone would have them: content and mode, new times, no build
+    output. Returns False when ROOT is not a git checkout."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                            cwd=ROOT, capture_output=True, check=False)
+    names = [os.fsdecode(n) for n in listed.stdout.split(b"\0") if n]
+    if listed.returncode != 0 or not names:
+        return False
+    for name in names:
+        source = os.path.join(ROOT, name)
+        if os.path.isfile(source):
+            os.makedirs(os.path.dirname(os.path.join(dest, name)), exist_ok=True)
+            shutil.copy(source, os.path.join(dest, name))
+    return True
 
 
 # ===== README output blocks =====
