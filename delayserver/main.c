@@ -49,12 +49,12 @@ static uint64_t number(const char *flag, const char *text, uint64_t min, uint64_
     uint64_t value = 0;
     bool ok = text[0] != '\0';
     for (const char *p = text; ok && *p != '\0'; p++) {
-        ok = *p >= '0' && *p <= '9' && value <= (max - (uint64_t)(*p - '0')) / 10;
-        value = value * 10 + (uint64_t)(*p - '0');
+        ok = *p >= '0' && *p <= '9' && value <= (max - (uint64_t) (*p - '0')) / 10;
+        value = value * 10 + (uint64_t) (*p - '0');
     }
     if (!ok || value < min)
-        bad_usage("%s wants a whole number from %llu to %llu, not '%s'", flag, (unsigned long long)min,
-                  (unsigned long long)max, text);
+        bad_usage("%s wants a whole number from %llu to %llu, not '%s'", flag,
+                  (unsigned long long) min, (unsigned long long) max, text);
     return value;
 }
 
@@ -109,9 +109,9 @@ int main(int argc, char **argv)
                 bad_usage("--host wants an IP address such as 127.0.0.1 or ::1, not '%s'", value);
             options.host = value;
         } else if ((value = flag_value(argc, argv, &i, "--port")) != NULL) {
-            options.port = (unsigned)number("--port", value, 0, 65535);
+            options.port = (unsigned) number("--port", value, 0, 65535);
         } else if ((value = flag_value(argc, argv, &i, "--speedup")) != NULL) {
-            options.speedup = (unsigned)number("--speedup", value, 1, 1000000);
+            options.speedup = (unsigned) number("--speedup", value, 1, 1000000);
         } else if ((value = flag_value(argc, argv, &i, "--max-delay")) != NULL) {
             options.max_delay_ms = number("--max-delay", value, 0, UINT32_MAX);
         } else if ((value = flag_value(argc, argv, &i, "--idle-timeout")) != NULL) {

@@ -12,7 +12,8 @@
 #include <string.h>
 
 /* Fill in an error verdict; `format` makes one line of text. */
-__attribute__((format(printf, 3, 4))) static int reject(struct route *route, int status, const char *format, ...)
+__attribute__((format(printf, 3, 4))) static int reject(struct route *route, int status,
+                                                        const char *format, ...)
 {
     va_list args;
     va_start(args, format);
@@ -53,7 +54,7 @@ static int parse_delay(const char *s, size_t len, uint64_t max_ms, uint64_t *del
         if (s[i] < '0' || s[i] > '9')
             return -1;
         if (!too_big)
-            value = value * 10 + (uint64_t)(s[i] - '0');
+            value = value * 10 + (uint64_t) (s[i] - '0');
         if (value > max_ms)
             too_big = true; /* keep checking the digits, but stop before overflow */
     }
@@ -118,35 +119,38 @@ int route_request(const struct http_request *req, uint64_t max_delay_ms, struct 
     const char *path_end = query ? query : path + req->target_len;
 
     /* Exactly two segments: /{delay_ms}/{message}. */
-    const char *slash = memchr(path + 1, '/', (size_t)(path_end - path - 1));
-    if (slash == NULL || memchr(slash + 1, '/', (size_t)(path_end - slash - 1)) != NULL)
-        return reject(route, 404, "no such path: ask for /{delay_ms}/{message}, such as /1000/hello");
+    const char *slash = memchr(path + 1, '/', (size_t) (path_end - path - 1));
+    if (slash == NULL || memchr(slash + 1, '/', (size_t) (path_end - slash - 1)) != NULL)
+        return reject(route, 404,
+                      "no such path: ask for /{delay_ms}/{message}, such as /1000/hello");
 
-    int rc = parse_delay(path + 1, (size_t)(slash - path - 1), max_delay_ms, &route->delay_ms);
+    int rc = parse_delay(path + 1, (size_t) (slash - path - 1), max_delay_ms, &route->delay_ms);
     if (rc == -1)
-        return reject(route, 400, "the delay must be a whole number of milliseconds, such as /1000/hello");
+        return reject(route, 400,
+                      "the delay must be a whole number of milliseconds, such as /1000/hello");
     if (rc == -2)
         return reject(route, 400, "the delay must be at most %llu ms (--max-delay)",
-                      (unsigned long long)max_delay_ms);
+                      (unsigned long long) max_delay_ms);
 
     const char *encoded = slash + 1;
-    size_t encoded_len = (size_t)(path_end - encoded);
+    size_t encoded_len = (size_t) (path_end - encoded);
     char *message = malloc(encoded_len + 1); /* + 1: never malloc(0) */
     if (message == NULL)
         return -ENOMEM;
     ssize_t len = http_percent_decode(encoded, encoded_len, message);
     if (len < 0) {
         free(message);
-        return reject(route, 400, "bad percent-escape in the message: write %%XX with two hex digits");
+        return reject(route, 400,
+                      "bad percent-escape in the message: write %%XX with two hex digits");
     }
-    if (!valid_utf8((const unsigned char *)message, (size_t)len)) {
+    if (!valid_utf8((const unsigned char *) message, (size_t) len)) {
         free(message);
         return reject(route, 400, "the message is not valid UTF-8 once percent-decoded");
     }
 
     route->status = 200;
     route->message = message;
-    route->message_len = (size_t)len;
+    route->message_len = (size_t) len;
     /* HTTP/1.1 keeps a connection open unless told to close it; HTTP/1.0
      * closes it unless told to keep it. "close" wins either way. */
     bool keep = route->http10 ? http_has_token(req, "connection", "keep-alive") : true;

@@ -18,12 +18,12 @@
 
 /* The verdict on one request. */
 struct route {
-    int status;            /* 200, or the error status to send at once */
-    uint64_t delay_ms;     /* 200: the delay the client asked for */
-    char *message;         /* 200: the decoded message; malloc'd, the caller frees it */
-    size_t message_len;    /* its length (it may contain NUL bytes) */
-    bool keep_alive;       /* 200: may another request follow on this connection? */
-    bool http10;           /* the request was HTTP/1.0 (keep-alive must then be announced) */
+    int status;         /* 200, or the error status to send at once */
+    uint64_t delay_ms;  /* 200: the delay the client asked for */
+    char *message;      /* 200: the decoded message; malloc'd, the caller frees it */
+    size_t message_len; /* its length (it may contain NUL bytes) */
+    bool keep_alive;    /* 200: may another request follow on this connection? */
+    bool http10;        /* the request was HTTP/1.0 (keep-alive must then be announced) */
     char reason[ROUTE_REASON_SIZE]; /* errors: one line of plain text, without a newline */
 };
 

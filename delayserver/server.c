@@ -33,13 +33,14 @@
 
 /* ===== Limits ===== */
 
-#define HEAD_MAX 8192        /* longest request head accepted; a longer one gets 431 */
-#define IN_FIRST 1024        /* first size of a connection's input buffer; it doubles up to HEAD_MAX */
+#define HEAD_MAX 8192 /* longest request head accepted; a longer one gets 431 */
+#define IN_FIRST 1024 /* first size of a connection's input buffer; it doubles up to HEAD_MAX */
 #define ANSWER_HEAD_SIZE 256 /* room for our status line and headers */
 #define MAX_EVENTS 256       /* epoll events taken per turn of the loop */
-#define ACCEPT_BATCH 64      /* connections accepted per turn, so a flood cannot starve the others */
-#define ACCEPT_RETRY_MS 100  /* out of descriptors: how long to stop accepting */
-#define TRIM_BURST 256       /* give memory back once this many connections have closed since the peak */
+#define ACCEPT_BATCH 64     /* connections accepted per turn, so a flood cannot starve the others */
+#define ACCEPT_RETRY_MS 100 /* out of descriptors: how long to stop accepting */
+#define TRIM_BURST 256 /* give memory back once this many connections have closed since the peak   \
+                        */
 
 /* A header line takes at least three bytes ("a:" and a newline), so a head
  * of HEAD_MAX bytes has fewer than HEAD_MAX / 3 of them: the parser never
@@ -53,7 +54,7 @@ static uint64_t now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * NS_PER_SEC + (uint64_t)ts.tv_nsec;
+    return (uint64_t) ts.tv_sec * NS_PER_SEC + (uint64_t) ts.tv_nsec;
 }
 
 /* ===== Connections ===== */
@@ -69,23 +70,23 @@ enum conn_state {
 };
 
 struct conn {
-    struct timer timer;          /* the state's deadline; armed from conn_open to conn_close */
-    int fd;                      /* the client's socket, non-blocking */
+    struct timer timer; /* the state's deadline; armed from conn_open to conn_close */
+    int fd;             /* the client's socket, non-blocking */
     enum conn_state state;
-    uint32_t watching;           /* the epoll events registered for fd */
-    char *in;                    /* bytes received (malloc'd at the first read) */
-    size_t in_start;             /* in[in_start..in_len) is not parsed yet */
-    size_t in_len;               /* bytes in `in` */
-    size_t in_cap;               /* its size: IN_FIRST, doubling up to HEAD_MAX */
-    int status;                  /* the pending answer's status code */
-    bool keep_alive;             /* after this answer, read another request (else linger, close) */
-    bool http10;                 /* the request was HTTP/1.0: keep-alive must be announced */
-    char *body;                  /* the pending answer's body: message or reason; malloc'd */
+    uint32_t watching; /* the epoll events registered for fd */
+    char *in;          /* bytes received (malloc'd at the first read) */
+    size_t in_start;   /* in[in_start..in_len) is not parsed yet */
+    size_t in_len;     /* bytes in `in` */
+    size_t in_cap;     /* its size: IN_FIRST, doubling up to HEAD_MAX */
+    int status;        /* the pending answer's status code */
+    bool keep_alive;   /* after this answer, read another request (else linger, close) */
+    bool http10;       /* the request was HTTP/1.0: keep-alive must be announced */
+    char *body;        /* the pending answer's body: message or reason; malloc'd */
     size_t body_len;
     char head[ANSWER_HEAD_SIZE]; /* its status line and headers, built when it is sent */
     size_t head_len;
-    size_t sent;                 /* bytes of head, then body, written so far */
-    struct conn *prev, *next;    /* in server.conns */
+    size_t sent;              /* bytes of head, then body, written so far */
+    struct conn *prev, *next; /* in server.conns */
 };
 
 struct server {
@@ -119,7 +120,7 @@ static void resume_accepting(struct server *s);
 
 static struct conn *conn_of_timer(struct timer *timer)
 {
-    return (struct conn *)((char *)timer - offsetof(struct conn, timer));
+    return (struct conn *) ((char *) timer - offsetof(struct conn, timer));
 }
 
 static uint64_t idle_deadline(const struct server *s)
@@ -135,7 +136,7 @@ static void conn_set_deadline(struct server *s, struct conn *c, uint64_t when)
 {
     int rc = timer_arm(&s->timers, &c->timer, when);
     assert(rc == 0);
-    (void)rc;
+    (void) rc;
 }
 
 /* Ask epoll for exactly `events` on c's socket. Returns 0 or -errno. */
@@ -225,7 +226,7 @@ static void log_request(struct server *s, uint64_t delay_ms, const char *message
         return;
     printf("#%" PRIu64 " - %" PRIu64 "ms: ", s->requests, delay_ms);
     for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)message[i];
+        unsigned char ch = (unsigned char) message[i];
         if (ch < 0x20 || ch == 0x7f)
             printf("\\x%02x", ch);
         else
@@ -250,16 +251,16 @@ static void conn_start_answer(struct server *s, struct conn *c)
                      "\r\n",
                      c->status, http_status_text(c->status), c->body_len, connection,
                      c->status == 405 ? "allow: GET\r\n" : "", date_now(s));
-    assert(n > 0 && (size_t)n < sizeof c->head);
-    c->head_len = (size_t)n;
+    assert(n > 0 && (size_t) n < sizeof c->head);
+    c->head_len = (size_t) n;
     c->sent = 0;
     c->state = CONN_WRITING;
     conn_set_deadline(s, c, idle_deadline(s));
 }
 
 /* Answer at once with an error status and a one-line reason, then close. */
-__attribute__((format(printf, 4, 5))) static enum step conn_fail(struct server *s, struct conn *c,
-                                                                 int status, const char *format, ...)
+__attribute__((format(printf, 4, 5))) static enum step
+conn_fail(struct server *s, struct conn *c, int status, const char *format, ...)
 {
     char reason[ROUTE_REASON_SIZE + 1];
     va_list args;
@@ -300,14 +301,15 @@ static enum step conn_take_request(struct server *s, struct conn *c)
         return conn_fail(s, c, 431, "the request head is longer than %d bytes", HEAD_MAX);
     }
     if (n == HTTP_MALFORMED)
-        return conn_fail(s, c, 400, "malformed request: expected GET /{delay_ms}/{message} HTTP/1.1");
+        return conn_fail(s, c, 400,
+                         "malformed request: expected GET /{delay_ms}/{message} HTTP/1.1");
 
     struct route route;
     if (route_request(&req, s->options->max_delay_ms, &route) < 0) {
         conn_close(s, c);
         return STEP_CLOSED;
     }
-    c->in_start += (size_t)n; /* route.message is a copy: the request's bytes are done with */
+    c->in_start += (size_t) n; /* route.message is a copy: the request's bytes are done with */
     if (route.status != 200)
         return conn_fail(s, c, route.status, "%s", route.reason);
 
@@ -379,7 +381,7 @@ static void conn_read(struct server *s, struct conn *c)
     }
     ssize_t n = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
     if (n > 0) {
-        c->in_len += (size_t)n;
+        c->in_len += (size_t) n;
         conn_advance(s, c);
     } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
         return; /* a false alarm: wait for the next report */
@@ -440,7 +442,7 @@ static enum step conn_write(struct server *s, struct conn *c)
 
         ssize_t n = sendmsg(c->fd, &msg, MSG_NOSIGNAL); /* no SIGPIPE if the client left */
         if (n >= 0) {
-            c->sent += (size_t)n;
+            c->sent += (size_t) n;
         } else if (errno == EINTR) {
             continue;
         } else if (errno == EAGAIN) { /* the socket buffer is full: wait until the client reads */
@@ -648,8 +650,8 @@ static int wait_for_events(struct server *s, struct epoll_event *events, int max
     if (first != NULL) {
         uint64_t now = now_ns();
         wait = first->when > now ? first->when - now : 0;
-        timeout.tv_sec = (time_t)(wait / NS_PER_SEC);
-        timeout.tv_nsec = (long)(wait % NS_PER_SEC);
+        timeout.tv_sec = (time_t) (wait / NS_PER_SEC);
+        timeout.tv_nsec = (long) (wait % NS_PER_SEC);
     }
     if (s->have_pwait2) {
         int n = epoll_pwait2(s->epoll_fd, events, max, first != NULL ? &timeout : NULL, NULL);
@@ -659,13 +661,16 @@ static int wait_for_events(struct server *s, struct epoll_event *events, int max
     }
     /* Round up: waking early would only cost an empty turn of the loop. */
     uint64_t ms = wait / NS_PER_MS + (wait % NS_PER_MS != 0);
-    return epoll_wait(s->epoll_fd, events, max, first == NULL ? -1 : ms > INT_MAX ? INT_MAX : (int)ms);
+    return epoll_wait(s->epoll_fd, events, max,
+                      first == NULL  ? -1
+                      : ms > INT_MAX ? INT_MAX
+                                     : (int) ms);
 }
 
 static void on_signal(struct server *s)
 {
     struct signalfd_siginfo info;
-    if (read(s->signal_fd, &info, sizeof info) == (ssize_t)sizeof info)
+    if (read(s->signal_fd, &info, sizeof info) == (ssize_t) sizeof info)
         s->stopping = true;
 }
 
@@ -728,7 +733,8 @@ static int open_listener(struct server *s)
      * which a client may delay by 40 ms. */
     s->listen_fd = socket(addr->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1;
-    if (s->listen_fd < 0 || setsockopt(s->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+    if (s->listen_fd < 0 ||
+        setsockopt(s->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
         setsockopt(s->listen_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0 ||
         bind(s->listen_fd, addr->ai_addr, addr->ai_addrlen) < 0 ||
         listen(s->listen_fd, 65535) < 0) { /* the kernel caps the queue at net.core.somaxconn */
@@ -741,9 +747,9 @@ static int open_listener(struct server *s)
     struct sockaddr_storage bound;
     socklen_t len = sizeof bound;
     char host[NI_MAXHOST], service[NI_MAXSERV];
-    if (getsockname(s->listen_fd, (struct sockaddr *)&bound, &len) < 0)
+    if (getsockname(s->listen_fd, (struct sockaddr *) &bound, &len) < 0)
         return listen_error(o, strerror(errno));
-    rc = getnameinfo((struct sockaddr *)&bound, len, host, sizeof host, service, sizeof service,
+    rc = getnameinfo((struct sockaddr *) &bound, len, host, sizeof host, service, sizeof service,
                      NI_NUMERICHOST | NI_NUMERICSERV);
     if (rc != 0)
         return listen_error(o, gai_strerror(rc));
@@ -786,7 +792,8 @@ static int setup(struct server *s)
     }
     if (open_listener(s) < 0)
         return -1;
-    if (watch_fd(s, s->listen_fd, &s->listen_fd) < 0 || watch_fd(s, s->signal_fd, &s->signal_fd) < 0) {
+    if (watch_fd(s, s->listen_fd, &s->listen_fd) < 0 ||
+        watch_fd(s, s->signal_fd, &s->signal_fd) < 0) {
         fprintf(stderr, "delayserver: epoll_ctl: %s\n", strerror(errno));
         return -1;
     }

@@ -24,14 +24,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define HEAD_MAX 8192
 #define MAX_HEADERS (HEAD_MAX / 3)
 
-#define MAX_VERDICTS 256     /* requests judged per stream; the rest are ignored */
-#define BYTEWISE_LIMIT 1024  /* longer inputs are not also fed one byte at a time */
+#define MAX_VERDICTS 256    /* requests judged per stream; the rest are ignored */
+#define BYTEWISE_LIMIT 1024 /* longer inputs are not also fed one byte at a time */
 
 /* Stop with a message: libFuzzer then saves the input as a crash. */
 #define CHECK(cond)                                                                                \
     do {                                                                                           \
         if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz_request: %s:%d: broken promise: %s\n", __FILE__, __LINE__, #cond); \
+            fprintf(stderr, "fuzz_request: %s:%d: broken promise: %s\n", __FILE__, __LINE__,       \
+                    #cond);                                                                        \
             abort();                                                                               \
         }                                                                                          \
     } while (0)
@@ -81,7 +82,7 @@ static void check_complete_head(const char *buf, size_t n, const struct http_req
     CHECK(n > 0 && buf[n - 1] == '\n');
     CHECK(req->method_len > 0 && inside(req->method, req->method_len, buf, n));
     for (size_t i = 0; i < req->method_len; i++)
-        CHECK(is_tchar((unsigned char)req->method[i]));
+        CHECK(is_tchar((unsigned char) req->method[i]));
     CHECK(req->target_len > 0 && inside(req->target, req->target_len, buf, n));
     for (size_t i = 0; i < req->target_len; i++)
         CHECK(req->target[i] > 0x20 && req->target[i] < 0x7f);
@@ -90,12 +91,13 @@ static void check_complete_head(const char *buf, size_t n, const struct http_req
 
     for (size_t i = 0; i < req->num_headers; i++) {
         const struct http_header *h = &req->headers[i];
-        CHECK(h->name_len > 0 && inside(h->name, h->name_len, buf, n) && h->name[h->name_len] == ':');
+        CHECK(h->name_len > 0 && inside(h->name, h->name_len, buf, n) &&
+              h->name[h->name_len] == ':');
         for (size_t k = 0; k < h->name_len; k++)
-            CHECK(is_tchar((unsigned char)h->name[k]));
+            CHECK(is_tchar((unsigned char) h->name[k]));
         CHECK(inside(h->value, h->value_len, buf, n));
         for (size_t k = 0; k < h->value_len; k++) {
-            unsigned char c = (unsigned char)h->value[k];
+            unsigned char c = (unsigned char) h->value[k];
             CHECK(c == '\t' || (c >= 0x20 && c != 0x7f));
         }
         if (h->value_len > 0) { /* trimmed */
@@ -104,7 +106,7 @@ static void check_complete_head(const char *buf, size_t n, const struct http_req
         }
     }
 
-    size_t start = (size_t)(req->method - buf), lines = 0; /* after any leading empty lines */
+    size_t start = (size_t) (req->method - buf), lines = 0; /* after any leading empty lines */
     for (size_t i = start; i < n; i++)
         lines += buf[i] == '\n';
     CHECK(lines == req->num_headers + 2);
@@ -119,17 +121,17 @@ static ssize_t parse_checked(const char *buf, size_t len, struct http_request *r
 {
     *req = (struct http_request){.headers = headers, .max_headers = MAX_HEADERS};
     ssize_t n = http_parse_request(buf, len, req);
-    CHECK(n == HTTP_NEED_MORE || n == HTTP_MALFORMED || (n > 0 && (size_t)n <= len));
+    CHECK(n == HTTP_NEED_MORE || n == HTTP_MALFORMED || (n > 0 && (size_t) n <= len));
 
     struct http_request again = {.headers = more_headers, .max_headers = HEAD_MAX};
     CHECK(http_parse_request(buf, len, &again) == n);
 
     if (n < 0)
         return n;
-    check_complete_head(buf, (size_t)n, req);
+    check_complete_head(buf, (size_t) n, req);
     CHECK(again.num_headers == req->num_headers);
     struct http_request shorter = {.headers = more_headers, .max_headers = HEAD_MAX};
-    CHECK(http_parse_request(buf, (size_t)n - 1, &shorter) == HTTP_NEED_MORE);
+    CHECK(http_parse_request(buf, (size_t) n - 1, &shorter) == HTTP_NEED_MORE);
     if (req->num_headers > 0) {
         struct http_request fewer = {.headers = more_headers, .max_headers = req->num_headers - 1};
         CHECK(http_parse_request(buf, len, &fewer) == HTTP_MALFORMED);
@@ -155,7 +157,7 @@ static void check_route(const struct http_request *req, uint64_t max_delay, cons
         CHECK(r->message == NULL);
         CHECK(r->reason[0] != '\0');
         for (const char *p = r->reason; *p != '\0'; p++) /* one line of text */
-            CHECK((unsigned char)*p >= 0x20 && *p != 0x7f);
+            CHECK((unsigned char) *p >= 0x20 && *p != 0x7f);
         break;
     default:
         CHECK(!"a status route.h does not promise");
@@ -167,8 +169,8 @@ static void check_route(const struct http_request *req, uint64_t max_delay, cons
 
 /* The verdict on one request, in a form two runs can compare. */
 struct verdict {
-    int status;            /* 200, a route error, 400 for malformed, 431 for too long */
-    size_t end;            /* stream offset just after the request (where it starts, if refused unparsed) */
+    int status; /* 200, a route error, 400 for malformed, 431 for too long */
+    size_t end; /* stream offset just after the request (where it starts, if refused unparsed) */
     uint64_t delay_ms;
     uint64_t message_hash; /* of the decoded message, or of the reason */
     size_t message_len;
@@ -180,9 +182,9 @@ struct verdict {
 struct session {
     uint64_t max_delay;
     char buf[HEAD_MAX];
-    size_t start, len;    /* buf[start..len) is not taken yet */
-    size_t offset;        /* stream offset of buf[0] */
-    bool finished;        /* the connection would close: later bytes are ignored */
+    size_t start, len; /* buf[start..len) is not taken yet */
+    size_t offset;     /* stream offset of buf[0] */
+    bool finished;     /* the connection would close: later bytes are ignored */
     size_t count;
     struct verdict verdicts[MAX_VERDICTS];
 };
@@ -222,7 +224,7 @@ static void take_requests(struct session *s)
         struct route r;
         CHECK(route_request(&req, s->max_delay, &r) == 0);
         check_route(&req, s->max_delay, &r);
-        s->start += (size_t)n;
+        s->start += (size_t) n;
         v.end = s->offset + s->start;
         v.status = r.status;
         v.delay_ms = r.delay_ms;
@@ -265,9 +267,11 @@ static void check_same(const struct session *a, const struct session *b, const c
 {
     bool same = a->count == b->count && a->finished == b->finished &&
                 memcmp(a->verdicts, b->verdicts, a->count * sizeof a->verdicts[0]) == 0 &&
-                (a->finished || (a->offset + a->start == b->offset + b->start && a->len - a->start == b->len - b->start));
+                (a->finished || (a->offset + a->start == b->offset + b->start &&
+                                 a->len - a->start == b->len - b->start));
     if (!same) {
-        fprintf(stderr, "fuzz_request: fed %s, the stream gave other verdicts than in one piece\n", how);
+        fprintf(stderr, "fuzz_request: fed %s, the stream gave other verdicts than in one piece\n",
+                how);
         abort();
     }
 }
@@ -296,8 +300,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     start_session(&chunked, max_delay);
     for (size_t at = 0; at < size;) {
         uint64_t r = next_random(&random);
-        size_t chunk = r % 4 == 0 ? 1 + (size_t)(r >> 8) % (size - at) /* sometimes big */
-                                  : 1 + (size_t)(r >> 8) % 16;
+        size_t chunk = r % 4 == 0 ? 1 + (size_t) (r >> 8) % (size - at) /* sometimes big */
+                                  : 1 + (size_t) (r >> 8) % 16;
         if (chunk > size - at)
             chunk = size - at;
         receive(&chunked, data + at, chunk);
