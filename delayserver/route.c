@@ -1,27 +1,55 @@
-/* delayserver/route.c: the delay server's protocol, GET /{delay_ms}/{message},
- * applied to one parsed request (route.h is the contract). The checks run
- * in the order a reader would ask: is it HTTP/1, is it GET, is the path the
- * right shape, is the delay a number in range, does the message decode.
+/* delayserver/route.c: the delay server's protocol, GET /{delay_ms}/{message}
+ * (route.h is the contract). The checks run in the order a reader would
+ * ask: is it a whole head, is it HTTP/1, is it GET, is the path the right
+ * shape, is the delay a number in range, does the message decode.
+ * Sections: Verdicts, Checks, Taking a request, Answers.
  */
 #include "route.h"
 
+#include <assert.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Fill in an error verdict; `format` makes one line of text. */
+#define REASON_MAX 128 /* longest reason line, newline included */
+
+/* ===== Verdicts ===== */
+
+/* Fill in an error verdict on a zeroed *route: `format` makes one line of
+ * text, which becomes the body with a newline at its end. Returns 0 or
+ * -ENOMEM. */
 __attribute__((format(printf, 3, 4))) static int reject(struct route *route, int status,
                                                         const char *format, ...)
 {
+    char reason[REASON_MAX];
     va_list args;
     va_start(args, format);
-    vsnprintf(route->reason, sizeof route->reason, format, args);
+    int n = vsnprintf(reason, sizeof reason - 1, format, args);
     va_end(args);
+    assert(n > 0 && (size_t) n < sizeof reason - 1); /* every reason below fits */
+    reason[n++] = '\n';
+
+    route->body = malloc((size_t) n);
+    if (route->body == NULL)
+        return -ENOMEM;
+    memcpy(route->body, reason, (size_t) n);
+    route->body_len = (size_t) n;
     route->status = status;
+    route->delay_ms = 0;
+    route->keep_alive = false;
     return 0;
 }
+
+void route_free(struct route *route)
+{
+    free(route->body);
+    route->body = NULL;
+    route->body_len = 0;
+}
+
+/* ===== Checks ===== */
 
 /* A GET has no body; one that announces a body would leave its bytes to be
  * read as the next request, so it is refused instead. */
@@ -99,6 +127,8 @@ static bool valid_utf8(const unsigned char *s, size_t len)
     return true;
 }
 
+/* ===== Taking a request ===== */
+
 int route_request(const struct http_request *req, uint64_t max_delay_ms, struct route *route)
 {
     memset(route, 0, sizeof *route);
@@ -149,11 +179,71 @@ int route_request(const struct http_request *req, uint64_t max_delay_ms, struct 
     }
 
     route->status = 200;
-    route->message = message;
-    route->message_len = (size_t) len;
+    route->body = message;
+    route->body_len = (size_t) len;
     /* HTTP/1.1 keeps a connection open unless told to close it; HTTP/1.0
      * closes it unless told to keep it. "close" wins either way. */
     bool keep = route->http10 ? http_has_token(req, "connection", "keep-alive") : true;
     route->keep_alive = keep && !http_has_token(req, "connection", "close");
     return 0;
+}
+
+ssize_t route_next(const char *buf, size_t len, uint64_t max_delay_ms, struct http_header *headers,
+                   struct route *route)
+{
+    struct http_request req = {.headers = headers, .max_headers = ROUTE_MAX_HEADERS};
+    ssize_t n = http_parse_request(buf, len, &req);
+    if (n == HTTP_NEED_MORE && len < ROUTE_HEAD_MAX)
+        return 0;
+
+    memset(route, 0, sizeof *route);
+    int rc;
+    if (n == HTTP_NEED_MORE)
+        rc = reject(route, 431, "the request head is longer than %d bytes", ROUTE_HEAD_MAX);
+    else if (n == HTTP_MALFORMED)
+        rc = reject(route, 400, "malformed request: expected GET /{delay_ms}/{message} HTTP/1.1");
+    else
+        return route_request(&req, max_delay_ms, route) < 0 ? -ENOMEM : n;
+    return rc < 0 ? rc : (ssize_t) len;
+}
+
+int route_timeout(const char *buf, size_t len, uint64_t idle_timeout_ms, struct route *route)
+{
+    (void) buf, (void) len;
+    memset(route, 0, sizeof *route);
+    return reject(route, 408, "no complete request within %" PRIu64 " ms", idle_timeout_ms);
+}
+
+/* ===== Answers ===== */
+
+size_t route_answer_head(const struct route *route, const char *date,
+                         char out[ROUTE_ANSWER_HEAD_SIZE])
+{
+    const char *connection = !route->keep_alive ? "connection: close\r\n"
+                             : route->http10    ? "connection: keep-alive\r\n"
+                                                : ""; /* HTTP/1.1 keeps it open by default */
+    int n = snprintf(out, ROUTE_ANSWER_HEAD_SIZE,
+                     "HTTP/1.1 %d %s\r\n"
+                     "content-type: text/plain; charset=utf-8\r\n"
+                     "content-length: %zu\r\n"
+                     "%s%s"
+                     "date: %s\r\n"
+                     "\r\n",
+                     route->status, http_status_text(route->status), route->body_len, connection,
+                     route->status == 405 ? "allow: GET\r\n" : "", date);
+    assert(n > 0 && n < ROUTE_ANSWER_HEAD_SIZE);
+    return (size_t) n;
+}
+
+void route_log(FILE *out, uint64_t n, const struct route *route)
+{
+    fprintf(out, "#%" PRIu64 " - %" PRIu64 "ms: ", n, route->delay_ms);
+    for (size_t i = 0; i < route->body_len; i++) {
+        unsigned char ch = (unsigned char) route->body[i];
+        if (ch < 0x20 || ch == 0x7f)
+            fprintf(out, "\\x%02x", ch);
+        else
+            putc(ch, out);
+    }
+    putc('\n', out);
 }
