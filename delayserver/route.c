@@ -51,8 +51,23 @@ void route_free(struct route *route)
 
 /* ===== Checks ===== */
 
-/* A GET has no body; one that announces a body would leave its bytes to be
- * read as the next request, so it is refused instead. */
+/* Did the client ask with HEAD? This looks at the first word only, for a
+ * head that cannot be parsed (too long, malformed, unfinished): a client
+ * that sent HEAD reads no body, whatever else was wrong. */
+static bool starts_with_head(const char *buf, size_t len)
+{
+    while (len > 0 && (*buf == '\r' || *buf == '\n')) /* empty lines before the request line */
+        buf++, len--;
+    return len >= 5 && memcmp(buf, "HEAD ", 5) == 0;
+}
+
+static bool method_is(const struct http_request *req, const char *method)
+{
+    return req->method_len == strlen(method) && memcmp(req->method, method, req->method_len) == 0;
+}
+
+/* GET and HEAD have no body; a request that announces one would leave its
+ * bytes to be read as the next request, so it is refused instead. */
 static bool announces_body(const struct http_request *req)
 {
     for (size_t i = 0; i < req->num_headers; i++) {
@@ -133,13 +148,15 @@ int route_request(const struct http_request *req, uint64_t max_delay_ms, struct 
 {
     memset(route, 0, sizeof *route);
     route->http10 = req->major == 1 && req->minor == 0;
+    route->head_only =
+        method_is(req, "HEAD"); /* errors too: a HEAD is never answered with a body */
 
     if (req->major != 1)
         return reject(route, 505, "only HTTP/1.0 and HTTP/1.1 are supported");
-    if (req->method_len != 3 || memcmp(req->method, "GET", 3) != 0)
-        return reject(route, 405, "only GET is supported");
+    if (!method_is(req, "GET") && !route->head_only)
+        return reject(route, 405, "only GET and HEAD are supported");
     if (announces_body(req))
-        return reject(route, 400, "a GET request must not have a body");
+        return reject(route, 400, "a GET or HEAD request must not have a body");
 
     /* The path is the target up to any query string, which is ignored. */
     const char *path = req->target;
@@ -197,6 +214,7 @@ ssize_t route_next(const char *buf, size_t len, uint64_t max_delay_ms, struct ht
         return 0;
 
     memset(route, 0, sizeof *route);
+    route->head_only = starts_with_head(buf, len);
     int rc;
     if (n == HTTP_NEED_MORE)
         rc = reject(route, 431, "the request head is longer than %d bytes", ROUTE_HEAD_MAX);
@@ -209,8 +227,8 @@ ssize_t route_next(const char *buf, size_t len, uint64_t max_delay_ms, struct ht
 
 int route_timeout(const char *buf, size_t len, uint64_t idle_timeout_ms, struct route *route)
 {
-    (void) buf, (void) len;
     memset(route, 0, sizeof *route);
+    route->head_only = starts_with_head(buf, len);
     return reject(route, 408, "no complete request within %" PRIu64 " ms", idle_timeout_ms);
 }
 
@@ -230,7 +248,7 @@ size_t route_answer_head(const struct route *route, const char *date,
                      "date: %s\r\n"
                      "\r\n",
                      route->status, http_status_text(route->status), route->body_len, connection,
-                     route->status == 405 ? "allow: GET\r\n" : "", date);
+                     route->status == 405 ? "allow: GET, HEAD\r\n" : "", date);
     assert(n > 0 && n < ROUTE_ANSWER_HEAD_SIZE);
     return (size_t) n;
 }

@@ -3,13 +3,14 @@
  *
  * route_next() takes the next request out of what a connection has
  * received and gives the verdict: 200 with the percent-decoded message of
- * GET /{delay_ms}/{message} after the delay, or an error status and a
- * one-line reason at once. route_answer_head() writes the answer's status
- * line and headers, route_log() the server's log line. Nothing here touches
- * a socket, a clock or a timer, and nothing keeps state between calls: a
- * server carries route.c and http.c over unchanged, whatever its model of
- * concurrency (the epoll loop of server.c, or coroutines on a runtime), and
- * a fuzzer drives them without a socket.
+ * GET /{delay_ms}/{message} after the delay (HEAD: the same answer without
+ * its body), or an error status and a one-line reason at once.
+ * route_answer_head() writes the answer's status line and headers,
+ * route_log() the server's log line. Nothing here touches a socket, a clock
+ * or a timer, and nothing keeps state between calls: a server carries
+ * route.c and http.c over unchanged, whatever its model of concurrency (the
+ * epoll loop of server.c, or coroutines on a runtime), and a fuzzer drives
+ * them without a socket.
  */
 #ifndef DELAYSERVER_ROUTE_H
 #define DELAYSERVER_ROUTE_H

@@ -61,8 +61,10 @@ class Response:
         return f"<{self.status_line} {self.headers} {self.body!r}>"
 
 
-def parse_response(data):
-    """Split one response off the front of `data`: (Response, rest), or None if incomplete."""
+def parse_response(data, head_only=False):
+    """Split one response off the front of `data`: (Response, rest), or None if
+    incomplete. head_only: the answer to a HEAD, whose content-length counts a
+    body that is not sent."""
     end = data.find(b"\r\n\r\n")
     if end < 0:
         return None
@@ -72,7 +74,7 @@ def parse_response(data):
         name, _, value = line.partition(":")
         assert name.lower() not in headers, f"header {name} sent twice: {lines}"
         headers[name.lower()] = value.strip()
-    length = int(headers["content-length"])
+    length = 0 if head_only else int(headers["content-length"])
     body_start = end + 4
     if len(data) < body_start + length:
         return None
@@ -119,9 +121,9 @@ class Conversation:
     def send(self, raw):
         self.sock.sendall(raw.encode())
 
-    def response(self):
+    def response(self, head_only=False):
         while True:
-            parsed = parse_response(self.buffer)
+            parsed = parse_response(self.buffer, head_only)
             if parsed:
                 response, self.buffer = parsed
                 return response
@@ -229,7 +231,7 @@ BAD_REQUESTS = [
     (WORKBOOK_REQUEST.format(target="/10/a/b"), 404, "/{delay_ms}/{message}"),
     (WORKBOOK_REQUEST.format(target="http://127.0.0.1/10/a"), 400, "must be a path"),
     ("POST /10/hello HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 405, "only GET"),
-    ("HEAD /10/hello HTTP/1.1\r\nHost: x\r\n\r\n", 405, "only GET"),
+    ("OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", 405, "only GET"),
     ("get /10/hello HTTP/1.1\r\nHost: x\r\n\r\n", 405, "only GET"),
     ("GET /10/hello HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", 400, "body"),
     ("GET /10/hello HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", 400, "body"),
@@ -259,7 +261,7 @@ def check_bad_request(server, raw, status, words):
     assert words in response.body.decode(), response.body
     assert ("allow" in response.headers) == (status == 405)
     if status == 405:
-        assert response.headers["allow"] == "GET"
+        assert response.headers["allow"] == "GET, HEAD"
 
 
 def check_head_limit(server):
@@ -426,6 +428,48 @@ def test_max_delay_option(start_server):
 def test_bad_request(shared_server, raw, status, words):
     """Bad input gets no error status, no one-line reason, or the connection is left open."""
     check_bad_request(shared_server, raw, status, words)
+
+
+def test_head_is_answered_like_get_without_a_body(start_server):
+    """HEAD is refused, answered at once, or with a body that the client then reads as the next answer."""
+    server = start_server("--speedup", "10")
+    talk = Conversation(server)
+    start = time.monotonic()
+    talk.send("HEAD /2000/hello HTTP/1.1\r\nHost: x\r\n\r\n"
+              "GET /0/after HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    head = talk.response(head_only=True)
+    elapsed = time.monotonic() - start
+    assert head.status_line == "HTTP/1.1 200 OK"
+    assert sorted(head.names) == ["content-length", "content-type", "date"]  # the same as a GET's
+    assert head.headers["content-length"] == "5" and head.body == b""
+    assert elapsed >= 0.195, f"answered after {elapsed:.3f}s, before its 0.2 s delay"
+    after = talk.response()  # starts right where the HEAD's head ends
+    assert after.status == 200 and after.body == b"after"
+    assert talk.closed()
+    talk.close()
+    assert server.wait_for_log(2) == ["#1 - 2000ms: hello", "#2 - 0ms: after"]
+
+
+# A HEAD that is refused gets the error's head, and no body either.
+HEAD_ERRORS = [
+    ("HEAD /abc/hello HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+    ("HEAD /hello HTTP/1.1\r\nHost: x\r\n\r\n", 404),
+    ("HEAD /10/hello HTTP/1.1\r\nno colon\r\n\r\n", 400),
+    ("HEAD /10/hello HTTP/3.0\r\nHost: x\r\n\r\n", 505),
+    ("HEAD /0/" + "h" * 8300 + " HTTP/1.1\r\nHost: x\r\n\r\n", 431),
+    ("HEAD /10/hel", 408),  # and then nothing
+]
+
+
+@pytest.mark.parametrize("raw, status", HEAD_ERRORS, ids=lambda v: repr(v)[:30])
+def test_refused_head_has_no_body(start_server, raw, status):
+    """A refused HEAD request gets its reason as a body, which a HEAD client never reads."""
+    server = start_server("--idle-timeout", "300")
+    data = exchange(server, raw)
+    response, rest = parse_response(data, head_only=True)
+    assert response.status == status, data
+    assert int(response.headers["content-length"]) > 0 and response.headers["connection"] == "close"
+    assert rest == b"", f"a body after the head: {rest!r}"
 
 
 def test_bad_requests_are_not_logged(start_server):

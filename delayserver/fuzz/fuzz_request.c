@@ -151,7 +151,7 @@ static void check_answer(const struct route *r)
     snprintf(expected, sizeof expected, "\r\ncontent-length: %zu\r\n", r->body_len);
     CHECK(strstr(head, expected) != NULL);
     CHECK(strstr(head, "\r\n\r\n") == head + len - 4);
-    CHECK(route_body_to_send(r) == r->body_len);
+    CHECK(route_body_to_send(r) == (r->head_only ? 0 : r->body_len));
     if (r->status != 200)
         return;
 
@@ -172,10 +172,24 @@ static void check_error(const struct route *r)
         CHECK((unsigned char) r->body[i] >= 0x20 && r->body[i] != 0x7f);
 }
 
+static bool method_is(const struct http_request *req, const char *method)
+{
+    return req->method_len == strlen(method) && memcmp(req->method, method, req->method_len) == 0;
+}
+
+/* Does the stream at buf start with the method HEAD, after any empty lines? */
+static bool sent_head(const char *buf, size_t len)
+{
+    size_t i = 0;
+    while (i < len && (buf[i] == '\r' || buf[i] == '\n'))
+        i++;
+    return len - i >= 5 && memcmp(buf + i, "HEAD ", 5) == 0;
+}
+
 /* route_next() returned n > 0 for buf[0..avail), which http_parse_request()
  * had parsed into `parsed` (and, when it is a head length, into req). */
-static void check_verdict(const struct http_request *req, ssize_t parsed, size_t avail, ssize_t n,
-                          uint64_t max_delay, const struct route *r)
+static void check_verdict(const char *buf, const struct http_request *req, ssize_t parsed,
+                          size_t avail, ssize_t n, uint64_t max_delay, const struct route *r)
 {
     if (parsed == HTTP_NEED_MORE)
         CHECK(avail >= ROUTE_HEAD_MAX && r->status == 431 && (size_t) n == avail);
@@ -184,13 +198,14 @@ static void check_verdict(const struct http_request *req, ssize_t parsed, size_t
     else
         CHECK(n == parsed && r->http10 == (req->major == 1 && req->minor == 0));
     CHECK(r->body != NULL);
+    CHECK(r->head_only == (parsed > 0 ? method_is(req, "HEAD") : sent_head(buf, avail)));
 
     switch (r->status) {
     case 200:
         CHECK(parsed > 0);
         CHECK(r->delay_ms <= max_delay);
         CHECK(r->body_len <= req->target_len);
-        CHECK(req->major == 1 && req->method_len == 3 && memcmp(req->method, "GET", 3) == 0);
+        CHECK(req->major == 1 && (method_is(req, "GET") || method_is(req, "HEAD")));
         break;
     case 400:
     case 404:
@@ -215,6 +230,7 @@ struct verdict {
     uint64_t body_hash; /* of the decoded message, or of the reason */
     size_t body_len;
     bool keep_alive;
+    bool head_only;
 };
 
 /* The server's input buffer: at most ROUTE_HEAD_MAX bytes not taken yet, as in
@@ -253,7 +269,7 @@ static void take_requests(struct session *s)
             CHECK(parsed == HTTP_NEED_MORE && avail < ROUTE_HEAD_MAX);
             return;
         }
-        check_verdict(&req, parsed, avail, n, s->max_delay, &r);
+        check_verdict(head, &req, parsed, avail, n, s->max_delay, &r);
 
         /* A head refused unparsed ends where it starts: how much of the
          * stream had arrived by then depends on the split. */
@@ -266,6 +282,7 @@ static void take_requests(struct session *s)
         v.body_hash = fnv1a(r.body, r.body_len);
         v.body_len = r.body_len;
         v.keep_alive = r.keep_alive;
+        v.head_only = r.head_only;
         s->start += taken;
         route_free(&r);
         add_verdict(s, v);
@@ -331,7 +348,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!whole.finished && whole.start < whole.len) { /* half a request, then silence */
         struct route r;
         CHECK(route_timeout(whole.buf + whole.start, whole.len - whole.start, 10000, &r) == 0);
-        CHECK(r.status == 408);
+        CHECK(r.status == 408 &&
+              r.head_only == sent_head(whole.buf + whole.start, whole.len - whole.start));
         check_error(&r);
         check_answer(&r);
         route_free(&r);
