@@ -1,7 +1,8 @@
 /* delayserver/route.c: the delay server's protocol, GET /{delay_ms}/{message}
  * (route.h is the contract). The checks run in the order a reader would
- * ask: is it a whole head, is it HTTP/1, is it GET, is the path the right
- * shape, is the delay a number in range, does the message decode.
+ * ask: is it a whole head, is it HTTP/1, is it GET or HEAD, does it name
+ * one host, has it no body, is the path the right shape, is the delay a
+ * number in range, does the message decode.
  * Sections: Verdicts, Checks, Taking a request, Answers.
  */
 #include "route.h"
@@ -53,12 +54,16 @@ void route_free(struct route *route)
 
 /* Did the client ask with HEAD? This looks at the first word only, for a
  * head that cannot be parsed (too long, malformed, unfinished): a client
- * that sent HEAD reads no body, whatever else was wrong. */
+ * that sent HEAD reads no body, whatever else was wrong. Only proper empty
+ * lines are skipped before it, as the parser skips them: then "HEAD " has
+ * always arrived before the parser can refuse anything, and the answer
+ * does not depend on how the client's bytes were split. */
 static bool starts_with_head(const char *buf, size_t len)
 {
-    while (len > 0 && (*buf == '\r' || *buf == '\n')) /* empty lines before the request line */
-        buf++, len--;
-    return len >= 5 && memcmp(buf, "HEAD ", 5) == 0;
+    size_t i = 0;
+    while (i < len && (buf[i] == '\n' || (buf[i] == '\r' && i + 1 < len && buf[i + 1] == '\n')))
+        i += buf[i] == '\r' ? 2 : 1;
+    return len - i >= 5 && memcmp(buf + i, "HEAD ", 5) == 0;
 }
 
 static bool method_is(const struct http_request *req, const char *method)
@@ -83,6 +88,34 @@ static bool announces_body(const struct http_request *req)
         }
     }
     return false;
+}
+
+/* What is wrong with the request's Host header, if anything (RFC 9112,
+ * section 3.2: a server must refuse with 400 an HTTP/1.1 request without
+ * one, and any request with several or with an invalid one). The value is
+ * a host and an optional port (uri-host [":" port]): it may be empty, and
+ * it can only hold the characters of a host name, an IP address in
+ * brackets, a percent-escape and a port. Returns the reason, or NULL. */
+static const char *host_problem(const struct http_request *req)
+{
+    const struct http_header *host = NULL;
+    for (size_t i = 0; i < req->num_headers; i++) {
+        if (!http_header_is(&req->headers[i], "host"))
+            continue;
+        if (host != NULL)
+            return "a request must have one Host header, not several";
+        host = &req->headers[i];
+    }
+    if (host == NULL)
+        return req->minor >= 1 ? "an HTTP/1.1 request must have a Host header" : NULL;
+    for (size_t i = 0; i < host->value_len; i++) {
+        char c = host->value[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  (c != '\0' && strchr("-._~%!$&'()*+,;=:[]", c) != NULL);
+        if (!ok)
+            return "the Host header must be a host name or address, with an optional port";
+    }
+    return NULL;
 }
 
 /* Parse the delay segment: one or more digits, at most max_ms. Returns 0,
@@ -155,6 +188,9 @@ int route_request(const struct http_request *req, uint64_t max_delay_ms, struct 
         return reject(route, 505, "only HTTP/1.0 and HTTP/1.1 are supported");
     if (!method_is(req, "GET") && !route->head_only)
         return reject(route, 405, "only GET and HEAD are supported");
+    const char *problem = host_problem(req);
+    if (problem != NULL)
+        return reject(route, 400, "%s", problem);
     if (announces_body(req))
         return reject(route, 400, "a GET or HEAD request must not have a body");
 

@@ -233,6 +233,9 @@ BAD_REQUESTS = [
     ("POST /10/hello HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 405, "only GET"),
     ("OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", 405, "only GET"),
     ("get /10/hello HTTP/1.1\r\nHost: x\r\n\r\n", 405, "only GET"),
+    ("GET /10/hello HTTP/1.1\r\nConnection: close\r\n\r\n", 400, "must have a Host header"),
+    ("GET /10/hello HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n", 400, "one Host header"),
+    ("GET /10/hello HTTP/1.1\r\nHost: a/b@c\r\n\r\n", 400, "Host header must be"),
     ("GET /10/hello HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", 400, "body"),
     ("GET /10/hello HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", 400, "body"),
     ("GET /10/hello HTTP/2.0\r\nHost: x\r\n\r\n", 505, "HTTP/1.1"),
@@ -345,13 +348,16 @@ def test_percent_decoding(shared_server, encoded, decoded):
 
 @pytest.mark.parametrize("raw", [
     "GET /0/ok HTTP/1.1\nHost: x\nConnection: close\n\n",              # bare LF line ends
-    "\r\nGET /0/ok HTTP/1.1\r\nConnection: close\r\n\r\n",            # an empty line first, no Host
-    "GET /0/ok HTTP/1.1\r\nCONNECTION: \tKeep-Alive, CLOSE \r\n\r\n",   # tokens in any case
-    "GET /0/ok HTTP/1.1\r\nConnection: keep-alive\r\nConnection: close\r\n\r\n",
-    "GET /0/ok HTTP/1.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    "\r\nGET /0/ok HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",  # an empty line first
+    "GET /0/ok HTTP/1.1\r\nHost: x\r\nCONNECTION: \tKeep-Alive, CLOSE \r\n\r\n",  # tokens in any case
+    "GET /0/ok HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\nConnection: close\r\n\r\n",
+    "GET /0/ok HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    "GET /0/ok HTTP/1.1\r\nhost: [::1]:8080\r\nConnection: close\r\n\r\n",  # any case, IPv6, a port
+    "GET /0/ok HTTP/1.1\r\nHost:\r\nConnection: close\r\n\r\n",  # empty: allowed
+    "GET /0/ok HTTP/1.0\r\n\r\n",  # HTTP/1.0 may leave Host out
 ])
 def test_tolerated_forms(shared_server, raw):
-    """A valid request in a less common form (LF line ends, odd case, no Host) is refused or kept open."""
+    """A valid request in a less common form (LF line ends, odd case, an empty Host) is refused or kept open."""
     response, rest = parse_response(exchange(shared_server, raw))
     assert response.status == 200 and response.body == b"ok" and rest == b""
     assert response.headers["connection"] == "close"

@@ -177,12 +177,21 @@ static bool method_is(const struct http_request *req, const char *method)
     return req->method_len == strlen(method) && memcmp(req->method, method, req->method_len) == 0;
 }
 
+/* How many Host header fields the request has. */
+static size_t hosts(const struct http_request *req)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < req->num_headers; i++)
+        count += http_header_is(&req->headers[i], "host");
+    return count;
+}
+
 /* Does the stream at buf start with the method HEAD, after any empty lines? */
 static bool sent_head(const char *buf, size_t len)
 {
     size_t i = 0;
-    while (i < len && (buf[i] == '\r' || buf[i] == '\n'))
-        i++;
+    while (i < len && (buf[i] == '\n' || (buf[i] == '\r' && i + 1 < len && buf[i + 1] == '\n')))
+        i += buf[i] == '\r' ? 2 : 1;
     return len - i >= 5 && memcmp(buf + i, "HEAD ", 5) == 0;
 }
 
@@ -206,6 +215,7 @@ static void check_verdict(const char *buf, const struct http_request *req, ssize
         CHECK(r->delay_ms <= max_delay);
         CHECK(r->body_len <= req->target_len);
         CHECK(req->major == 1 && (method_is(req, "GET") || method_is(req, "HEAD")));
+        CHECK(hosts(req) == 1 || (hosts(req) == 0 && req->minor == 0));
         break;
     case 400:
     case 404:
