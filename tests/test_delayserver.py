@@ -709,8 +709,16 @@ def test_port_in_use(start_server):
     (["--max-delay", "1e3"], "--max-delay wants"),
     (["--idle-timeout", "0"], "--idle-timeout wants"),
     (["--host", "localhost"], "--host wants an IP address"),
+    (["--port", "-1"], "--port wants"),
+    (["--port", " 80"], "--port wants"),
+    (["--port="], "--port wants"),
+    (["--speedup", "99999999999999999999"], "--speedup wants a whole number from 1 to 1000000"),
+    (["--max-delay", "+5"], "--max-delay wants"),
     (["--bogus"], "unknown option '--bogus'"),
     (["extra"], "unexpected argument 'extra'"),
+    (["--help", "extra"], "unexpected argument 'extra'"),
+    (["--help", "--quiet"], "--help takes no other arguments"),
+    (["--quiet", "-h"], "--help takes no other arguments"),
 ])
 def test_bad_flags(args, words):
     """A bad flag does not give one clear line on stderr and exit status 2."""
@@ -718,7 +726,7 @@ def test_bad_flags(args, words):
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("delayserver: ")
-    assert words in result.stderr
+    assert words in result.stderr and result.stderr.endswith(" (try --help)\n")
 
 
 def test_help():
