@@ -1,5 +1,7 @@
-"""The delay server under abuse (issue 11): a fuzz run of its parser, then
-clients that misbehave by the thousand while well-behaved ones watch.
+"""The delay server under abuse: a fuzz run of its parser, then clients that
+misbehave by the thousand while well-behaved ones watch. Like
+test_delayserver.py, every test that starts a server runs once for each
+implementation in its SERVERS.
 
 In every abuse case a separate process (PROBE_SCRIPT) keeps sending ordinary
 requests of 500 ms at speedup 1; each must come back correct and on time while
@@ -31,12 +33,10 @@ import time
 
 import pytest
 
-from test_delayserver import (BAD_REQUESTS, WORKBOOK_REQUEST, concurrent_gets, cpu_seconds, open_fds,
-                              parse_response, wait_until)
-from workbook import SANITIZER_ENV, path, run
+from test_delayserver import (BAD_REQUESTS, WORKBOOK_REQUEST, concurrent_gets, cpu_seconds,  # noqa: F401
+                              impl, open_fds, parse_response, serve, wait_until)
+from workbook import path, run
 
-BINARY = path("delayserver", "delayserver")
-ASAN_BINARY = path("delayserver", "delayserver-asan")
 FUZZER = path("delayserver", "fuzz", "fuzz_request")
 
 PROBE_DELAY_MS = 500
@@ -68,15 +68,11 @@ def no_stray_probes():
 
 
 @pytest.fixture
-def abused_server(start_server, monkeypatch):
-    """start(build, *options): a server of the plain or the ASan build, warmed
-    up; check_after() then asserts it survived in good shape."""
+def abused_server(serve):
+    """start(build, *options): the server under test, its plain or its ASan
+    build, warmed up; check_after() then asserts it survived in good shape."""
     def start(build, *options):
-        if build == "asan":
-            for name, value in SANITIZER_ENV.items():
-                monkeypatch.setenv(name, value)
-        server = start_server(*options, binary=ASAN_BINARY if build == "asan" else BINARY)
-        server.build = build
+        server = serve(*options, build=build)
         warm_up(server)
         server.baseline_fds = open_fds(server)
         server.baseline_rss = rss_kib(server)
@@ -331,9 +327,9 @@ def exchange_many(server, payloads, in_flight=100, timeout=60, shut_write=()):
 SEEDS = path("delayserver", "fuzz", "corpus")
 
 
-def test_fuzz_seeds_get_the_status_their_names_say(start_server):
+def test_fuzz_seeds_get_the_status_their_names_say(serve):
     """A seed of the fuzz corpus is named for an answer the server no longer gives (so the fuzzer starts from the wrong place)."""
-    server = start_server("--speedup", "1000")
+    server = serve("--speedup", "1000")
     checked = 0
     for name in sorted(os.listdir(SEEDS)):
         status = name.split("-")[0]

@@ -7,7 +7,7 @@
  * so every split must give the same verdicts; each parse, each verdict,
  * each answer head and each log line is also checked against its contract
  * in http.h and route.h.
- * Build and run: make -C delayserver fuzz-run (see delayserver/README.md).
+ * Build and run: make -C delayserver fuzz-run (see delayserver/GOING-DEEPER.md).
  */
 #include <stdbool.h>
 #include <stdint.h>
