@@ -278,8 +278,10 @@ fn bench_echo(n: usize) -> String {
         let addr = listener.local_addr().unwrap();
         // The kernel completes the handshake into the listen queue: connect
         // first, then take the connection with accept.
-        let mut client = TcpStream::connect(addr).await.unwrap_or_else(|_| die("tokio echo: cannot connect"));
-        let (mut server, _) = listener.accept().await.unwrap_or_else(|_| die("tokio echo: accept failed"));
+        let mut client =
+            TcpStream::connect(addr).await.unwrap_or_else(|_| die("tokio echo: cannot connect"));
+        let (mut server, _) =
+            listener.accept().await.unwrap_or_else(|_| die("tokio echo: accept failed"));
         client.set_nodelay(true).unwrap();
         server.set_nodelay(true).unwrap();
         let echo = tokio::spawn(async move {
@@ -287,7 +289,10 @@ fn bench_echo(n: usize) -> String {
             loop {
                 match server.read(&mut buf).await {
                     Ok(0) => return, /* the client hung up */
-                    Ok(k) => server.write_all(&buf[..k]).await.unwrap_or_else(|_| die("tokio echo: write failed")),
+                    Ok(k) => server
+                        .write_all(&buf[..k])
+                        .await
+                        .unwrap_or_else(|_| die("tokio echo: write failed")),
                     Err(_) => die("tokio echo: read failed"),
                 }
             }
@@ -297,7 +302,9 @@ fn bench_echo(n: usize) -> String {
         let ping = [b'x'; ECHO_MSG];
         let mut answer = [0u8; ECHO_MSG];
         for _ in 0..n {
-            if client.write_all(&ping).await.is_err() || client.read_exact(&mut answer).await.is_err() {
+            if client.write_all(&ping).await.is_err()
+                || client.read_exact(&mut answer).await.is_err()
+            {
                 die("tokio echo: the round trip failed");
             }
         }
