@@ -32,14 +32,11 @@
 
 /* ===== Limits ===== */
 
-#define IN_FIRST                                                                                   \
-    1024 /* first size of a connection's input buffer; it doubles up to ROUTE_HEAD_MAX */
+#define IN_FIRST 1024       /* first size of an input buffer; it doubles up to ROUTE_HEAD_MAX */
 #define MAX_EVENTS 256      /* epoll events taken per turn of the loop */
 #define ACCEPT_BATCH 64     /* connections accepted per turn, so a flood cannot starve the others */
 #define ACCEPT_RETRY_MS 100 /* out of descriptors: how long to stop accepting */
-#define TRIM_BURST                                                                                 \
-    256 /* give memory back once this many connections have closed since the peak                  \
-         */
+#define TRIM_BURST 256      /* give memory back once this many have closed since the peak */
 
 #define NS_PER_MS 1000000ull
 #define NS_PER_SEC 1000000000ull
