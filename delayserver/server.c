@@ -14,7 +14,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,17 +45,6 @@ static uint64_t now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t) ts.tv_sec * NS_PER_SEC + (uint64_t) ts.tv_nsec;
-}
-
-/* Say on stderr what went wrong, in one line: "<program>: <what>". */
-__attribute__((format(printf, 1, 2))) static void complain(const char *format, ...)
-{
-    va_list args;
-    va_start(args, format);
-    fprintf(stderr, "%s: ", program_invocation_short_name);
-    vfprintf(stderr, format, args);
-    fputc('\n', stderr);
-    va_end(args);
 }
 
 /* ===== Connections ===== */
@@ -544,7 +532,7 @@ static void accept_clients(struct server *s)
         case ENETUNREACH:
             continue;
         default:
-            complain("accept: %s", strerror(errno));
+            fprintf(stderr, "%s: accept: %s\n", program_invocation_short_name, strerror(errno));
             pause_accepting(s);
             return;
         }
@@ -612,7 +600,7 @@ static int serve(struct server *s)
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            complain("epoll_wait: %s", strerror(errno));
+            fprintf(stderr, "%s: epoll_wait: %s\n", program_invocation_short_name, strerror(errno));
             return 1;
         }
         /* epoll reports each socket at most once per batch, and only a
@@ -638,7 +626,8 @@ static int serve(struct server *s)
 /* Print "cannot listen on <host>:<port>: <error>" and return -1. */
 static int listen_error(const struct server_options *o, const char *error)
 {
-    complain("cannot listen on %s:%u: %s", o->host, o->port, error);
+    fprintf(stderr, "%s: cannot listen on %s:%u: %s\n", program_invocation_short_name, o->host,
+            o->port, error);
     return -1;
 }
 
@@ -707,7 +696,7 @@ static int setup(struct server *s)
     sigaddset(&stop_signals, SIGTERM);
     if (sigprocmask(SIG_BLOCK, &stop_signals, NULL) < 0 ||
         (s->signal_fd = signalfd(-1, &stop_signals, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
-        complain("signalfd: %s", strerror(errno));
+        fprintf(stderr, "%s: signalfd: %s\n", program_invocation_short_name, strerror(errno));
         return -1;
     }
     /* Answers are sent with MSG_NOSIGNAL, but the log is written to stdout:
@@ -716,14 +705,14 @@ static int setup(struct server *s)
 
     s->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     if (s->epoll_fd < 0) {
-        complain("epoll_create1: %s", strerror(errno));
+        fprintf(stderr, "%s: epoll_create1: %s\n", program_invocation_short_name, strerror(errno));
         return -1;
     }
     if (open_listener(s) < 0)
         return -1;
     if (watch_fd(s, s->listen_fd, &s->listen_fd) < 0 ||
         watch_fd(s, s->signal_fd, &s->signal_fd) < 0) {
-        complain("epoll_ctl: %s", strerror(errno));
+        fprintf(stderr, "%s: epoll_ctl: %s\n", program_invocation_short_name, strerror(errno));
         return -1;
     }
     return 0;
@@ -750,7 +739,7 @@ int server_run(const struct server_options *options)
     struct server *s = calloc(1, sizeof *s);
     struct http_header *headers = calloc(ROUTE_MAX_HEADERS, sizeof *headers);
     if (s == NULL || headers == NULL) {
-        complain("out of memory");
+        fprintf(stderr, "%s: out of memory\n", program_invocation_short_name);
         free(s);
         free(headers);
         return 1;
