@@ -58,14 +58,14 @@ static int token_until(const char **p, const char *end, bool (*ok)(unsigned char
                        const char **token, size_t *len)
 {
     const char *start = *p;
-    while (*p < end && ok((unsigned char)**p))
+    while (*p < end && ok((unsigned char) **p))
         (*p)++;
     if (*p == end)
         return HTTP_NEED_MORE;
     if (*p == start || **p != stop)
         return HTTP_MALFORMED;
     *token = start;
-    *len = (size_t)(*p - start);
+    *len = (size_t) (*p - start);
     (*p)++;
     return 0;
 }
@@ -134,13 +134,13 @@ static ssize_t parse_field_line(const char **p, const char *end, struct http_hea
     while (*p < end && (**p == ' ' || **p == '\t'))
         (*p)++;
     const char *value = *p;
-    while (*p < end && is_value_char((unsigned char)**p))
+    while (*p < end && is_value_char((unsigned char) **p))
         (*p)++;
     const char *value_end = *p;
     while (value_end > value && (value_end[-1] == ' ' || value_end[-1] == '\t'))
         value_end--;
     header->value = value;
-    header->value_len = (size_t)(value_end - value);
+    header->value_len = (size_t) (value_end - value);
     return expect_line_end(p, end);
 }
 
@@ -175,7 +175,8 @@ ssize_t http_parse_request(const char *buf, size_t len, struct http_request *req
 
 bool http_header_is(const struct http_header *header, const char *name)
 {
-    return header->name_len == strlen(name) && strncasecmp(header->name, name, header->name_len) == 0;
+    return header->name_len == strlen(name) &&
+           strncasecmp(header->name, name, header->name_len) == 0;
 }
 
 bool http_has_token(const struct http_request *req, const char *name, const char *token)
@@ -187,14 +188,14 @@ bool http_has_token(const struct http_request *req, const char *name, const char
             continue;
         const char *p = h->value, *end = h->value + h->value_len;
         while (p < end) { /* one comma-separated element per turn */
-            const char *comma = memchr(p, ',', (size_t)(end - p));
+            const char *comma = memchr(p, ',', (size_t) (end - p));
             const char *elem_end = comma ? comma : end;
             while (p < elem_end && (*p == ' ' || *p == '\t'))
                 p++;
             const char *last = elem_end;
             while (last > p && (last[-1] == ' ' || last[-1] == '\t'))
                 last--;
-            if ((size_t)(last - p) == token_len && strncasecmp(p, token, token_len) == 0)
+            if ((size_t) (last - p) == token_len && strncasecmp(p, token, token_len) == 0)
                 return true;
             p = elem_end + 1;
         }
@@ -225,14 +226,14 @@ ssize_t http_percent_decode(const char *src, size_t len, char *dst)
         }
         if (len - i < 3) /* '%' needs two more characters */
             return -1;
-        int high = hex_value((unsigned char)src[i + 1]);
-        int low = hex_value((unsigned char)src[i + 2]);
+        int high = hex_value((unsigned char) src[i + 1]);
+        int low = hex_value((unsigned char) src[i + 2]);
         if (high < 0 || low < 0)
             return -1;
-        dst[out++] = (char)(high * 16 + low);
+        dst[out++] = (char) (high * 16 + low);
         i += 2;
     }
-    return (ssize_t)out;
+    return (ssize_t) out;
 }
 
 /* ===== Dates and status lines ===== */
@@ -247,20 +248,28 @@ void http_format_date(time_t t, char out[HTTP_DATE_SIZE])
     /* %a and %b of strftime follow the locale; HTTP wants English. The
      * modulos tell the compiler each field fits (years past 9999 wrap). */
     snprintf(out, HTTP_DATE_SIZE, "%s, %02u %s %04u %02u:%02u:%02u GMT", days[tm.tm_wday],
-             (unsigned)tm.tm_mday % 100, months[tm.tm_mon], (unsigned)(tm.tm_year + 1900) % 10000,
-             (unsigned)tm.tm_hour % 100, (unsigned)tm.tm_min % 100, (unsigned)tm.tm_sec % 100);
+             (unsigned) tm.tm_mday % 100, months[tm.tm_mon], (unsigned) (tm.tm_year + 1900) % 10000,
+             (unsigned) tm.tm_hour % 100, (unsigned) tm.tm_min % 100, (unsigned) tm.tm_sec % 100);
 }
 
 const char *http_status_text(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 431: return "Request Header Fields Too Large";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Unknown";
+    case 200:
+        return "OK";
+    case 400:
+        return "Bad Request";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 505:
+        return "HTTP Version Not Supported";
+    default:
+        return "Unknown";
     }
 }

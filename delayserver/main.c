@@ -1,5 +1,7 @@
 /* delayserver/main.c: the delay server's command line. Every chapter of the
- * workbook sends its requests here; server.c does the serving.
+ * workbook sends its requests here; server_run() (server.h) does the
+ * serving. Messages start with the program's own name, so a server that
+ * links this file under another name speaks for itself.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -11,50 +13,52 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "../common/args.h"
 #include "server.h"
 
-static const char usage[] =
-    "usage: delayserver [--host ADDR] [--port N] [--speedup N] [--max-delay MS]\n"
-    "                   [--idle-timeout MS] [--quiet] [--help]\n"
-    "\n"
-    "Answers GET /{delay_ms}/{message} with the message, after the delay.\n"
-    "\n"
-    "  --host ADDR        IPv4 or IPv6 address to listen on (default 127.0.0.1)\n"
-    "  --port N           TCP port, 0 for any free one (default 8080)\n"
-    "  --speedup N        divide every delay by N (default 1)\n"
-    "  --max-delay MS     refuse longer delays with 400 (default 60000)\n"
-    "  --idle-timeout MS  close a client that sends no complete request\n"
-    "                     within MS milliseconds (default 10000)\n"
-    "  --quiet            do not log requests\n"
-    "  --help             show this help\n"
-    "\n"
-    "The first line on stdout is \"delayserver listening on <host>:<port>\";\n"
-    "then one line per request: \"#<n> - <delay_ms>ms: <message>\".\n";
+/* The usage text; its first two lines name the program. */
+static void print_usage(void)
+{
+    const char *name = program_invocation_short_name;
+    printf("usage: %s [--host ADDR] [--port N] [--speedup N] [--max-delay MS]\n"
+           "       %*s [--idle-timeout MS] [--quiet] [--help]\n",
+           name, (int) strlen(name), "");
+    fputs("\n"
+          "Answers GET /{delay_ms}/{message} with the message, after the delay.\n"
+          "\n"
+          "  --host ADDR        IPv4 or IPv6 address to listen on (default 127.0.0.1)\n"
+          "  --port N           TCP port, 0 for any free one (default 8080)\n"
+          "  --speedup N        divide every delay by N (default 1)\n"
+          "  --max-delay MS     refuse longer delays with 400 (default 60000)\n"
+          "  --idle-timeout MS  close a client that sends no complete request\n"
+          "                     within MS milliseconds (default 10000)\n"
+          "  --quiet            do not log requests\n"
+          "  --help             show this help\n"
+          "\n"
+          "The first line on stdout is \"delayserver listening on <host>:<port>\";\n"
+          "then one line per request: \"#<n> - <delay_ms>ms: <message>\".\n",
+          stdout);
+}
 
 /* A bad command line: one line on stderr, exit status 2. */
 __attribute__((format(printf, 1, 2), noreturn)) static void bad_usage(const char *format, ...)
 {
     va_list args;
     va_start(args, format);
-    fputs("delayserver: ", stderr);
+    fprintf(stderr, "%s: ", program_invocation_short_name);
     vfprintf(stderr, format, args);
-    fputs(" (see --help)\n", stderr);
+    fputs(" (try --help)\n", stderr);
     va_end(args);
     exit(2);
 }
 
-/* Parse a decimal number from min to max, or exit with a usage error. */
-static uint64_t number(const char *flag, const char *text, uint64_t min, uint64_t max)
+/* Read a decimal number from min to max, or exit with a usage error. */
+static unsigned long long number(const char *flag, const char *text, unsigned long long min,
+                                 unsigned long long max)
 {
-    uint64_t value = 0;
-    bool ok = text[0] != '\0';
-    for (const char *p = text; ok && *p != '\0'; p++) {
-        ok = *p >= '0' && *p <= '9' && value <= (max - (uint64_t)(*p - '0')) / 10;
-        value = value * 10 + (uint64_t)(*p - '0');
-    }
-    if (!ok || value < min)
-        bad_usage("%s wants a whole number from %llu to %llu, not '%s'", flag, (unsigned long long)min,
-                  (unsigned long long)max, text);
+    unsigned long long value;
+    if (parse_count(text, min, max, &value) < 0)
+        bad_usage("%s wants a whole number from %llu to %llu, not '%s'", flag, min, max, text);
     return value;
 }
 
@@ -96,11 +100,11 @@ int main(int argc, char **argv)
         .idle_timeout_ms = 10000,
         .quiet = false,
     };
+    bool help = false;
     for (int i = 1; i < argc; i++) {
         const char *value;
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(usage, stdout);
-            return 0;
+            help = true;
         } else if (strcmp(argv[i], "--quiet") == 0) {
             options.quiet = true;
         } else if ((value = flag_value(argc, argv, &i, "--host")) != NULL) {
@@ -109,9 +113,9 @@ int main(int argc, char **argv)
                 bad_usage("--host wants an IP address such as 127.0.0.1 or ::1, not '%s'", value);
             options.host = value;
         } else if ((value = flag_value(argc, argv, &i, "--port")) != NULL) {
-            options.port = (unsigned)number("--port", value, 0, 65535);
+            options.port = (unsigned) number("--port", value, 0, 65535);
         } else if ((value = flag_value(argc, argv, &i, "--speedup")) != NULL) {
-            options.speedup = (unsigned)number("--speedup", value, 1, 1000000);
+            options.speedup = (unsigned) number("--speedup", value, 1, 1000000);
         } else if ((value = flag_value(argc, argv, &i, "--max-delay")) != NULL) {
             options.max_delay_ms = number("--max-delay", value, 0, UINT32_MAX);
         } else if ((value = flag_value(argc, argv, &i, "--idle-timeout")) != NULL) {
@@ -121,6 +125,12 @@ int main(int argc, char **argv)
         } else {
             bad_usage("unexpected argument '%s'", argv[i]);
         }
+    }
+    if (help && argc > 2)
+        bad_usage("--help takes no other arguments");
+    if (help) {
+        print_usage();
+        return 0;
     }
 
     /* The log must reach a reader (a test, a pipe) line by line, not in

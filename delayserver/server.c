@@ -8,14 +8,12 @@
 
 #include <assert.h>
 #include <errno.h>
-#include <inttypes.h>
 #include <limits.h>
 #include <malloc.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,18 +31,11 @@
 
 /* ===== Limits ===== */
 
-#define HEAD_MAX 8192        /* longest request head accepted; a longer one gets 431 */
-#define IN_FIRST 1024        /* first size of a connection's input buffer; it doubles up to HEAD_MAX */
-#define ANSWER_HEAD_SIZE 256 /* room for our status line and headers */
-#define MAX_EVENTS 256       /* epoll events taken per turn of the loop */
-#define ACCEPT_BATCH 64      /* connections accepted per turn, so a flood cannot starve the others */
-#define ACCEPT_RETRY_MS 100  /* out of descriptors: how long to stop accepting */
-#define TRIM_BURST 256       /* give memory back once this many connections have closed since the peak */
-
-/* A header line takes at least three bytes ("a:" and a newline), so a head
- * of HEAD_MAX bytes has fewer than HEAD_MAX / 3 of them: the parser never
- * runs out of slots, and "too many headers" is simply "head too large". */
-#define MAX_HEADERS (HEAD_MAX / 3)
+#define IN_FIRST 1024       /* first size of an input buffer; it doubles up to ROUTE_HEAD_MAX */
+#define MAX_EVENTS 256      /* epoll events taken per turn of the loop */
+#define ACCEPT_BATCH 64     /* connections accepted per turn, so a flood cannot starve the others */
+#define ACCEPT_RETRY_MS 100 /* out of descriptors: how long to stop accepting */
+#define TRIM_BURST 256      /* give memory back once this many have closed since the peak */
 
 #define NS_PER_MS 1000000ull
 #define NS_PER_SEC 1000000000ull
@@ -53,7 +44,7 @@ static uint64_t now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * NS_PER_SEC + (uint64_t)ts.tv_nsec;
+    return (uint64_t) ts.tv_sec * NS_PER_SEC + (uint64_t) ts.tv_nsec;
 }
 
 /* ===== Connections ===== */
@@ -69,23 +60,19 @@ enum conn_state {
 };
 
 struct conn {
-    struct timer timer;          /* the state's deadline; armed from conn_open to conn_close */
-    int fd;                      /* the client's socket, non-blocking */
+    struct timer timer; /* the state's deadline; armed from conn_open to conn_close */
+    int fd;             /* the client's socket, non-blocking */
     enum conn_state state;
-    uint32_t watching;           /* the epoll events registered for fd */
-    char *in;                    /* bytes received (malloc'd at the first read) */
-    size_t in_start;             /* in[in_start..in_len) is not parsed yet */
-    size_t in_len;               /* bytes in `in` */
-    size_t in_cap;               /* its size: IN_FIRST, doubling up to HEAD_MAX */
-    int status;                  /* the pending answer's status code */
-    bool keep_alive;             /* after this answer, read another request (else linger, close) */
-    bool http10;                 /* the request was HTTP/1.0: keep-alive must be announced */
-    char *body;                  /* the pending answer's body: message or reason; malloc'd */
-    size_t body_len;
-    char head[ANSWER_HEAD_SIZE]; /* its status line and headers, built when it is sent */
+    uint32_t watching;   /* the epoll events registered for fd */
+    char *in;            /* bytes received (malloc'd at the first read) */
+    size_t in_start;     /* in[in_start..in_len) is not parsed yet */
+    size_t in_len;       /* bytes in `in` */
+    size_t in_cap;       /* its size: IN_FIRST, doubling up to ROUTE_HEAD_MAX */
+    struct route answer; /* WAITING, WRITING: the verdict being answered (its body is ours) */
+    char head[ROUTE_ANSWER_HEAD_SIZE]; /* its status line and headers, built when it is sent */
     size_t head_len;
-    size_t sent;                 /* bytes of head, then body, written so far */
-    struct conn *prev, *next;    /* in server.conns */
+    size_t sent;              /* bytes of head, then body, written so far */
+    struct conn *prev, *next; /* in server.conns */
 };
 
 struct server {
@@ -102,7 +89,7 @@ struct server {
     size_t conn_count;           /* how many there are */
     size_t conn_peak;            /* the most there were since memory was last given back */
     uint64_t requests;           /* valid requests so far: the n of "#n" in the log */
-    struct http_header *headers; /* MAX_HEADERS slots, shared: one parse at a time */
+    struct http_header *headers; /* ROUTE_MAX_HEADERS slots, shared: one parse at a time */
     time_t date_time;            /* the second that `date` shows */
     char date[HTTP_DATE_SIZE];   /* the Date header, formatted once a second */
     char scratch[4096];          /* where a lingering connection's input is dropped */
@@ -119,7 +106,7 @@ static void resume_accepting(struct server *s);
 
 static struct conn *conn_of_timer(struct timer *timer)
 {
-    return (struct conn *)((char *)timer - offsetof(struct conn, timer));
+    return (struct conn *) ((char *) timer - offsetof(struct conn, timer));
 }
 
 static uint64_t idle_deadline(const struct server *s)
@@ -135,7 +122,7 @@ static void conn_set_deadline(struct server *s, struct conn *c, uint64_t when)
 {
     int rc = timer_arm(&s->timers, &c->timer, when);
     assert(rc == 0);
-    (void)rc;
+    (void) rc;
 }
 
 /* Ask epoll for exactly `events` on c's socket. Returns 0 or -errno. */
@@ -196,7 +183,7 @@ static void conn_close(struct server *s, struct conn *c)
     s->conn_count--;
     close(c->fd);
     free(c->in);
-    free(c->body);
+    route_free(&c->answer);
     free(c);
     if (s->accept_paused) /* a descriptor just came free */
         resume_accepting(s);
@@ -215,72 +202,14 @@ static const char *date_now(struct server *s)
     return s->date;
 }
 
-/* Log "#n - <delay>ms: <message>" for a valid request. Control characters
- * are shown as \xHH, so one request is always one line. stdout is line
- * buffered (main.c), so a reader sees each line at once. */
-static void log_request(struct server *s, uint64_t delay_ms, const char *message, size_t len)
-{
-    s->requests++;
-    if (s->options->quiet)
-        return;
-    printf("#%" PRIu64 " - %" PRIu64 "ms: ", s->requests, delay_ms);
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)message[i];
-        if (ch < 0x20 || ch == 0x7f)
-            printf("\\x%02x", ch);
-        else
-            putchar(ch);
-    }
-    putchar('\n');
-}
-
-/* Start sending the pending answer (c->status and c->body): build its head
- * with the current date and switch to WRITING. */
+/* Start sending c->answer: build its head with the current date and
+ * switch to WRITING. */
 static void conn_start_answer(struct server *s, struct conn *c)
 {
-    const char *connection = !c->keep_alive ? "connection: close\r\n"
-                             : c->http10    ? "connection: keep-alive\r\n"
-                                            : ""; /* HTTP/1.1 keeps it open by default */
-    int n = snprintf(c->head, sizeof c->head,
-                     "HTTP/1.1 %d %s\r\n"
-                     "content-type: text/plain; charset=utf-8\r\n"
-                     "content-length: %zu\r\n"
-                     "%s%s"
-                     "date: %s\r\n"
-                     "\r\n",
-                     c->status, http_status_text(c->status), c->body_len, connection,
-                     c->status == 405 ? "allow: GET\r\n" : "", date_now(s));
-    assert(n > 0 && (size_t)n < sizeof c->head);
-    c->head_len = (size_t)n;
+    c->head_len = route_answer_head(&c->answer, date_now(s), c->head);
     c->sent = 0;
     c->state = CONN_WRITING;
     conn_set_deadline(s, c, idle_deadline(s));
-}
-
-/* Answer at once with an error status and a one-line reason, then close. */
-__attribute__((format(printf, 4, 5))) static enum step conn_fail(struct server *s, struct conn *c,
-                                                                 int status, const char *format, ...)
-{
-    char reason[ROUTE_REASON_SIZE + 1];
-    va_list args;
-    va_start(args, format);
-    vsnprintf(reason, sizeof reason - 1, format, args);
-    va_end(args);
-    size_t len = strlen(reason);
-    reason[len++] = '\n';
-
-    assert(c->body == NULL);
-    c->body = malloc(len);
-    if (c->body == NULL) {
-        conn_close(s, c);
-        return STEP_CLOSED;
-    }
-    memcpy(c->body, reason, len);
-    c->body_len = len;
-    c->status = status;
-    c->keep_alive = false;
-    conn_start_answer(s, c);
-    return STEP_MOVED;
 }
 
 /* ===== Reading ===== */
@@ -289,37 +218,25 @@ __attribute__((format(printf, 4, 5))) static enum step conn_fail(struct server *
  * there, and either start its delay or answer it at once. */
 static enum step conn_take_request(struct server *s, struct conn *c)
 {
-    size_t avail = c->in_len - c->in_start;
-    if (avail == 0)
+    ssize_t n = route_next(c->in + c->in_start, c->in_len - c->in_start, s->options->max_delay_ms,
+                           s->headers, &c->answer);
+    if (n == 0)
         return STEP_BLOCKED;
-    struct http_request req = {.headers = s->headers, .max_headers = MAX_HEADERS};
-    ssize_t n = http_parse_request(c->in + c->in_start, avail, &req);
-    if (n == HTTP_NEED_MORE) {
-        if (avail < HEAD_MAX)
-            return STEP_BLOCKED;
-        return conn_fail(s, c, 431, "the request head is longer than %d bytes", HEAD_MAX);
-    }
-    if (n == HTTP_MALFORMED)
-        return conn_fail(s, c, 400, "malformed request: expected GET /{delay_ms}/{message} HTTP/1.1");
-
-    struct route route;
-    if (route_request(&req, s->options->max_delay_ms, &route) < 0) {
+    if (n < 0) {
         conn_close(s, c);
         return STEP_CLOSED;
     }
-    c->in_start += (size_t)n; /* route.message is a copy: the request's bytes are done with */
-    if (route.status != 200)
-        return conn_fail(s, c, route.status, "%s", route.reason);
+    c->in_start += (size_t) n; /* the answer's body is a copy: the request's bytes are done with */
+    if (c->answer.status != 200) {
+        conn_start_answer(s, c);
+        return STEP_MOVED;
+    }
 
-    log_request(s, route.delay_ms, route.message, route.message_len);
-    c->status = 200;
-    c->body = route.message;
-    c->body_len = route.message_len;
-    c->keep_alive = route.keep_alive;
-    c->http10 = route.http10;
-
+    s->requests++;
+    if (!s->options->quiet)
+        route_log(stdout, s->requests, &c->answer);
     uint64_t now = now_ns();
-    uint64_t due = now + route.delay_ms * NS_PER_MS / s->options->speedup;
+    uint64_t due = now + c->answer.delay_ms * NS_PER_MS / s->options->speedup;
     if (due == now) { /* no delay: answer right away */
         conn_start_answer(s, c);
         return STEP_MOVED;
@@ -333,7 +250,7 @@ static enum step conn_write(struct server *s, struct conn *c);
 
 /* Take c as far as it can go without waiting: answer requests that are due
  * at once and write answers until the socket is full. The loop is bounded:
- * it only consumes requests already in c->in, at most HEAD_MAX bytes. */
+ * it only consumes requests already in c->in, at most ROUTE_HEAD_MAX bytes. */
 static void conn_advance(struct server *s, struct conn *c)
 {
     enum step step = STEP_MOVED;
@@ -363,11 +280,11 @@ static void conn_read(struct server *s, struct conn *c)
         c->in_start = 0;
     }
     if (c->in_len == c->in_cap) {
-        /* While READING, fewer than HEAD_MAX bytes wait to be parsed (a full
+        /* While READING, fewer than ROUTE_HEAD_MAX bytes wait to be parsed (a full
          * buffer is answered with 431), so growing always makes room. */
         size_t cap = c->in_cap == 0 ? IN_FIRST : 2 * c->in_cap;
-        if (cap > HEAD_MAX)
-            cap = HEAD_MAX;
+        if (cap > ROUTE_HEAD_MAX)
+            cap = ROUTE_HEAD_MAX;
         assert(cap > c->in_len);
         char *in = realloc(c->in, cap);
         if (in == NULL) {
@@ -379,7 +296,7 @@ static void conn_read(struct server *s, struct conn *c)
     }
     ssize_t n = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
     if (n > 0) {
-        c->in_len += (size_t)n;
+        c->in_len += (size_t) n;
         conn_advance(s, c);
     } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
         return; /* a false alarm: wait for the next report */
@@ -409,7 +326,7 @@ static bool nothing_unread(struct conn *c)
  * closes too. Errors always linger: their client may still be sending. */
 static enum step conn_finish(struct server *s, struct conn *c)
 {
-    if (c->status == 200 && nothing_unread(c)) {
+    if (c->answer.status == 200 && nothing_unread(c)) {
         conn_close(s, c);
         return STEP_CLOSED;
     }
@@ -428,19 +345,20 @@ static enum step conn_finish(struct server *s, struct conn *c)
 /* WRITING: send what is left of the answer, head and body in one call. */
 static enum step conn_write(struct server *s, struct conn *c)
 {
-    while (c->sent < c->head_len + c->body_len) {
+    size_t body_len = route_body_to_send(&c->answer);
+    while (c->sent < c->head_len + body_len) {
         struct iovec iov[2];
         size_t count = 0;
         if (c->sent < c->head_len)
             iov[count++] = (struct iovec){c->head + c->sent, c->head_len - c->sent};
         size_t body_sent = c->sent > c->head_len ? c->sent - c->head_len : 0;
-        if (body_sent < c->body_len)
-            iov[count++] = (struct iovec){c->body + body_sent, c->body_len - body_sent};
+        if (body_sent < body_len)
+            iov[count++] = (struct iovec){c->answer.body + body_sent, body_len - body_sent};
         struct msghdr msg = {.msg_iov = iov, .msg_iovlen = count};
 
         ssize_t n = sendmsg(c->fd, &msg, MSG_NOSIGNAL); /* no SIGPIPE if the client left */
         if (n >= 0) {
-            c->sent += (size_t)n;
+            c->sent += (size_t) n;
         } else if (errno == EINTR) {
             continue;
         } else if (errno == EAGAIN) { /* the socket buffer is full: wait until the client reads */
@@ -451,15 +369,13 @@ static enum step conn_write(struct server *s, struct conn *c)
             break; /* EPIPE, ECONNRESET: the client is gone */
         }
     }
-    if (c->sent < c->head_len + c->body_len) {
+    if (c->sent < c->head_len + body_len) {
         conn_close(s, c);
         return STEP_CLOSED;
     }
 
-    free(c->body);
-    c->body = NULL;
-    c->body_len = 0;
-    if (!c->keep_alive)
+    route_free(&c->answer); /* its status and keep_alive stay for what follows */
+    if (!c->answer.keep_alive)
         return conn_finish(s, c);
     c->state = CONN_READING;
     conn_set_deadline(s, c, idle_deadline(s));
@@ -524,8 +440,11 @@ static void conn_on_timer(struct server *s, struct conn *c)
     case CONN_READING: /* no complete request within the idle timeout */
         if (c->in_len == c->in_start) {
             conn_close(s, c); /* it said nothing (or nothing more): just hang up */
-        } else if (conn_fail(s, c, 408, "no complete request within %" PRIu64 " ms",
-                             s->options->idle_timeout_ms) == STEP_MOVED) {
+        } else if (route_timeout(c->in + c->in_start, c->in_len - c->in_start,
+                                 s->options->idle_timeout_ms, &c->answer) < 0) {
+            conn_close(s, c);
+        } else {
+            conn_start_answer(s, c);
             conn_advance(s, c);
         }
         break;
@@ -613,7 +532,7 @@ static void accept_clients(struct server *s)
         case ENETUNREACH:
             continue;
         default:
-            fprintf(stderr, "delayserver: accept: %s\n", strerror(errno));
+            fprintf(stderr, "%s: accept: %s\n", program_invocation_short_name, strerror(errno));
             pause_accepting(s);
             return;
         }
@@ -648,8 +567,8 @@ static int wait_for_events(struct server *s, struct epoll_event *events, int max
     if (first != NULL) {
         uint64_t now = now_ns();
         wait = first->when > now ? first->when - now : 0;
-        timeout.tv_sec = (time_t)(wait / NS_PER_SEC);
-        timeout.tv_nsec = (long)(wait % NS_PER_SEC);
+        timeout.tv_sec = (time_t) (wait / NS_PER_SEC);
+        timeout.tv_nsec = (long) (wait % NS_PER_SEC);
     }
     if (s->have_pwait2) {
         int n = epoll_pwait2(s->epoll_fd, events, max, first != NULL ? &timeout : NULL, NULL);
@@ -659,13 +578,16 @@ static int wait_for_events(struct server *s, struct epoll_event *events, int max
     }
     /* Round up: waking early would only cost an empty turn of the loop. */
     uint64_t ms = wait / NS_PER_MS + (wait % NS_PER_MS != 0);
-    return epoll_wait(s->epoll_fd, events, max, first == NULL ? -1 : ms > INT_MAX ? INT_MAX : (int)ms);
+    return epoll_wait(s->epoll_fd, events, max,
+                      first == NULL  ? -1
+                      : ms > INT_MAX ? INT_MAX
+                                     : (int) ms);
 }
 
 static void on_signal(struct server *s)
 {
     struct signalfd_siginfo info;
-    if (read(s->signal_fd, &info, sizeof info) == (ssize_t)sizeof info)
+    if (read(s->signal_fd, &info, sizeof info) == (ssize_t) sizeof info)
         s->stopping = true;
 }
 
@@ -678,7 +600,7 @@ static int serve(struct server *s)
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            fprintf(stderr, "delayserver: epoll_wait: %s\n", strerror(errno));
+            fprintf(stderr, "%s: epoll_wait: %s\n", program_invocation_short_name, strerror(errno));
             return 1;
         }
         /* epoll reports each socket at most once per batch, and only a
@@ -704,7 +626,8 @@ static int serve(struct server *s)
 /* Print "cannot listen on <host>:<port>: <error>" and return -1. */
 static int listen_error(const struct server_options *o, const char *error)
 {
-    fprintf(stderr, "delayserver: cannot listen on %s:%u: %s\n", o->host, o->port, error);
+    fprintf(stderr, "%s: cannot listen on %s:%u: %s\n", program_invocation_short_name, o->host,
+            o->port, error);
     return -1;
 }
 
@@ -728,7 +651,8 @@ static int open_listener(struct server *s)
      * which a client may delay by 40 ms. */
     s->listen_fd = socket(addr->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1;
-    if (s->listen_fd < 0 || setsockopt(s->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+    if (s->listen_fd < 0 ||
+        setsockopt(s->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
         setsockopt(s->listen_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0 ||
         bind(s->listen_fd, addr->ai_addr, addr->ai_addrlen) < 0 ||
         listen(s->listen_fd, 65535) < 0) { /* the kernel caps the queue at net.core.somaxconn */
@@ -741,9 +665,9 @@ static int open_listener(struct server *s)
     struct sockaddr_storage bound;
     socklen_t len = sizeof bound;
     char host[NI_MAXHOST], service[NI_MAXSERV];
-    if (getsockname(s->listen_fd, (struct sockaddr *)&bound, &len) < 0)
+    if (getsockname(s->listen_fd, (struct sockaddr *) &bound, &len) < 0)
         return listen_error(o, strerror(errno));
-    rc = getnameinfo((struct sockaddr *)&bound, len, host, sizeof host, service, sizeof service,
+    rc = getnameinfo((struct sockaddr *) &bound, len, host, sizeof host, service, sizeof service,
                      NI_NUMERICHOST | NI_NUMERICSERV);
     if (rc != 0)
         return listen_error(o, gai_strerror(rc));
@@ -772,7 +696,7 @@ static int setup(struct server *s)
     sigaddset(&stop_signals, SIGTERM);
     if (sigprocmask(SIG_BLOCK, &stop_signals, NULL) < 0 ||
         (s->signal_fd = signalfd(-1, &stop_signals, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
-        fprintf(stderr, "delayserver: signalfd: %s\n", strerror(errno));
+        fprintf(stderr, "%s: signalfd: %s\n", program_invocation_short_name, strerror(errno));
         return -1;
     }
     /* Answers are sent with MSG_NOSIGNAL, but the log is written to stdout:
@@ -781,13 +705,14 @@ static int setup(struct server *s)
 
     s->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     if (s->epoll_fd < 0) {
-        fprintf(stderr, "delayserver: epoll_create1: %s\n", strerror(errno));
+        fprintf(stderr, "%s: epoll_create1: %s\n", program_invocation_short_name, strerror(errno));
         return -1;
     }
     if (open_listener(s) < 0)
         return -1;
-    if (watch_fd(s, s->listen_fd, &s->listen_fd) < 0 || watch_fd(s, s->signal_fd, &s->signal_fd) < 0) {
-        fprintf(stderr, "delayserver: epoll_ctl: %s\n", strerror(errno));
+    if (watch_fd(s, s->listen_fd, &s->listen_fd) < 0 ||
+        watch_fd(s, s->signal_fd, &s->signal_fd) < 0) {
+        fprintf(stderr, "%s: epoll_ctl: %s\n", program_invocation_short_name, strerror(errno));
         return -1;
     }
     return 0;
@@ -812,9 +737,9 @@ static void teardown(struct server *s)
 int server_run(const struct server_options *options)
 {
     struct server *s = calloc(1, sizeof *s);
-    struct http_header *headers = calloc(MAX_HEADERS, sizeof *headers);
+    struct http_header *headers = calloc(ROUTE_MAX_HEADERS, sizeof *headers);
     if (s == NULL || headers == NULL) {
-        fprintf(stderr, "delayserver: out of memory\n");
+        fprintf(stderr, "%s: out of memory\n", program_invocation_short_name);
         free(s);
         free(headers);
         return 1;

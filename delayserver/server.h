@@ -1,9 +1,9 @@
-/* delayserver/server.h: the delay server's event loop.
+/* delayserver/server.h: between the command line (main.c) and a server.
  *
- * One thread, one epoll instance, one timer heap: every connection is a
- * small state machine that the loop moves along when its socket is ready or
- * its deadline comes, so ten thousand delayed requests cost ten thousand
- * heap entries, not ten thousand threads.
+ * main.c reads the options and calls server_run(); server.c implements it
+ * as one epoll loop with a timer heap. A server written in another model
+ * of concurrency implements the same function and takes main.c, route.c
+ * and http.c along: only how the waiting is done differs.
  */
 #ifndef DELAYSERVER_SERVER_H
 #define DELAYSERVER_SERVER_H
@@ -21,10 +21,11 @@ struct server_options {
     bool quiet;               /* no "#n - delay: message" log lines */
 };
 
-/* Listen, print "delayserver listening on <host>:<port>" on stdout, and
- * serve until SIGINT or SIGTERM. Returns the exit status: 0 after a signal
- * (every connection closed and all memory freed), 1 if the server could
- * not start (the reason is printed on stderr first). */
+/* Listen, print "delayserver listening on <host>:<port>" on stdout (an
+ * IPv6 host in brackets), and serve until SIGINT or SIGTERM. Returns the
+ * exit status: 0 after a signal (every connection closed and all memory
+ * freed), 1 if the server could not start (the reason is printed on stderr
+ * first). */
 int server_run(const struct server_options *options);
 
 #endif

@@ -1,9 +1,12 @@
 """Tests of the delay server (delayserver/): the protocol, delays, bad input,
 keep-alive, timeouts, load, running out of descriptors, and a clean exit.
 
-Most tests start their own server with `start_server` so the log numbering
-and the options are theirs alone. Timing checks are ratios with wide margins:
-other programs share the machine while the suite runs.
+They test the contract in delayserver/README.md ("What any delay server must
+do"), not one program: every test that starts a server runs once for each
+implementation in SERVERS, and so do those of test_delayserver_abuse.py.
+Most tests start their own server with `serve` so the log numbering and the
+options are theirs alone. Timing checks are ratios with wide margins: other
+programs share the machine while the suite runs.
 """
 import email.utils
 import errno
@@ -21,9 +24,27 @@ import pytest
 
 from workbook import SANITIZER_ENV, DelayServer, assert_readme_output, path, readme_blocks, run
 
-BINARY = path("delayserver", "delayserver")
-ASAN_BINARY = path("delayserver", "delayserver-asan")
 README = path("delayserver", "README.md")
+GOING_DEEPER = path("delayserver", "GOING-DEEPER.md")
+
+
+class Implementation:
+    """A delay server program: `name` built in the folder `step`, with its
+    ASan+UBSan build beside it as `name`-asan (make asan)."""
+
+    def __init__(self, step, name):
+        self.name = name
+        self.binary = path(step, name)
+        self.asan = self.binary + "-asan"
+
+    def __repr__(self):
+        return f"{self.name} ({os.path.relpath(self.binary, path())})"
+
+
+# Every delay server that must keep the contract; the suites run against each.
+SERVERS = [
+    Implementation("delayserver", "delayserver"),
+]
 
 # What every chapter client sends.
 WORKBOOK_REQUEST = "GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
@@ -38,11 +59,32 @@ def many_descriptors():
     resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
+@pytest.fixture(scope="module", params=SERVERS, ids=lambda impl: impl.name)
+def impl(request):
+    """The delay server under test: each test that uses it runs once per entry of SERVERS."""
+    return request.param
+
+
+@pytest.fixture
+def serve(impl, start_server, monkeypatch):
+    """serve(*options, build="plain"): start the server under test with these
+    options; build="asan" starts its ASan+UBSan build with the sanitizer
+    settings of workbook.py. Stopped after the test."""
+    def start(*options, build="plain", binary=None):
+        if build == "asan":
+            for name, value in SANITIZER_ENV.items():
+                monkeypatch.setenv(name, value)
+        server = start_server(*options, binary=binary or (impl.asan if build == "asan" else impl.binary))
+        server.build = build
+        return server
+    return start
+
+
 @pytest.fixture(scope="module")
-def shared_server():
+def shared_server(impl):
     """One server for the tests that only need the defaults. It is not the
     session's `delayserver`, whose log other test files may be counting."""
-    server = DelayServer()
+    server = DelayServer(binary=impl.binary)
     yield server
     assert server.stop() == 0, server.errors
 
@@ -61,8 +103,10 @@ class Response:
         return f"<{self.status_line} {self.headers} {self.body!r}>"
 
 
-def parse_response(data):
-    """Split one response off the front of `data`: (Response, rest), or None if incomplete."""
+def parse_response(data, head_only=False):
+    """Split one response off the front of `data`: (Response, rest), or None if
+    incomplete. head_only: the answer to a HEAD, whose content-length counts a
+    body that is not sent."""
     end = data.find(b"\r\n\r\n")
     if end < 0:
         return None
@@ -72,7 +116,7 @@ def parse_response(data):
         name, _, value = line.partition(":")
         assert name.lower() not in headers, f"header {name} sent twice: {lines}"
         headers[name.lower()] = value.strip()
-    length = int(headers["content-length"])
+    length = 0 if head_only else int(headers["content-length"])
     body_start = end + 4
     if len(data) < body_start + length:
         return None
@@ -119,9 +163,9 @@ class Conversation:
     def send(self, raw):
         self.sock.sendall(raw.encode())
 
-    def response(self):
+    def response(self, head_only=False):
         while True:
-            parsed = parse_response(self.buffer)
+            parsed = parse_response(self.buffer, head_only)
             if parsed:
                 response, self.buffer = parsed
                 return response
@@ -229,8 +273,11 @@ BAD_REQUESTS = [
     (WORKBOOK_REQUEST.format(target="/10/a/b"), 404, "/{delay_ms}/{message}"),
     (WORKBOOK_REQUEST.format(target="http://127.0.0.1/10/a"), 400, "must be a path"),
     ("POST /10/hello HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 405, "only GET"),
-    ("HEAD /10/hello HTTP/1.1\r\nHost: x\r\n\r\n", 405, "only GET"),
+    ("OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", 405, "only GET"),
     ("get /10/hello HTTP/1.1\r\nHost: x\r\n\r\n", 405, "only GET"),
+    ("GET /10/hello HTTP/1.1\r\nConnection: close\r\n\r\n", 400, "must have a Host header"),
+    ("GET /10/hello HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n", 400, "one Host header"),
+    ("GET /10/hello HTTP/1.1\r\nHost: a/b@c\r\n\r\n", 400, "Host header must be"),
     ("GET /10/hello HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", 400, "body"),
     ("GET /10/hello HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", 400, "body"),
     ("GET /10/hello HTTP/2.0\r\nHost: x\r\n\r\n", 505, "HTTP/1.1"),
@@ -259,7 +306,7 @@ def check_bad_request(server, raw, status, words):
     assert words in response.body.decode(), response.body
     assert ("allow" in response.headers) == (status == 405)
     if status == 405:
-        assert response.headers["allow"] == "GET"
+        assert response.headers["allow"] == "GET, HEAD"
 
 
 def check_head_limit(server):
@@ -318,9 +365,9 @@ def check_early_close(server, count=50):
 
 # ===== The protocol =====
 
-def test_happy_path(start_server):
+def test_happy_path(serve):
     """The status line, each header or the body is wrong for a plain request."""
-    check_happy_path(start_server())
+    check_happy_path(serve())
 
 
 @pytest.mark.parametrize("encoded, decoded", [
@@ -343,21 +390,24 @@ def test_percent_decoding(shared_server, encoded, decoded):
 
 @pytest.mark.parametrize("raw", [
     "GET /0/ok HTTP/1.1\nHost: x\nConnection: close\n\n",              # bare LF line ends
-    "\r\nGET /0/ok HTTP/1.1\r\nConnection: close\r\n\r\n",            # an empty line first, no Host
-    "GET /0/ok HTTP/1.1\r\nCONNECTION: \tKeep-Alive, CLOSE \r\n\r\n",   # tokens in any case
-    "GET /0/ok HTTP/1.1\r\nConnection: keep-alive\r\nConnection: close\r\n\r\n",
-    "GET /0/ok HTTP/1.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    "\r\nGET /0/ok HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",  # an empty line first
+    "GET /0/ok HTTP/1.1\r\nHost: x\r\nCONNECTION: \tKeep-Alive, CLOSE \r\n\r\n",  # tokens in any case
+    "GET /0/ok HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\nConnection: close\r\n\r\n",
+    "GET /0/ok HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    "GET /0/ok HTTP/1.1\r\nhost: [::1]:8080\r\nConnection: close\r\n\r\n",  # any case, IPv6, a port
+    "GET /0/ok HTTP/1.1\r\nHost:\r\nConnection: close\r\n\r\n",  # empty: allowed
+    "GET /0/ok HTTP/1.0\r\n\r\n",  # HTTP/1.0 may leave Host out
 ])
 def test_tolerated_forms(shared_server, raw):
-    """A valid request in a less common form (LF line ends, odd case, no Host) is refused or kept open."""
+    """A valid request in a less common form (LF line ends, odd case, an empty Host) is refused or kept open."""
     response, rest = parse_response(exchange(shared_server, raw))
     assert response.status == 200 and response.body == b"ok" and rest == b""
     assert response.headers["connection"] == "close"
 
 
-def test_log_lines(start_server):
+def test_log_lines(serve):
     """The log lines are missing, misnumbered, or count bad requests too."""
-    server = start_server()
+    server = serve()
     get(server, "/0/first")
     assert get(server, "/abc/bad").status == 400  # refused: not logged, not counted
     get(server, "/20/hello%20world")
@@ -366,17 +416,17 @@ def test_log_lines(start_server):
                                       "#3 - 0ms: two\\x0alines"]
 
 
-def test_log_line_comes_on_receipt(start_server):
+def test_log_line_comes_on_receipt(serve):
     """The log line waits for the answer instead of appearing when the request arrives."""
-    server = start_server()
+    server = serve()
     with connect(server) as sock:
         sock.sendall(WORKBOOK_REQUEST.format(target="/3000/later").encode())
         assert server.wait_for_log(1, timeout=2) == ["#1 - 3000ms: later"]
 
 
-def test_quiet(start_server):
+def test_quiet(serve):
     """--quiet still logs requests (or loses the first line)."""
-    server = start_server("--quiet")
+    server = serve("--quiet")
     assert get(server, "/0/shh").body == b"shh"
     time.sleep(0.2)
     assert server.log == []
@@ -384,18 +434,18 @@ def test_quiet(start_server):
 
 # ===== Delays =====
 
-def test_delay_divided_by_speedup(start_server):
+def test_delay_divided_by_speedup(serve):
     """A 2000 ms request at --speedup 10 does not answer after about 200 ms."""
-    server = start_server("--speedup", "10")
+    server = serve("--speedup", "10")
     start = time.monotonic()
     assert get(server, "/2000/slow").body == b"slow"
     elapsed = time.monotonic() - start
     assert 0.195 <= elapsed < 1.0, f"took {elapsed:.3f}s, expected about 0.2s"
 
 
-def test_concurrent_requests_finish_together(start_server):
+def test_concurrent_requests_finish_together(serve):
     """50 concurrent 2000 ms requests are answered one after another instead of together."""
-    server = start_server("--speedup", "10")
+    server = serve("--speedup", "10")
     start = time.monotonic()
     results = concurrent_gets(server, [f"/2000/r{i}" for i in range(50)])
     total = time.monotonic() - start
@@ -404,17 +454,17 @@ def test_concurrent_requests_finish_together(start_server):
     assert total < 2.5, f"50 requests of 0.2s took {total:.2f}s: not concurrent (sequential: 10s)"
 
 
-def test_shorter_delays_answer_first(start_server):
+def test_shorter_delays_answer_first(serve):
     """Concurrent requests are not answered in the order of their deadlines."""
-    server = start_server()
+    server = serve()
     results = concurrent_gets(server, ["/300/c", "/100/a", "/200/b"])
     order = [r.body for r, _ in sorted(results, key=lambda rt: rt[1])]
     assert order == [b"a", b"b", b"c"]
 
 
-def test_max_delay_option(start_server):
+def test_max_delay_option(serve):
     """--max-delay does not move the limit between 200 and 400."""
-    server = start_server("--max-delay", "100")
+    server = serve("--max-delay", "100")
     assert get(server, "/100/ok").status == 200
     response = get(server, "/101/too-long")
     assert response.status == 400 and b"at most 100 ms" in response.body
@@ -428,23 +478,65 @@ def test_bad_request(shared_server, raw, status, words):
     check_bad_request(shared_server, raw, status, words)
 
 
-def test_bad_requests_are_not_logged(start_server):
+def test_head_is_answered_like_get_without_a_body(serve):
+    """HEAD is refused, answered at once, or with a body that the client then reads as the next answer."""
+    server = serve("--speedup", "10")
+    talk = Conversation(server)
+    start = time.monotonic()
+    talk.send("HEAD /2000/hello HTTP/1.1\r\nHost: x\r\n\r\n"
+              "GET /0/after HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    head = talk.response(head_only=True)
+    elapsed = time.monotonic() - start
+    assert head.status_line == "HTTP/1.1 200 OK"
+    assert sorted(head.names) == ["content-length", "content-type", "date"]  # the same as a GET's
+    assert head.headers["content-length"] == "5" and head.body == b""
+    assert elapsed >= 0.195, f"answered after {elapsed:.3f}s, before its 0.2 s delay"
+    after = talk.response()  # starts right where the HEAD's head ends
+    assert after.status == 200 and after.body == b"after"
+    assert talk.closed()
+    talk.close()
+    assert server.wait_for_log(2) == ["#1 - 2000ms: hello", "#2 - 0ms: after"]
+
+
+# A HEAD that is refused gets the error's head, and no body either.
+HEAD_ERRORS = [
+    ("HEAD /abc/hello HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+    ("HEAD /hello HTTP/1.1\r\nHost: x\r\n\r\n", 404),
+    ("HEAD /10/hello HTTP/1.1\r\nno colon\r\n\r\n", 400),
+    ("HEAD /10/hello HTTP/3.0\r\nHost: x\r\n\r\n", 505),
+    ("HEAD /0/" + "h" * 8300 + " HTTP/1.1\r\nHost: x\r\n\r\n", 431),
+    ("HEAD /10/hel", 408),  # and then nothing
+]
+
+
+@pytest.mark.parametrize("raw, status", HEAD_ERRORS, ids=lambda v: repr(v)[:30])
+def test_refused_head_has_no_body(serve, raw, status):
+    """A refused HEAD request gets its reason as a body, which a HEAD client never reads."""
+    server = serve("--idle-timeout", "300")
+    data = exchange(server, raw)
+    response, rest = parse_response(data, head_only=True)
+    assert response.status == status, data
+    assert int(response.headers["content-length"]) > 0 and response.headers["connection"] == "close"
+    assert rest == b"", f"a body after the head: {rest!r}"
+
+
+def test_bad_requests_are_not_logged(serve):
     """Refused requests show up in the log."""
-    server = start_server()
+    server = serve()
     for raw, status, words in BAD_REQUESTS[:5]:
         check_bad_request(server, raw, status, words)
     get(server, "/0/good")
     assert server.wait_for_log(1) == ["#1 - 0ms: good"]
 
 
-def test_head_size_limit(start_server):
+def test_head_size_limit(serve):
     """A head of exactly 8 KiB is refused, or a longer one is not answered with 431."""
-    check_head_limit(start_server())
+    check_head_limit(serve())
 
 
-def test_malformed_request_refused_before_it_ends(start_server):
+def test_malformed_request_refused_before_it_ends(serve):
     """Garbage is only refused when the idle timeout expires, not as soon as it arrives."""
-    server = start_server("--idle-timeout", "5000")
+    server = serve("--idle-timeout", "5000")
     with connect(server) as sock:
         sock.sendall(b"GET /10/x HTTQ")  # no line end: the head is not complete
         start = time.monotonic()
@@ -455,14 +547,14 @@ def test_malformed_request_refused_before_it_ends(start_server):
 
 # ===== Connections =====
 
-def test_keep_alive_and_pipelining(start_server):
+def test_keep_alive_and_pipelining(serve):
     """Keep-alive requests are not answered on one connection, or pipelined ones come back out of order."""
-    check_keep_alive_and_pipelining(start_server())
+    check_keep_alive_and_pipelining(serve())
 
 
-def test_pipelined_request_does_not_spin(start_server):
+def test_pipelined_request_does_not_spin(serve):
     """A pipelined request waiting behind a delayed one makes the server spin the CPU."""
-    server = start_server()
+    server = serve()
     talk = Conversation(server)
     talk.send("GET /1500/first HTTP/1.1\r\nHost: x\r\n\r\n")
     server.wait_for_log(1)
@@ -476,9 +568,9 @@ def test_pipelined_request_does_not_spin(start_server):
     talk.close()
 
 
-def test_http10(start_server):
+def test_http10(serve):
     """HTTP/1.0 requests are not closed by default, or keep-alive is not announced."""
-    server = start_server()
+    server = serve()
     response, rest = parse_response(exchange(server, "GET /0/old HTTP/1.0\r\n\r\n"))
     assert response.status == 200 and response.body == b"old" and rest == b""
     assert response.headers["connection"] == "close"
@@ -493,9 +585,9 @@ def test_http10(start_server):
     talk.close()
 
 
-def test_idle_timeout(start_server):
+def test_idle_timeout(serve):
     """A client that sends no complete request is never closed, or gets no 408 for half a request."""
-    server = start_server("--idle-timeout", "300")
+    server = serve("--idle-timeout", "300")
     with connect(server) as silent, connect(server) as partial:
         partial.sendall(b"GET /10/x HTTP/1.1\r\nHost:")
         start = time.monotonic()
@@ -511,9 +603,9 @@ def test_idle_timeout(start_server):
     talk.close()
 
 
-def test_slow_clients_do_not_hold_others_back(start_server):
+def test_slow_clients_do_not_hold_others_back(serve):
     """A client that sends its request byte by byte delays everyone else."""
-    server = start_server()
+    server = serve()
     stalled = connect(server)
     stalled.sendall(b"GET /10/x HTTP/1.1\r\nHo")  # and then nothing
     trickler = connect(server)
@@ -532,9 +624,9 @@ def test_slow_clients_do_not_hold_others_back(start_server):
     trickler.close()
 
 
-def test_client_that_never_reads(start_server):
+def test_client_that_never_reads(serve):
     """A client that stops reading its answers makes the server spin, or holds its connection forever."""
-    server = start_server("--idle-timeout", "500")
+    server = serve("--idle-timeout", "500")
     baseline = open_fds(server)
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -560,16 +652,16 @@ def test_client_that_never_reads(start_server):
     sock.close()
 
 
-def test_client_closing_early_frees_its_connection(start_server):
+def test_client_closing_early_frees_its_connection(serve):
     """A client that hangs up before its answer keeps a descriptor open on the server until the delay ends."""
-    server = start_server()
+    server = serve()
     check_early_close(server)
     assert get(server, "/0/still-here").body == b"still-here"
 
 
-def test_half_close_before_due_counts_as_leaving(start_server):
+def test_half_close_before_due_counts_as_leaving(serve):
     """A client that shuts its sending side before its answer is due keeps a descriptor busy until then."""
-    server = start_server()
+    server = serve()
     baseline = open_fds(server)
     with connect(server, timeout=3) as sock:
         sock.sendall(WORKBOOK_REQUEST.format(target="/30000/x").encode())
@@ -578,9 +670,9 @@ def test_half_close_before_due_counts_as_leaving(start_server):
     assert wait_until(lambda: open_fds(server) == baseline)
 
 
-def test_load(start_server):
+def test_load(serve):
     """Thousands of concurrent delayed requests are not all answered, or not together."""
-    server = start_server("--max-delay", "5000")
+    server = serve("--max-delay", "5000")
     count = 5000
     start = time.monotonic()
     results = concurrent_gets(server, [f"/1500/m{i}" for i in range(count)])
@@ -597,12 +689,12 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
-def test_out_of_descriptors(start_server, tmp_path):
+def test_out_of_descriptors(impl, serve, tmp_path):
     """Running out of descriptors crashes the server, spins the CPU, or it never accepts again."""
     wrapper = tmp_path / "delayserver-64-fds"
-    wrapper.write_text(f"#!/bin/sh\nulimit -n 64\nexec {BINARY} \"$@\"\n")
+    wrapper.write_text(f"#!/bin/sh\nulimit -n 64\nexec {impl.binary} \"$@\"\n")
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IEXEC)
-    server = start_server("--idle-timeout", "60000", binary=str(wrapper))
+    server = serve("--idle-timeout", "60000", binary=str(wrapper))
     socks = [connect(server) for _ in range(100)]
     for sock in socks:
         sock.sendall(WORKBOOK_REQUEST.format(target="/30000/wait").encode())
@@ -625,29 +717,29 @@ def test_out_of_descriptors(start_server, tmp_path):
 
 # ===== The command line =====
 
-def test_port_zero_picks_free_ports(start_server):
+def test_port_zero_picks_free_ports(serve):
     """--port 0 does not bind a free port, or announces the wrong one."""
-    first, second = start_server(), start_server()
+    first, second = serve(), serve()
     assert first.port != second.port and first.port > 0
     assert get(first, "/0/one").body == b"one" and get(second, "/0/two").body == b"two"
 
 
-def test_explicit_port(start_server):
+def test_explicit_port(serve):
     """--port N does not listen on N."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = start_server("--port", str(port))
+    server = serve("--port", str(port))
     assert server.port == port
     assert get(server, "/0/here").body == b"here"
 
 
-def test_port_in_use(start_server):
+def test_port_in_use(impl, serve):
     """A port that is taken crashes the server or leaves it running without a clear message."""
-    server = start_server()
-    result = run([BINARY, "--port", str(server.port)], check=False, timeout=10)
+    server = serve()
+    result = run([impl.binary, "--port", str(server.port)], check=False, timeout=10)
     assert result.returncode == 1
-    assert result.stderr == f"delayserver: cannot listen on 127.0.0.1:{server.port}: Address already in use\n"
+    assert result.stderr == f"{impl.name}: cannot listen on 127.0.0.1:{server.port}: Address already in use\n"
 
 
 @pytest.mark.parametrize("args, words", [
@@ -659,31 +751,38 @@ def test_port_in_use(start_server):
     (["--max-delay", "1e3"], "--max-delay wants"),
     (["--idle-timeout", "0"], "--idle-timeout wants"),
     (["--host", "localhost"], "--host wants an IP address"),
+    (["--port", "-1"], "--port wants"),
+    (["--port", " 80"], "--port wants"),
+    (["--port="], "--port wants"),
+    (["--speedup", "99999999999999999999"], "--speedup wants a whole number from 1 to 1000000"),
+    (["--max-delay", "+5"], "--max-delay wants"),
     (["--bogus"], "unknown option '--bogus'"),
     (["extra"], "unexpected argument 'extra'"),
+    (["--help", "extra"], "unexpected argument 'extra'"),
+    (["--help", "--quiet"], "--help takes no other arguments"),
+    (["--quiet", "-h"], "--help takes no other arguments"),
 ])
-def test_bad_flags(args, words):
+def test_bad_flags(impl, args, words):
     """A bad flag does not give one clear line on stderr and exit status 2."""
-    result = run([BINARY, *args], check=False, timeout=10)
+    result = run([impl.binary, *args], check=False, timeout=10)
     assert result.returncode == 2
     assert result.stdout == ""
-    assert result.stderr.count("\n") == 1 and result.stderr.startswith("delayserver: ")
-    assert words in result.stderr
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith(f"{impl.name}: ")
+    assert words in result.stderr and result.stderr.endswith(" (try --help)\n")
 
 
-def test_help():
+def test_help(impl):
     """--help does not print the usage and exit 0."""
-    result = run([BINARY, "--help"], timeout=10)
-    assert result.stdout.startswith("usage: delayserver ")
+    result = run([impl.binary, "--help"], timeout=10)
+    assert result.stdout.startswith(f"usage: {impl.name} ") and result.stderr == ""
     for flag in ["--host", "--port", "--speedup", "--max-delay", "--idle-timeout", "--quiet"]:
         assert flag in result.stdout
-    assert_readme_output(README, "./delayserver --help", result.stdout)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_signal_exits_cleanly(start_server, sig):
+def test_signal_exits_cleanly(serve, sig):
     """SIGTERM or SIGINT does not stop the server with status 0 while it holds connections."""
-    server = start_server()
+    server = serve()
     idle = connect(server)
     waiting = connect(server)
     waiting.sendall(WORKBOOK_REQUEST.format(target="/30000/x").encode())
@@ -699,17 +798,22 @@ def test_signal_exits_cleanly(start_server, sig):
 # ===== Sanitizers =====
 
 @pytest.mark.sanitizer
-def test_asan_build(start_server, monkeypatch):
+def test_asan_build(serve):
     """The ASan+UBSan build reports a memory error, undefined behaviour or a leak."""
-    for name, value in SANITIZER_ENV.items():
-        monkeypatch.setenv(name, value)
-    server = start_server("--idle-timeout", "300", binary=ASAN_BINARY)
+    server = serve("--idle-timeout", "300", build="asan")
     check_happy_path(server)
     for raw, status, words in BAD_REQUESTS:
         check_bad_request(server, raw, status, words)
     check_head_limit(server)
     check_keep_alive_and_pipelining(server)
-    check_early_close(server, count=20)
+    check_early_close(server, count=20)  # before the HEAD errors: their connections linger a moment
+    for raw, status in HEAD_ERRORS:
+        response, rest = parse_response(exchange(server, raw), head_only=True)
+        assert response.status == status and rest == b""
+    talk = Conversation(server)  # HEAD, then GET on the same connection
+    talk.send("HEAD /0/h HTTP/1.1\r\nHost: x\r\n\r\nGET /0/g HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert talk.response(head_only=True).status == 200 and talk.response().body == b"g"
+    talk.close()
     results = concurrent_gets(server, [f"/100/m{i}" for i in range(500)])
     assert all(r.body == f"m{i}".encode() for i, (r, _) in enumerate(results))
     with connect(server) as partial:  # idle timeout with half a request: 408
@@ -730,35 +834,48 @@ def test_asan_build(start_server, monkeypatch):
     waiting.close()
 
 
-# ===== README =====
+# ===== README (delayserver/ itself) =====
+
+REFERENCE = SERVERS[0]
+
+
+def test_readme_help():
+    """The README shows another --help than the program prints."""
+    result = run([REFERENCE.binary, "--help"], timeout=10)
+    assert_readme_output(README, "./delayserver --help", result.stdout)
+
 
 def test_readme_examples(start_server):
-    """The README's examples (curl, errors, the server's log) no longer match what the server does."""
-    server = start_server("--speedup", "10")
-    blocks = readme_blocks(README)
-    examples = [cmd for cmd, _ in blocks if "127.0.0.1:8080" in cmd or "127.0.0.1/8080" in cmd]
-    assert {cmd for cmd, _ in blocks} == {"./delayserver", "./delayserver --help", *examples}, \
+    """An example of the README or of GOING-DEEPER.md (curl, errors, the server's log) no longer matches what the server does."""
+    server = start_server("--speedup", "10", binary=REFERENCE.binary)
+    docs = [README, GOING_DEEPER]
+    blocks = {doc: readme_blocks(doc) for doc in docs}
+    examples = {doc: [cmd for cmd, _ in blocks[doc] if "127.0.0.1:8080" in cmd or "127.0.0.1/8080" in cmd]
+                for doc in docs}
+    assert {cmd for cmd, _ in blocks[README]} == {"./delayserver", "./delayserver --help", *examples[README]}, \
         "a shell block in the README that no test checks"
-    assert len(examples) >= 10
+    assert {cmd for cmd, _ in blocks[GOING_DEEPER]} == set(examples[GOING_DEEPER]), \
+        "a shell block in GOING-DEEPER.md that no test checks"
+    assert len(examples[README]) >= 3 and len(examples[GOING_DEEPER]) >= 10
 
     def real(command):
         return (command.replace("127.0.0.1:8080", server.addr)
                 .replace("127.0.0.1/8080", f"{server.host}/{server.port}"))
 
     # The 408 example waits for the real 10 s idle timeout: start it first.
-    slow = [cmd for cmd in examples if "/dev/tcp" in cmd]
-    background = {cmd: subprocess.Popen(real(cmd), shell=True, text=True, stdout=subprocess.PIPE)
-                  for cmd in slow}
-    for command in examples:
-        if command not in background:
-            result = subprocess.run(real(command), shell=True, capture_output=True, text=True, timeout=20)
-            assert_readme_output(README, command, result.stdout.replace("\r\n", "\n"))
-    for command, proc in background.items():
+    background = {(doc, cmd): subprocess.Popen(real(cmd), shell=True, text=True, stdout=subprocess.PIPE)
+                  for doc in docs for cmd in examples[doc] if "/dev/tcp" in cmd}
+    for doc in docs:
+        for command in examples[doc]:
+            if (doc, command) not in background:
+                result = subprocess.run(real(command), shell=True, capture_output=True, text=True, timeout=20)
+                assert_readme_output(doc, command, result.stdout.replace("\r\n", "\n"))
+        if doc == README:  # its log block shows the requests of its own examples
+            expected = [line for cmd, lines in blocks[README] if cmd == "./delayserver" for line in lines]
+            server.wait_for_log(len(expected) - 1)
+            time.sleep(0.1)  # any extra line would arrive now
+            first = "delayserver listening on 127.0.0.1:8080"  # this server's port is not 8080
+            assert_readme_output(README, "./delayserver", "\n".join([first] + server.log) + "\n")
+    for (doc, command), proc in background.items():
         out, _ = proc.communicate(timeout=20)
-        assert_readme_output(README, command, out.replace("\r\n", "\n"))
-
-    expected = [line for cmd, lines in blocks if cmd == "./delayserver" for line in lines]
-    server.wait_for_log(len(expected) - 1)
-    time.sleep(0.1)  # any extra line would arrive now
-    first = "delayserver listening on 127.0.0.1:8080"  # this server's port is not 8080
-    assert_readme_output(README, "./delayserver", "\n".join([first] + server.log) + "\n")
+        assert_readme_output(doc, command, out.replace("\r\n", "\n"))
