@@ -241,6 +241,77 @@ class ScriptedServer:
         self.close()
 
 
+# ===== A server that accepts and then stays silent =====
+
+class SilentServer:
+    """A TCP server on 127.0.0.1 that accepts every connection, reads the
+    request head, sends the bytes `partial` (b"": nothing at all), and then
+    keeps the connection open without another word until close(). For
+    checking that a program gives up at its deadline instead of hanging:
+    SilentServer() never answers, SilentServer(b"HTTP/1.1 200 OK\r\n...")
+    answers half a response. Use it as a context manager, or call close().
+    """
+
+    def __init__(self, partial=b""):
+        self.partial = partial
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock.settimeout(0.1)
+        self.addr = "127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.accepted = 0
+        self._conns = []
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self):
+        while not self._stopping.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:  # the 0.1 s timeout: look at _stopping again
+                continue
+            self.accepted += 1
+            self._conns.append(conn)
+            threading.Thread(target=self._half_answer, args=(conn,), daemon=True).start()
+
+    def _half_answer(self, conn):
+        try:
+            conn.settimeout(5)
+            request = b""
+            while b"\r\n\r\n" not in request:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    return
+                request += chunk
+            if self.partial:
+                conn.sendall(self.partial)
+        except OSError:  # the client gave up first
+            pass
+
+    def close(self):
+        self._stopping.set()
+        self._thread.join(5)
+        for conn in self._conns:
+            conn.close()
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def readme_command(command):
+    """A README command such as `DELAYSERVER_TIMEOUT_MS=500 ./runtime --full`
+    as (argv, env): leading NAME=value words become environment variables."""
+    words = command.split()
+    env = {}
+    while words and re.fullmatch(r"[A-Z_]+=\S*", words[0]):
+        name, _, value = words.pop(0).partition("=")
+        env[name] = value
+    return words, env
+
+
 # ===== The delay server =====
 
 class DelayServer:
