@@ -282,14 +282,18 @@ def test_sanitized_many(variant, args, n):
 # ===== Arguments and files =====
 
 @pytest.mark.parametrize("bad", [["--bogus"], ["--many"], ["--many", "0"], ["--many", "ten"],
-                                 ["--many", "-5"], ["--many", str(MANY_MAX + 1)]],
-                         ids=["unknown", "missing", "zero", "word", "negative", "too-many"])
+                                 ["--many", "-5"], ["--many", str(MANY_MAX + 1)],
+                                 ["--many", "99999999999999999999"], ["--help", "extra"]],
+                         ids=["unknown", "missing", "zero", "word", "negative", "too-many", "huge",
+                              "help-extra"])
 def test_bad_arguments(bad):
     """A bad argument is ignored, crashes, or exits 0 instead of one line and exit 2."""
     result = run(["./timers", *bad], cwd=STEP, check=False, timeout=10)
     assert result.returncode == 2, result
     if bad[0] == "--bogus":
         expected = "timers: unknown argument '--bogus' (try --help)"
+    elif bad[0] == "--help":
+        expected = "timers: unexpected argument 'extra' after --help"
     else:
         value = bad[1] if len(bad) > 1 else ""
         expected = f"timers: --many needs a number from 1 to {MANY_MAX}, not '{value}' (try --help)"

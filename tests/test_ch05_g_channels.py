@@ -182,6 +182,8 @@ def test_bad_arguments():
         (["--stress", "--capacity", "0"], "--capacity needs a number from 1 to 100000000, not '0'"),
         (["--stress", "--messages", "ten"], "--messages needs a number from 1 to 100000000, not 'ten'"),
         (["--stress", "--messages", "-1"], "--messages needs a number from 1 to 100000000, not '-1'"),
+        (["--stress", "--capacity", "99999999999999999999"],
+         "--capacity needs a number from 1 to 100000000, not '99999999999999999999'"),
         (["--stress", "--producers"], "--producers needs a number from 1 to 100000000, not ''"),
         (["--capacity", "4"], "go with --stress"),
     ]:

@@ -209,7 +209,11 @@ def test_refused_is_one_clear_error():
     (["--burst", "0"], "--burst needs a number from 1 to 64"),
     (["--burst", "65"], "--burst needs a number from 1 to 64"),
     (["--burst", "64", "--size", "2000"], "could overflow a socket's receive buffer"),
-], ids=["unknown", "missing", "zero", "junk", "small", "large", "no-burst", "big-burst", "overflow"])
+    (["--count", "-1"], "--count needs a number from 1 to 1000000"),
+    (["--count", "99999999999999999999"], "--count needs a number from 1 to 1000000"),
+    (["--help", "extra"], "unexpected argument 'extra' after --help"),
+], ids=["unknown", "missing", "zero", "junk", "small", "large", "no-burst", "big-burst", "overflow",
+        "negative", "huge", "help-extra"])
 def test_bad_arguments(args, message):
     """A bad argument is ignored, crashes the program, or starts an exchange that cannot work."""
     result = run(["./udp", *args], cwd=STEP, check=False, timeout=10)
