@@ -1276,7 +1276,7 @@ static void gen_poll(struct gen *g, const char *name)
     int last = co->body->count - 1;
 
     gen_line(g, "static enum poll_status %s_poll(struct future *self, %svoid *output)", name,
-             g->u->waker ? "struct waker *waker, " : "");
+             g->u->waker ? "const struct waker *waker, " : "");
     gen_line(g, "{");
     gen_line(g, "    struct %s_frame *frame = (struct %s_frame *) self;", name, name);
     if (g->needs_result)

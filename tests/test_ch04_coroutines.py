@@ -3,29 +3,31 @@
 Timing, and how the tests stay honest about it:
 - Step a prints "Schedule other tasks" once per poll that was not ready, and
   polls every 100 ms, so how many such lines appear depends on the server's
-  speed. The shape test accepts one or more per request (the first poll of a
-  request is never ready, so there is always at least one). The README shows
-  a real run at speedup 1 (six lines, then four, barring a stall of 100 ms)
-  with the last of each run and any that follow replaced by "..."; its test
-  runs against a server of its own at speedup 1, where at least the lines the
-  README shows always appear.
-- Steps b, c and d print nothing that depends on timing except
-  "ELAPSED TIME: <seconds>", so their README blocks match a run at any speedup.
+  speed. The shape test accepts one or more per request. Its README block
+  shows a run at speedup 1 with the first few lines and "..." for the rest;
+  its test runs against a server of its own at speedup 1, where at least the
+  lines the README shows always appear.
+- Steps b, c and d print nothing that depends on timing except the
+  milliseconds of each response line and "ELAPSED TIME", which the README
+  blocks show as placeholders, so they match a run at any speedup (except
+  c's deadline block, which needs the real delays: speedup 1).
 - Sequential versus concurrent is checked with the programs' own ELAPSED TIME
-  (so process start-up does not count) against a server at speedup 10: b must
-  take at least the sum of the delays, c at least the longest, and b/c > 2
-  (ideal 2.5).
+  against a server at speedup 10: b must take at least the sum of the
+  delays, c at least the longest, and b/c > 2 (ideal 2.5).
+- The deadline: every program is pointed at a server that accepts and never
+  answers, and at one that sends half a response, with DELAYSERVER_TIMEOUT_MS
+  at 300 ms; each must give up with one line and exit 1 (run() fails the
+  test if it hangs).
 """
-import difflib
 import os
 import re
 
 import pytest
 
-from workbook import COROFY, ScriptedServer, assert_corofied_current, assert_readme_output, closed_port, path, readme_blocks, run
+from workbook import (COROFY, ScriptedServer, SilentServer, assert_corofied_current,
+                      assert_readme_output, closed_port, path, readme_blocks, readme_command, run)
 
 CHAPTER = "ch04-coroutines"
-README = path(CHAPTER, "README.md")
 
 PROGRAMS = {  # step folder -> program
     "a-coroutine": "coroutine",
@@ -33,6 +35,7 @@ PROGRAMS = {  # step folder -> program
     "c-async-await": "async-await",
     "d-locals": "locals",
 }
+REQUESTS = {"a-coroutine": 2, "b-async-await": 5, "c-async-await": 5, "d-locals": 3}
 COROFIED = [("b-async-await", "async_await.c"), ("c-async-await", "async_await.c"),
             ("d-locals", "locals.c")]
 
@@ -41,25 +44,24 @@ def program(step, variant=""):
     return path(CHAPTER, step, PROGRAMS[step] + variant)
 
 
-def shown(text):
-    """Output as a terminal shows it: HTTP ends header lines with CR LF."""
-    return text.replace("\r\n", "\n")
+def readme(step=None):
+    return path(CHAPTER, step, "README.md") if step else path(CHAPTER, "README.md")
 
 
-def response(body):
-    """A whole response as printed: status line, headers, blank line, body."""
-    return r"HTTP/1\.1 200 OK\n(?:[A-Za-z-]+: [^\n]*\n)+\n" + re.escape(body) + r"\n"
+def line(body):
+    """The one line a response is printed as."""
+    return r"200 OK  " + re.escape(body) + r"  \(\d+ ms\)\n"
 
 
 FIRST_POLL = r"FIRST POLL - START OPERATION\n"
 ELAPSED = r"ELAPSED TIME: (\d+\.\d{3})\n"
 
 A_SHAPE = re.compile("Program starting\n" + 2 * (
-    FIRST_POLL + r"(?:Schedule other tasks\n)+" + response("HelloAsyncAwait")))
+    FIRST_POLL + r"(?:Schedule other tasks\n)+" + line("HelloAsyncAwait")))
 B_SHAPE = re.compile("Program starting\n" + "".join(
-    FIRST_POLL + response(f"HelloWorld{i}") for i in range(5)) + ELAPSED)
+    FIRST_POLL + line(f"HelloWorld{i}") for i in range(5)) + ELAPSED)
 C_SHAPE = re.compile("Program starting\n" + 5 * FIRST_POLL + "".join(
-    response(f"HelloWorld{i}") for i in range(5)) + ELAPSED)
+    line(f"HelloWorld{i}") for i in range(5)) + ELAPSED)
 
 ADDRESS = r"(0x[0-9a-f]+)"
 D_LINES = [
@@ -75,7 +77,7 @@ D_LINES = [
 
 
 def assert_shape(shape, out):
-    m = shape.fullmatch(shown(out))
+    m = shape.fullmatch(out)
     assert m, f"the output does not have the expected shape:\n{out}"
     return m
 
@@ -103,13 +105,22 @@ def test_c_all_requests_start_first_and_finish_in_delay_order(delayserver):
     assert result.stderr == ""
 
 
+def test_full_prints_whole_responses(delayserver):
+    """--full is ignored, or prints something other than the responses the server sent."""
+    out = run([program("b-async-await"), "--full"]).stdout
+    assert out.count("HTTP/1.1 200 OK\n") == 5, out
+    assert "\ncontent-length: 11\n" in out and "\r" not in out, out
+    for i in range(5):
+        assert f"\n\nHelloWorld{i}\n" in out, out
+
+
 def test_d_locals_survive_every_wait(delayserver):
     """A local of the coroutine (counter, buffer or cursor) lost its value across a wait point."""
     result = run([program("d-locals")])
     lines = result.stdout.rstrip("\n").split("\n")
     assert len(lines) == len(D_LINES), result.stdout
-    for pattern, line in zip(D_LINES, lines):
-        assert re.fullmatch(pattern, line), f"expected /{pattern}/, got {line!r}\n{result.stdout}"
+    for pattern, text in zip(D_LINES, lines):
+        assert re.fullmatch(pattern, text), f"expected /{pattern}/, got {text!r}\n{result.stdout}"
     assert result.stderr == ""
 
 
@@ -148,19 +159,40 @@ def test_b_takes_the_sum_of_the_delays_c_the_longest(start_server):
     assert concurrent >= 0.95 * 4 / speedup, concurrent
     # Ideally 10 s / 4 s = 2.5; a ratio near 1 would mean c ran them one by one.
     assert sequential / concurrent > 2, (sequential, concurrent)
-    assert concurrent < 0.6 * sequential, (sequential, concurrent)
+
+
+# ===== The deadline: a server that never answers, or answers half =====
+
+HALF_RESPONSE = b"HTTP/1.1 200 OK\r\ncontent-length: 20\r\n\r\nHalf"
+
+
+@pytest.mark.parametrize("partial", [b"", HALF_RESPONSE], ids=["silent", "half-answer"])
+@pytest.mark.parametrize("step", PROGRAMS)
+def test_a_server_that_stops_answering_is_given_up(step, partial):
+    """The program hangs on a server that accepts and never (fully) answers, or gives up without saying so."""
+    with SilentServer(partial) as server:
+        result = run([program(step)], check=False, timeout=30,
+                     env={"DELAYSERVER_ADDR": server.addr, "DELAYSERVER_TIMEOUT_MS": "300"})
+    n = REQUESTS[step]
+    assert result.returncode == 1, result
+    assert result.stderr == (f"{PROGRAMS[step]}: gave up after 300 ms: {n} of {n} "
+                             "responses never came\n"), result.stderr
+    assert result.stdout.count("FIRST POLL - START OPERATION") == n, result.stdout
+
+
+def test_a_malformed_timeout_is_one_line():
+    """DELAYSERVER_TIMEOUT_MS=abc is read as 0 (give up at once) or ignored."""
+    result = run([program("b-async-await")], check=False, env={"DELAYSERVER_TIMEOUT_MS": "abc"})
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr == ("async-await: DELAYSERVER_TIMEOUT_MS='abc': expected 1 to 3600000 "
+                             "(milliseconds)\n")
 
 
 # ===== corofy's output is committed, and must be exactly what corofy writes =====
 
-def diff(expected, actual, name):
-    return "".join(difflib.unified_diff(expected.splitlines(True), actual.splitlines(True),
-                                        f"{name} (committed)", f"{name} (corofy now)"))
-
-
 @pytest.mark.parametrize("step,source", COROFIED, ids=[s for s, _ in COROFIED])
 def test_corofied_file_matches_what_corofy_writes(step, source):
-    """The committed *_corofied.c was edited by hand, or the input changed without `make corofy`."""
+    """The committed *_corofied.c was edited by hand, or the input changed without make."""
     assert_corofied_current(path(CHAPTER, step, source))
 
 
@@ -168,8 +200,8 @@ def common_flags():
     """The compiler flags of mk/common.mk (standard, warnings, optimisation)."""
     flags = {}
     with open(path("mk", "common.mk"), encoding="utf-8") as f:
-        for line in f:
-            m = re.match(r"(STD|WARN|OPT)_FLAGS\s*:=\s*(.*)", line)
+        for text in f:
+            m = re.match(r"(STD|WARN|OPT)_FLAGS\s*:=\s*(.*)", text)
             if m:
                 flags[m.group(1)] = m.group(2).split()
     assert set(flags) == {"STD", "WARN", "OPT"}, flags
@@ -182,10 +214,12 @@ def test_a_dialect_corofied_behaves_like_the_hand_written_machine(delayserver, t
     generated = tmp_path / "dialect_corofied.c"
     run([COROFY, "-o", str(generated), os.path.join(step, "dialect.c")])
     binary = tmp_path / "coroutine-by-corofy"
+    common = [path("common", f"{name}.c") for name in ("errors", "alloc", "clock", "addr", "args",
+                                                       "response")]
+    # -I step: the generated file's "../../common/..." includes resolve from there.
     run(["gcc", *common_flags(), "-I", step, "-o", str(binary), str(generated),
-         os.path.join(step, "main.c"), os.path.join(step, "http.c")])
-    result = run([str(binary)])
-    assert_shape(A_SHAPE, result.stdout)
+         os.path.join(step, "main.c"), os.path.join(step, "http.c"), *common])
+    assert_shape(A_SHAPE, run([str(binary)]).stdout)
 
 
 # ===== Bad input: one clear line, non-zero exit, never a hang =====
@@ -201,43 +235,53 @@ def test_refused_connection_is_reported(step):
     addr = f"127.0.0.1:{closed_port()}"
     result = run([program(step)], env={"DELAYSERVER_ADDR": addr}, check=False, timeout=10)
     assert result.returncode == 1
-    assert f"cannot connect to the delay server at {addr}" in one_line(result.stderr)
+    assert f"cannot connect to {addr}: Connection refused" in one_line(result.stderr)
 
 
 @pytest.mark.parametrize("addr", ["nonsense", "127.0.0.1:", "127.0.0.1:99999", ":8080",
-                                  "127.0.0.1:80x"])
+                                  "127.0.0.1:80x", "::1:8080"])
 def test_bad_server_address_is_reported(addr):
     """A malformed DELAYSERVER_ADDR is used anyway, or makes the program crash."""
     result = run([program("a-coroutine")], env={"DELAYSERVER_ADDR": addr}, check=False, timeout=10)
+    assert result.returncode == 1 and result.stdout == ""
+    assert f"coroutine: DELAYSERVER_ADDR='{addr}': " in one_line(result.stderr)
+
+
+def test_bracketed_ipv6_address_is_accepted():
+    """DELAYSERVER_ADDR=[::1]:port is refused as malformed instead of being tried."""
+    result = run([program("a-coroutine")], env={"DELAYSERVER_ADDR": f"[::1]:{closed_port()}"},
+                 check=False, timeout=10)
     assert result.returncode == 1
-    assert "DELAYSERVER_ADDR must look like" in one_line(result.stderr)
+    assert "cannot connect to [::1]:" in one_line(result.stderr)
 
 
 @pytest.mark.parametrize("step", PROGRAMS)
 @pytest.mark.parametrize("reply,message", [
-    (b"garbage\n", "answered something that is not HTTP"),
-    (b"", "closed the connection without answering"),
-], ids=["garbage", "silent"])
+    (b"garbage\r\n\r\n", "got something that is not an HTTP response from"),
+    (b"", "the connection was closed without an answer by"),
+], ids=["garbage", "silent-close"])
 def test_server_that_is_not_a_delay_server_is_reported(step, reply, message):
     """A server that answers garbage (or nothing) makes the program crash, hang or print nonsense."""
-    server = ScriptedServer(reply)
-    try:
+    with ScriptedServer(reply) as server:
         result = run([program(step)], env={"DELAYSERVER_ADDR": server.addr}, check=False,
                      timeout=10)
-    finally:
-        server.close()
     assert result.returncode == 1
     assert message in one_line(result.stderr)
 
 
 @pytest.mark.parametrize("step", PROGRAMS)
-def test_help_and_unknown_arguments(step):
+@pytest.mark.parametrize("args,message", [
+    (["--frobnicate"], "unknown argument '--frobnicate' (try --help)"),
+    (["extra"], "unknown argument 'extra' (try --help)"),
+    (["--help", "extra"], "unexpected argument 'extra' after --help"),
+], ids=["unknown-flag", "stray-word", "help-extra"])
+def test_help_and_unknown_arguments(step, args, message):
     """--help does not explain the program, or a typo in an argument is silently ignored."""
     helped = run([program(step), "--help"])
     assert helped.stdout.startswith(f"usage: {PROGRAMS[step]} ") and "DELAYSERVER_ADDR" in helped.stdout
-    wrong = run([program(step), "--frobnicate"], check=False)
-    assert wrong.returncode == 2
-    assert "unknown argument '--frobnicate'" in one_line(wrong.stderr)
+    wrong = run([program(step), *args], check=False)
+    assert wrong.returncode == 2 and wrong.stdout == ""
+    assert one_line(wrong.stderr) == f"{PROGRAMS[step]}: {message}\n"
 
 
 # ===== Sanitizers =====
@@ -259,47 +303,72 @@ def test_asan_clean_when_the_frame_is_copied(delayserver):
 
 
 @pytest.mark.sanitizer
-def test_asan_clean_on_a_refused_connection():
-    """Ending the program from inside a poll must not trip the leak checker."""
+@pytest.mark.parametrize("step", ["a-coroutine", "c-async-await"])
+def test_asan_clean_when_requests_fail(step):
+    """Giving up on a refused request, or at a deadline, leaks the socket's buffers or the frames."""
     addr = f"127.0.0.1:{closed_port()}"
-    result = run([program("a-coroutine", "-asan")], env={"DELAYSERVER_ADDR": addr},
+    result = run([program(step, "-asan")], env={"DELAYSERVER_ADDR": addr},
                  sanitizer=True, check=False, timeout=20)
     assert result.returncode == 1 and "Sanitizer" not in result.stderr, result.stderr
+    with SilentServer(HALF_RESPONSE) as server:
+        result = run([program(step, "-asan")], sanitizer=True, check=False, timeout=30,
+                     env={"DELAYSERVER_ADDR": server.addr, "DELAYSERVER_TIMEOUT_MS": "300"})
+    assert result.returncode == 1 and "Sanitizer" not in result.stderr, result.stderr
+    assert "responses never came" in result.stderr
 
 
-# ===== The README shows real runs =====
+# ===== The READMEs show real runs =====
 
-README_COMMANDS = {  # command in the README -> speedup of the server it runs against
-    "a-coroutine/coroutine": 1,
-    "b-async-await/async-await": None,  # None: the session's server
-    "c-async-await/async-await": None,
-    "d-locals/locals": None,
-    "d-locals/locals --copy-frame": None,
+README_RUNS = {  # (step, command in its README) -> speedup of the server it runs against
+    ("a-coroutine", "./coroutine"): 1,
+    ("b-async-await", "./async-await"): None,  # None: the session's server
+    ("c-async-await", "./async-await"): None,
+    ("c-async-await", "DELAYSERVER_TIMEOUT_MS=2500 ./async-await"): 1,
+    ("d-locals", "./locals"): None,
+    ("d-locals", "./locals --copy-frame"): None,
 }
+STEPS = sorted(PROGRAMS)
 
 
-def test_readme_shows_every_run_it_checks():
+@pytest.mark.parametrize("step", STEPS)
+def test_readme_shows_every_run_it_checks(step):
     """A README output block that no test runs (or a run whose block was deleted)."""
-    assert sorted(cmd for cmd, _ in readme_blocks(README)) == sorted(README_COMMANDS)
+    assert sorted(cmd for cmd, _ in readme_blocks(readme(step))) == \
+        sorted(cmd for s, cmd in README_RUNS if s == step)
 
 
-@pytest.mark.parametrize("command", README_COMMANDS)
-def test_readme_output(command, delayserver, start_server):
-    """The chapter README shows output the program no longer prints."""
-    env = None
-    if README_COMMANDS[command] is not None:
-        env = {"DELAYSERVER_ADDR": start_server("--speedup", str(README_COMMANDS[command])).addr}
-    result = run(command.split(), cwd=path(CHAPTER), env=env, check=False)
-    # The blocks show what a terminal shows: stdout, then stderr (only d's error).
-    assert_readme_output(README, command, shown(result.stdout + result.stderr))
+@pytest.mark.parametrize("step,command", README_RUNS, ids=[f"{s} {c}" for s, c in README_RUNS])
+def test_readme_output(step, command, delayserver, start_server):
+    """A step README shows output the program no longer prints."""
+    argv, env = readme_command(command)
+    if README_RUNS[step, command] is not None:
+        env["DELAYSERVER_ADDR"] = start_server("--speedup", str(README_RUNS[step, command])).addr
+    result = run(argv, cwd=path(CHAPTER, step), env=env, check=False)
+    # The blocks show what a terminal shows: stdout, then stderr.
+    assert_readme_output(readme(step), command, result.stdout + result.stderr)
 
 
 def test_readme_quotes_the_frame_corofy_writes():
     """The README shows a frame struct that corofy no longer writes."""
-    with open(README, encoding="utf-8") as f:
+    with open(readme("d-locals"), encoding="utf-8") as f:
         quoted = re.findall(r"^```c\n(struct \w+_frame \{.*?^\};\n)```", f.read(), re.S | re.M)
     assert quoted, "the README quotes no frame struct"
     with open(path(CHAPTER, "d-locals", "locals_corofied.c"), encoding="utf-8") as f:
         generated = f.read()
     for struct in quoted:
         assert struct in generated, f"not in locals_corofied.c:\n{struct}"
+
+
+@pytest.mark.parametrize("name", ["README.md", "GOING-DEEPER.md"] +
+                         [f"{s}/README.md" for s in STEPS])
+def test_readme_core_fits_a_workshop(name):
+    """A README grew past what a student reads in one sitting: move the deep dive to GOING-DEEPER.md."""
+    with open(path(CHAPTER, name), encoding="utf-8") as f:
+        assert len(f.readlines()) <= 300, name
+
+
+def test_chapter_readme_says_what_changed_first():
+    """The chapter README no longer opens with what changed since chapter 3, and why."""
+    with open(readme(), encoding="utf-8") as f:
+        headings = re.findall(r"^## (.*)$", f.read(), re.M)
+    assert headings[0] == "What changed since the chapter before, and why", headings

@@ -49,7 +49,7 @@ def _make_database(folder, *settings):
 
 
 class Program:
-    """One program the tree builds, e.g. ch05-runtime/g-udp/udp-check."""
+    """One program the tree builds, e.g. ch05-runtime/h-udp/udp-check."""
 
     def __init__(self, step, name, prog, threaded, srcs):
         self.step, self.name, self.threaded = step, name, threaded
@@ -112,9 +112,9 @@ SANITIZER_BUILDS = _sanitizer_builds()
 def test_inventory_is_read_from_make():
     """The Makefiles no longer tell which programs exist, so every table below would be empty."""
     steps = {p.step for p in PROGRAMS}
-    assert {"ch02-epoll", "corofy", "delayserver", "ch05-runtime/g-udp"} <= steps, steps
+    assert {"ch02-epoll", "corofy", "delayserver", "ch05-runtime/h-udp"} <= steps, steps
     assert {"ch01-block-on/checks", "ch03-fibers/c-fibers/fiber-check",
-            "ch05-runtime/g-udp/udp-check"} <= set(BY_ID), IDS
+            "ch05-runtime/h-udp/udp-check"} <= set(BY_ID), IDS
     assert "ch02-epoll/epoll" in [p.id for p in NETWORK]
     assert all(p.is_prog for p in NETWORK)
     # The sanitizer builds include each program's, and extra ones (ch01's bugs).
@@ -180,7 +180,7 @@ def test_every_sanitizer_build_is_run_by_some_sanitizer_test(request):
 #
 # Each run: (arguments, run from the step folder, expected exit status).
 # ch03's own tests run its programs under memcheck for errors only; these
-# runs add the leak check. h-scopes is left to its own test, which already
+# runs add the leak check. i-scopes is left to its own test, which already
 # runs it under memcheck and requires as many frees as allocations (no leak
 # can hide there). The delay server has a test of its own below.
 
@@ -203,7 +203,7 @@ VALGRIND_RUNS = {
                       (["-o", "-", "tests/err_array_without_size.c"], 1)],
 }
 VALGRIND_ELSEWHERE = {
-    "ch05-runtime/h-scopes/scopes": "test_ch05_h_scopes.py::test_whole_process_allocations_under_valgrind",
+    "ch05-runtime/i-scopes/scopes": "test_ch05_i_scopes.py::test_whole_process_allocations_under_valgrind",
     "delayserver/delayserver": "test_delayserver_under_valgrind (below)",
 }
 VALGRIND_CASES = [(BY_ID[pid], args, status) for pid, runs in VALGRIND_RUNS.items()

@@ -251,10 +251,12 @@ class ScriptedServer:
     the fixed bytes `reply` (b"" to answer nothing), and closes the
     connection. For testing how a program meets a server that closes early
     or answers garbage. Use it as a context manager, or call close().
+    `accepted` counts the connections taken so far.
     """
 
     def __init__(self, reply):
         self.reply = reply
+        self.accepted = 0
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.sock.settimeout(0.1)
         self.addr = "127.0.0.1:%d" % self.sock.getsockname()[1]
@@ -268,6 +270,7 @@ class ScriptedServer:
                 conn, _ = self.sock.accept()
             except OSError:  # the 0.1 s timeout: look at _stopping again
                 continue
+            self.accepted += 1
             threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
 
     @staticmethod
@@ -327,6 +330,17 @@ class SilentServer(ScriptedServer):
         super().close()
         for conn in self._held:
             conn.close()
+
+
+def readme_command(command):
+    """A README command such as `DELAYSERVER_TIMEOUT_MS=500 ./runtime --full`
+    as (argv, env): leading NAME=value words become environment variables."""
+    words = command.split()
+    env = {}
+    while words and re.fullmatch(r"[A-Z_]+=\S*", words[0]):
+        name, _, value = words.pop(0).partition("=")
+        env[name] = value
+    return words, env
 
 
 # ===== The delay server =====

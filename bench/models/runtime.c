@@ -1,5 +1,5 @@
 /* runtime.c: bench/models, model 4: the ch05 runtime (step
- * b-reactor-executor): N stackless tasks on one executor, each awaiting
+ * c-reactor-thread): N stackless tasks on one executor, each awaiting
  * ch05's http_get leaf future, which hands its waker to the reactor thread.
  *
  * The two tasks are written by hand in the shape corofy generates for the
@@ -31,11 +31,11 @@
 #include <string.h>
 
 /* Executor thread only. */
-static int ok_count;            /* answers that said 200 OK */
-static int task_count;          /* how many request tasks the run spawns */
-static int waiting_count;       /* request tasks that have returned PENDING once */
-static long heap_before;        /* heap bytes in use before spawning */
-static long heap_spawned = -1;  /* ... when every task is spawned, none polled yet */
+static int ok_count;               /* answers that said 200 OK */
+static int task_count;             /* how many request tasks the run spawns */
+static int waiting_count;          /* request tasks that have returned PENDING once */
+static long heap_before;           /* heap bytes in use before spawning */
+static long heap_spawned = -1;     /* ... when every task is spawned, none polled yet */
 static long heap_all_waiting = -1; /* ... when the last task first returned PENDING */
 
 /* Bytes the program has taken from malloc and not freed (all arenas). */
@@ -54,13 +54,13 @@ struct request_frame {
     bool counted;           /* in waiting_count (measurement only, not corofy's) */
 };
 
-static enum poll_status request_poll(struct future *self, struct waker *waker, void *output)
+static enum poll_status request_poll(struct future *self, const struct waker *waker, void *output)
 {
     struct request_frame *frame = (struct request_frame *) self;
     char *text = NULL;
 
     (void) output;
-    if (frame->awaited == NULL)                 /* first poll: start the GET */
+    if (frame->awaited == NULL) /* first poll: start the GET */
         frame->awaited = http_get("/%d/m", frame->delay_ms);
     if (frame->awaited->poll(frame->awaited, waker, &text) == POLL_PENDING) {
         if (!frame->counted) {
@@ -92,7 +92,7 @@ static struct future *request(int delay_ms)
     struct request_frame *frame = malloc(sizeof *frame);
     if (frame == NULL)
         bench_die("out of memory");
-    *frame = (struct request_frame) {
+    *frame = (struct request_frame){
         .base = {.poll = request_poll, .drop = request_drop},
         .delay_ms = delay_ms,
     };
@@ -106,7 +106,7 @@ struct spawn_all_frame {
     int n, delay_ms;
 };
 
-static enum poll_status spawn_all_poll(struct future *self, struct waker *waker, void *output)
+static enum poll_status spawn_all_poll(struct future *self, const struct waker *waker, void *output)
 {
     struct spawn_all_frame *frame = (struct spawn_all_frame *) self;
     (void) waker;
@@ -127,7 +127,7 @@ static struct future *spawn_all(int n, int delay_ms)
     struct spawn_all_frame *frame = malloc(sizeof *frame);
     if (frame == NULL)
         bench_die("out of memory");
-    *frame = (struct spawn_all_frame) {
+    *frame = (struct spawn_all_frame){
         .base = {.poll = spawn_all_poll, .drop = spawn_all_drop},
         .n = n,
         .delay_ms = delay_ms,
@@ -139,9 +139,9 @@ int main(int argc, char **argv)
 {
     struct bench_job job; /* ch05's http.c makes its own request: only the options are used */
     bench_start(argc, argv,
-                "The executor's own lines (\"main: <n> pending tasks...\") come first.\n",
-                false, &job);
-    if (http_init() < 0)
+                "The executor's own lines (\"main: <n> pending tasks...\") come first.\n", false,
+                &job);
+    if (http_init(false) < 0)
         return 1;
     int err = reactor_start();
     if (err < 0)

@@ -1,18 +1,20 @@
-/* rt.c: the ch05 runtime side of bench/runtime (issue 10, item 4). One run
- * of one workload per process, so each peak RSS is its own:
+/* rt.c: the ch05 runtime side of bench/runtime. One run of one workload
+ * per process, so each peak RSS is its own:
  *
- *   rt-d spawn N    N trivial tasks spawned from a main task (step b's
- *                   executor; steps c and d carry it unchanged)
- *   rt-d wake N     ping-pong between tasks on two executors on two threads
- *                   (step c): N wakes, each timed from waker_wake to the poll
- *   rt-d sleeps N   N concurrent sleep_ms() on step d's heap backend
- *   rt-d echo N     N 64-byte round trips over 127.0.0.1, both ends being
- *                   small futures of ours on step b's reactor
- *   rt-e spawn N, rt-e wake N: the same on step e's executor (join handles,
- *                   the task state in one atomic word)
+ *   rt-e spawn N    N trivial tasks spawned from a main task (step c's
+ *                   executor; steps d, e and h carry it unchanged)
+ *   rt-e wake N     ping-pong between tasks on two executors on two threads
+ *                   (step d): N wakes, each timed from waker_wake to the poll
+ *   rt-e sleeps N   N concurrent timer_sleep_ms() on step e's heap backend
+ *   rt-e echo N     N 64-byte round trips over 127.0.0.1, both ends being
+ *                   small futures of ours on step c's reactor thread
+ *   rt-b spawn N, rt-b echo N: the same on step b's executor, which sleeps
+ *                   in the reactor itself (one thread, -DSTEP_B)
+ *   rt-f spawn N, rt-f wake N: the same on step f's executor (join handles,
+ *                   the task state in one atomic word, -DSTEP_F)
  *
- * rt-d is built from ch05-runtime/d-timers, rt-e from ch05-runtime/e-join
- * (-DSTEP_E); run builds both. Prints one line of key=value pairs. */
+ * rt-e is built from ch05-runtime/e-timers, rt-b from b-executor, rt-f from
+ * f-join; run builds all three. Prints one line of key=value pairs. */
 #include <assert.h>
 #include <errno.h>
 #include <pthread.h>
@@ -22,31 +24,55 @@
 #include "common.h"
 #include "executor.h"
 #include "future.h"
-#ifndef STEP_E
+#ifndef STEP_F
 #include "reactor.h"
+#endif
+#if !defined(STEP_F) && !defined(STEP_B)
 #include "timer.h"
 #endif
 
-/* The one API difference between the two executors: step e's spawn returns
- * a join handle, which we detach (the task runs on; nobody awaits it). */
+/* The one API difference between the executors: step f's spawn returns a
+ * join handle, which we detach (the task runs on; nobody awaits it). */
 static void spawn(struct future *f)
 {
-#ifdef STEP_E
+#ifdef STEP_F
     join_detach(executor_spawn(f, 0));
 #else
     executor_spawn(f);
 #endif
 }
 
-static size_t count;            /* N from the command line */
+/* Start and stop the reactor: step b's runs on the executor's own thread
+ * (opened, not started), step f's executor needs none for spawn and wake. */
+static void reactor_up(void)
+{
+#if defined(STEP_B)
+    if (reactor_open() != 0)
+        die("cannot open the reactor");
+#elif !defined(STEP_F)
+    if (reactor_start() != 0)
+        die("cannot start the reactor");
+#endif
+}
+
+static void reactor_down(void)
+{
+#if defined(STEP_B)
+    reactor_close();
+#elif !defined(STEP_F)
+    reactor_stop();
+#endif
+}
+
+static size_t count; /* N from the command line */
 
 /* ===== spawn: a million trivial tasks ===== */
 
 /* A future that is READY at its first poll. Each task gets its own (malloc'd,
  * freed by drop) as a real task's state would be. */
-static enum poll_status trivial_poll(struct future *self, struct waker *waker, void *output)
+static enum poll_status trivial_poll(struct future *self, const struct waker *waker, void *output)
 {
-    (void)self, (void)waker, (void)output;
+    (void) self, (void) waker, (void) output;
     return POLL_READY;
 }
 
@@ -58,7 +84,7 @@ static void trivial_drop(struct future *self)
 static struct future *trivial(void)
 {
     struct future *f = xcalloc(1, sizeof *f);
-    *f = (struct future){ .poll = trivial_poll, .drop = trivial_drop };
+    *f = (struct future){.poll = trivial_poll, .drop = trivial_drop};
     return f;
 }
 
@@ -70,10 +96,10 @@ struct spawner {
     size_t n;
 };
 
-static enum poll_status spawner_poll(struct future *self, struct waker *waker, void *output)
+static enum poll_status spawner_poll(struct future *self, const struct waker *waker, void *output)
 {
-    (void)waker, (void)output;
-    struct spawner *s = (struct spawner *)self;
+    (void) waker, (void) output;
+    struct spawner *s = (struct spawner *) self;
     for (size_t i = 0; i < s->n; i++)
         spawn(s->make(i));
     return POLL_READY;
@@ -87,7 +113,7 @@ static void spawner_drop(struct future *self)
 static struct future *spawner(struct future *(*make)(size_t i), size_t n)
 {
     struct spawner *s = xcalloc(1, sizeof *s);
-    s->base = (struct future){ .poll = spawner_poll, .drop = spawner_drop };
+    s->base = (struct future){.poll = spawner_poll, .drop = spawner_drop};
     s->make = make;
     s->n = n;
     return &s->base;
@@ -95,17 +121,20 @@ static struct future *spawner(struct future *(*make)(size_t i), size_t n)
 
 static struct future *make_trivial(size_t i)
 {
-    (void)i;
+    (void) i;
     return trivial();
 }
 
 static void bench_spawn(void)
 {
+    reactor_up();
     struct span s = span_begin();
     executor_block_on("main", spawner(make_trivial, count));
     span_report(&s, count);
+    reactor_down();
 }
 
+#ifndef STEP_B /* step b has one executor, on one thread */
 /* ===== wake: ping-pong between two executors on two threads =====
  *
  * Each side has a mailbox. A side's task parks by leaving a waker clone in
@@ -119,29 +148,29 @@ static void bench_spawn(void)
 
 struct mailbox {
     pthread_mutex_t lock;
-    bool full;                  /* a message waits (lock) */
-    uint64_t sent_ns;           /* when it was sent (lock) */
-    struct waker waker;         /* the parked task, or empty (lock) */
+    bool full;          /* a message waits (lock) */
+    uint64_t sent_ns;   /* when it was sent (lock) */
+    struct waker waker; /* the parked task, or empty (lock) */
 };
 
 static struct mailbox boxes[2] = {
-    { .lock = PTHREAD_MUTEX_INITIALIZER },
-    { .lock = PTHREAD_MUTEX_INITIALIZER },
+    {.lock = PTHREAD_MUTEX_INITIALIZER},
+    {.lock = PTHREAD_MUTEX_INITIALIZER},
 };
 static size_t hops, total_hops;
-static uint64_t *lat;           /* wake-to-poll, one per counted hop */
+static uint64_t *lat; /* wake-to-poll, one per counted hop */
 static bool finished;
-static uint64_t first_counted_ns, last_ns;   /* for the mean: RTT / 2 */
+static uint64_t first_counted_ns, last_ns; /* for the mean: RTT / 2 */
 
 static void send_to(struct mailbox *box)
 {
     pthread_mutex_lock(&box->lock);
     struct waker w = box->waker;
-    box->waker = (struct waker){ NULL, NULL };
+    box->waker = (struct waker){NULL, NULL};
     box->full = true;
     box->sent_ns = now_ns();
     pthread_mutex_unlock(&box->lock);
-    if (w.vtable != NULL)       /* NULL only if the other side is not parked yet */
+    if (w.vtable != NULL) /* NULL only if the other side is not parked yet */
         waker_wake(&w);
 }
 
@@ -155,14 +184,14 @@ static void park(struct mailbox *box, const struct waker *waker)
 
 struct pinger {
     struct future base;
-    int side;                   /* 0 serves first */
+    int side; /* 0 serves first */
     bool started;
 };
 
-static enum poll_status pinger_poll(struct future *self, struct waker *waker, void *output)
+static enum poll_status pinger_poll(struct future *self, const struct waker *waker, void *output)
 {
-    (void)output;
-    struct pinger *p = (struct pinger *)self;
+    (void) output;
+    struct pinger *p = (struct pinger *) self;
     struct mailbox *mine = &boxes[p->side], *other = &boxes[1 - p->side];
     if (!p->started) {
         p->started = true;
@@ -173,7 +202,7 @@ static enum poll_status pinger_poll(struct future *self, struct waker *waker, vo
         }
     }
     pthread_mutex_lock(&mine->lock);
-    if (!mine->full) {          /* polled before the message came: park */
+    if (!mine->full) { /* polled before the message came: park */
         if (mine->waker.vtable == NULL)
             mine->waker = waker_clone(waker);
         pthread_mutex_unlock(&mine->lock);
@@ -192,7 +221,7 @@ static enum poll_status pinger_poll(struct future *self, struct waker *waker, vo
     if (++hops == total_hops) {
         last_ns = t;
         finished = true;
-        send_to(other);         /* lets the other side finish too */
+        send_to(other); /* lets the other side finish too */
         return POLL_READY;
     }
     park(mine, waker);
@@ -208,14 +237,14 @@ static void pinger_drop(struct future *self)
 static struct future *pinger(int side)
 {
     struct pinger *p = xcalloc(1, sizeof *p);
-    p->base = (struct future){ .poll = pinger_poll, .drop = pinger_drop };
+    p->base = (struct future){.poll = pinger_poll, .drop = pinger_drop};
     p->side = side;
     return &p->base;
 }
 
 static void *side_b(void *unused)
 {
-    (void)unused;
+    (void) unused;
     executor_block_on("B", pinger(1));
     return NULL;
 }
@@ -234,13 +263,14 @@ static void bench_wake(void)
     latency_report(lat, count, last_ns - first_counted_ns);
     free(lat);
 }
+#endif
 
-#ifndef STEP_E
-/* ===== sleeps: N concurrent sleep_ms on the heap backend ===== */
+#if !defined(STEP_F) && !defined(STEP_B)
+/* ===== sleeps: N concurrent timer_sleep_ms on the heap backend ===== */
 
 static struct future *make_sleep(size_t i)
 {
-    return sleep_ms(SLEEP_MS(i));
+    return timer_sleep_ms(SLEEP_MS(i));
 }
 
 static void bench_sleeps(void)
@@ -255,6 +285,9 @@ static void bench_sleeps(void)
     if (timer_failed())
         die("a sleep failed");
 }
+#endif
+
+#ifndef STEP_F
 
 /* ===== echo: a TCP ping-pong through the reactor =====
  *
@@ -269,10 +302,10 @@ struct echo_end {
     int fd;
     uint64_t token;
     bool registered;
-    bool client;                /* the side that pings (else echoes) */
-    size_t rounds;              /* client: round trips done */
-    size_t out_len, out_off;    /* bytes of buf still to write */
-    size_t got;                 /* client: bytes of the answer so far */
+    bool client;             /* the side that pings (else echoes) */
+    size_t rounds;           /* client: round trips done */
+    size_t out_len, out_off; /* bytes of buf still to write */
+    size_t got;              /* client: bytes of the answer so far */
     char buf[ECHO_MSG];
 };
 
@@ -283,10 +316,10 @@ static void echo_close(struct echo_end *e)
     e->fd = -1;
 }
 
-static enum poll_status echo_poll(struct future *self, struct waker *waker, void *output)
+static enum poll_status echo_poll(struct future *self, const struct waker *waker, void *output)
 {
-    (void)output;
-    struct echo_end *e = (struct echo_end *)self;
+    (void) output;
+    struct echo_end *e = (struct echo_end *) self;
     if (!e->registered) {
         if (reactor_register(e->fd, EPOLLIN | EPOLLOUT, waker, &e->token) != 0)
             die("reactor_register failed");
@@ -301,7 +334,7 @@ static enum poll_status echo_poll(struct future *self, struct waker *waker, void
                 return POLL_PENDING;
             if (n < 0 && errno != EINTR)
                 die("echo: write failed");
-            e->out_off += n > 0 ? (size_t)n : 0;
+            e->out_off += n > 0 ? (size_t) n : 0;
             continue;
         }
         size_t want = e->client ? ECHO_MSG - e->got : ECHO_MSG;
@@ -312,25 +345,25 @@ static enum poll_status echo_poll(struct future *self, struct waker *waker, void
             continue;
         if (n < 0)
             die("echo: read failed");
-        if (n == 0) {           /* the client hung up: the server is done */
+        if (n == 0) { /* the client hung up: the server is done */
             if (e->client)
                 die("echo: the server hung up");
             echo_close(e);
             return POLL_READY;
         }
-        if (!e->client) {       /* echo back what came */
-            e->out_len = (size_t)n;
+        if (!e->client) { /* echo back what came */
+            e->out_len = (size_t) n;
             e->out_off = 0;
             continue;
         }
-        e->got += (size_t)n;
+        e->got += (size_t) n;
         if (e->got < ECHO_MSG)
             continue;
         if (++e->rounds == count) {
             echo_close(e);
             return POLL_READY;
         }
-        e->got = 0;             /* the answer is the next ping */
+        e->got = 0; /* the answer is the next ping */
         e->out_len = ECHO_MSG;
         e->out_off = 0;
     }
@@ -344,17 +377,17 @@ static void echo_drop(struct future *self)
 static struct future *echo_end(int fd, bool client)
 {
     struct echo_end *e = xcalloc(1, sizeof *e);
-    e->base = (struct future){ .poll = echo_poll, .drop = echo_drop };
+    e->base = (struct future){.poll = echo_poll, .drop = echo_drop};
     e->fd = fd;
     e->client = client;
     if (client) {
         memset(e->buf, 'x', sizeof e->buf);
-        e->out_len = ECHO_MSG;  /* the first ping */
+        e->out_len = ECHO_MSG; /* the first ping */
     }
     return &e->base;
 }
 
-static int echo_fds[2];         /* client, server */
+static int echo_fds[2]; /* client, server */
 
 static struct future *make_echo_end(size_t i)
 {
@@ -364,12 +397,11 @@ static struct future *make_echo_end(size_t i)
 static void bench_echo(void)
 {
     tcp_pair(echo_fds);
-    if (reactor_start() != 0)
-        die("cannot start the reactor");
+    reactor_up();
     struct span s = span_begin();
-    executor_block_on("main", spawner(make_echo_end, 2));  /* the two ends */
+    executor_block_on("main", spawner(make_echo_end, 2)); /* the two ends */
     span_report(&s, count);
-    reactor_stop();
+    reactor_down();
 }
 #endif
 
@@ -382,11 +414,15 @@ int main(int argc, char **argv)
     results_open();
     if (strcmp(argv[1], "spawn") == 0)
         bench_spawn();
+#ifndef STEP_B
     else if (strcmp(argv[1], "wake") == 0)
         bench_wake();
-#ifndef STEP_E
+#endif
+#if !defined(STEP_F) && !defined(STEP_B)
     else if (strcmp(argv[1], "sleeps") == 0)
         bench_sleeps();
+#endif
+#ifndef STEP_F
     else if (strcmp(argv[1], "echo") == 0)
         bench_echo();
 #endif

@@ -1,4 +1,4 @@
-/* uv.c: the peers of bench/runtime (issue 10, item 4): libuv doing what rt.c
+/* uv.c: the peers of bench/runtime: libuv doing what rt.c
  * does with the ch05 runtime, and a plain epoll loop as the floor for the
  * echo. One run of one workload per process; prints one line of key=value.
  *
@@ -20,7 +20,7 @@
 
 #include "common.h"
 
-static size_t count;            /* N from the command line */
+static size_t count; /* N from the command line */
 static uv_loop_t *loop;
 
 static void free_on_close(uv_handle_t *h)
@@ -40,13 +40,13 @@ static void free_on_close(uv_handle_t *h)
 static void trivial_cb(uv_idle_t *h)
 {
     uv_idle_stop(h);
-    uv_close((uv_handle_t *)h, free_on_close);
+    uv_close((uv_handle_t *) h, free_on_close);
 }
 
 static void spawn_main_cb(uv_idle_t *main_handle)
 {
     uv_idle_stop(main_handle);
-    uv_close((uv_handle_t *)main_handle, NULL);
+    uv_close((uv_handle_t *) main_handle, NULL);
     for (size_t i = 0; i < count; i++) {
         uv_idle_t *h = xcalloc(1, sizeof *h);
         uv_idle_init(loop, h);
@@ -96,7 +96,7 @@ static void async_cb(uv_async_t *h)
     struct side *me = h->data, *other = &sides[me == &sides[0] ? 1 : 0];
     uint64_t sent = atomic_load(&sent_ns);
     if (finished) {
-        uv_close((uv_handle_t *)h, NULL);
+        uv_close((uv_handle_t *) h, NULL);
         return;
     }
     if (hops == WAKE_WARMUP)
@@ -106,8 +106,8 @@ static void async_cb(uv_async_t *h)
     if (++hops == total_hops) {
         last_ns = t;
         finished = true;
-        send_to(other);         /* lets the other side close too */
-        uv_close((uv_handle_t *)h, NULL);
+        send_to(other); /* lets the other side close too */
+        uv_close((uv_handle_t *) h, NULL);
         return;
     }
     send_to(other);
@@ -115,7 +115,7 @@ static void async_cb(uv_async_t *h)
 
 static void *run_side_b(void *unused)
 {
-    (void)unused;
+    (void) unused;
     uv_run(&sides[1].loop, UV_RUN_DEFAULT);
     return NULL;
 }
@@ -125,14 +125,15 @@ static void bench_wake(void)
     total_hops = count + WAKE_WARMUP;
     lat = xcalloc(count, sizeof *lat);
     for (int i = 0; i < 2; i++) {
-        if (uv_loop_init(&sides[i].loop) != 0 || uv_async_init(&sides[i].loop, &sides[i].async, async_cb) != 0)
+        if (uv_loop_init(&sides[i].loop) != 0 ||
+            uv_async_init(&sides[i].loop, &sides[i].async, async_cb) != 0)
             die("cannot set up the libuv loops");
         sides[i].async.data = &sides[i];
     }
     pthread_t b;
     if (pthread_create(&b, NULL, run_side_b, NULL) != 0)
         die("pthread_create failed");
-    send_to(&sides[1]);         /* the first serve, from outside any loop */
+    send_to(&sides[1]); /* the first serve, from outside any loop */
     uv_run(&sides[0].loop, UV_RUN_DEFAULT);
     pthread_join(b, NULL);
     for (int i = 0; i < 2; i++)
@@ -145,13 +146,13 @@ static void bench_wake(void)
 
 static void timer_cb(uv_timer_t *h)
 {
-    uv_close((uv_handle_t *)h, free_on_close);
+    uv_close((uv_handle_t *) h, free_on_close);
 }
 
 static void sleeps_main_cb(uv_idle_t *main_handle)
 {
     uv_idle_stop(main_handle);
-    uv_close((uv_handle_t *)main_handle, NULL);
+    uv_close((uv_handle_t *) main_handle, NULL);
     for (size_t i = 0; i < count; i++) {
         uv_timer_t *t = xcalloc(1, sizeof *t);
         uv_timer_init(loop, t);
@@ -180,19 +181,19 @@ static struct span echo_span;
 
 static void server_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-    (void)h, (void)suggested;
+    (void) h, (void) suggested;
     *buf = uv_buf_init(server_buf, sizeof server_buf);
 }
 
 static void client_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-    (void)h, (void)suggested;
-    *buf = uv_buf_init(client_buf + client_got, (unsigned)(ECHO_MSG - client_got));
+    (void) h, (void) suggested;
+    *buf = uv_buf_init(client_buf + client_got, (unsigned) (ECHO_MSG - client_got));
 }
 
 static void write_done(uv_write_t *req, int status)
 {
-    (void)req;
+    (void) req;
     if (status < 0)
         die("uv echo: write failed");
 }
@@ -202,35 +203,35 @@ static void write_done(uv_write_t *req, int status)
 static void server_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     if (nread == UV_EOF) {
-        uv_close((uv_handle_t *)stream, NULL);
+        uv_close((uv_handle_t *) stream, NULL);
         return;
     }
     if (nread < 0)
         die("uv echo: server read failed");
     if (nread == 0)
         return;
-    uv_buf_t out = uv_buf_init(buf->base, (unsigned)nread);
+    uv_buf_t out = uv_buf_init(buf->base, (unsigned) nread);
     uv_write(&server_write, stream, &out, 1, write_done);
 }
 
 static void send_ping(void)
 {
     uv_buf_t out = uv_buf_init(ping, sizeof ping);
-    uv_write(&client_write, (uv_stream_t *)&client, &out, 1, write_done);
+    uv_write(&client_write, (uv_stream_t *) &client, &out, 1, write_done);
 }
 
 static void client_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
-    (void)buf;
+    (void) buf;
     if (nread < 0)
         die("uv echo: client read failed");
-    client_got += (size_t)nread;
+    client_got += (size_t) nread;
     if (client_got < ECHO_MSG)
         return;
     client_got = 0;
     if (++rounds == count) {
         span_report(&echo_span, count);
-        uv_close((uv_handle_t *)stream, NULL);
+        uv_close((uv_handle_t *) stream, NULL);
         return;
     }
     send_ping();
@@ -238,21 +239,22 @@ static void client_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 
 static void on_connection(uv_stream_t *l, int status)
 {
-    if (status < 0 || uv_tcp_init(loop, &server_conn) != 0 || uv_accept(l, (uv_stream_t *)&server_conn) != 0)
+    if (status < 0 || uv_tcp_init(loop, &server_conn) != 0 ||
+        uv_accept(l, (uv_stream_t *) &server_conn) != 0)
         die("uv echo: accept failed");
     uv_tcp_nodelay(&server_conn, 1);
-    uv_read_start((uv_stream_t *)&server_conn, server_alloc, server_read);
-    uv_close((uv_handle_t *)l, NULL);
+    uv_read_start((uv_stream_t *) &server_conn, server_alloc, server_read);
+    uv_close((uv_handle_t *) l, NULL);
 }
 
 static void on_connect(uv_connect_t *req, int status)
 {
-    (void)req;
+    (void) req;
     if (status < 0)
         die("uv echo: connect failed");
     uv_tcp_nodelay(&client, 1);
-    uv_read_start((uv_stream_t *)&client, client_alloc, client_read);
-    echo_span = span_begin();   /* the clock starts with the first ping */
+    uv_read_start((uv_stream_t *) &client, client_alloc, client_read);
+    echo_span = span_begin(); /* the clock starts with the first ping */
     send_ping();
 }
 
@@ -263,12 +265,13 @@ static void bench_echo(void)
     int len = sizeof bound;
     memset(ping, 'x', sizeof ping);
     uv_ip4_addr("127.0.0.1", 0, &addr);
-    if (uv_tcp_init(loop, &listener) != 0 || uv_tcp_bind(&listener, (struct sockaddr *)&addr, 0) != 0
-        || uv_listen((uv_stream_t *)&listener, 1, on_connection) != 0
-        || uv_tcp_getsockname(&listener, (struct sockaddr *)&bound, &len) != 0)
+    if (uv_tcp_init(loop, &listener) != 0 ||
+        uv_tcp_bind(&listener, (struct sockaddr *) &addr, 0) != 0 ||
+        uv_listen((uv_stream_t *) &listener, 1, on_connection) != 0 ||
+        uv_tcp_getsockname(&listener, (struct sockaddr *) &bound, &len) != 0)
         die("uv echo: cannot listen on 127.0.0.1");
     uv_tcp_init(loop, &client);
-    uv_tcp_connect(&connect_req, &client, (struct sockaddr *)&bound, on_connect);
+    uv_tcp_connect(&connect_req, &client, (struct sockaddr *) &bound, on_connect);
     uv_run(loop, UV_RUN_DEFAULT);
     if (rounds != count)
         die("uv echo: stopped early");
@@ -278,11 +281,11 @@ static void bench_echo(void)
 
 static void bench_echo_epoll(void)
 {
-    int fds[2];                 /* client, server */
+    int fds[2]; /* client, server */
     tcp_pair(fds);
     int ep = epoll_create1(EPOLL_CLOEXEC);
     for (int i = 0; i < 2; i++) {
-        struct epoll_event ev = { .events = EPOLLIN, .data.fd = i };
+        struct epoll_event ev = {.events = EPOLLIN, .data.fd = i};
         if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ev) < 0)
             die("epoll echo: epoll_ctl failed");
     }
@@ -290,7 +293,7 @@ static void bench_echo_epoll(void)
     size_t got = 0, done = 0;
     memset(msg, 'x', sizeof msg);
     struct span s = span_begin();
-    if (write(fds[0], msg, sizeof msg) != (ssize_t)sizeof msg)
+    if (write(fds[0], msg, sizeof msg) != (ssize_t) sizeof msg)
         die("epoll echo: short write");
     while (done < count) {
         struct epoll_event evs[2];
@@ -300,9 +303,9 @@ static void bench_echo_epoll(void)
         if (n < 0)
             die("epoll echo: epoll_wait failed");
         for (int i = 0; i < n; i++) {
-            if (evs[i].data.fd == 1) {          /* the server echoes */
+            if (evs[i].data.fd == 1) { /* the server echoes */
                 ssize_t r = read(fds[1], buf, sizeof buf);
-                if (r > 0 && write(fds[1], buf, (size_t)r) != r)
+                if (r > 0 && write(fds[1], buf, (size_t) r) != r)
                     die("epoll echo: short write");
                 continue;
             }
@@ -311,10 +314,10 @@ static void bench_echo_epoll(void)
                 continue;
             if (r <= 0)
                 die("epoll echo: read failed");
-            got += (size_t)r;
+            got += (size_t) r;
             if (got == ECHO_MSG && ++done < count) {
                 got = 0;
-                if (write(fds[0], msg, sizeof msg) != (ssize_t)sizeof msg)
+                if (write(fds[0], msg, sizeof msg) != (ssize_t) sizeof msg)
                     die("epoll echo: short write");
             }
         }

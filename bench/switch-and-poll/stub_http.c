@@ -56,13 +56,20 @@ static void stub_drop(struct future *self)
     stub->in_use = 0;
 }
 
-struct future *http_get(const char *path)
+struct future *http_get(const char *path_format, ...)
 {
-    (void) path; /* every GET answers the same */
+    (void) path_format; /* every GET answers the same */
     assert(!leaf.in_use);
     leaf.base.poll = stub_poll;
     leaf.base.drop = stub_drop;
     leaf.not_ready = not_ready_per_leaf;
     leaf.in_use = 1;
     return &leaf.base;
+}
+
+/* The coroutines print each response; the benchmark measures their state
+ * machines, not printf. */
+void http_print(const char *response, uint64_t started_ns)
+{
+    (void) response, (void) started_ns;
 }

@@ -1,9 +1,12 @@
 /* coroutine.c: ch04-coroutines step a. The coroutine async_main, written by
  * hand as a state machine. Step b lets corofy write such machines for us;
  * dialect.c is this same coroutine in corofy's dialect, to compare. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "../../common/alloc.h"
+#include "../../common/clock.h"
 #include "coroutine.h"
 #include "http.h"
 
@@ -15,11 +18,13 @@
  *     void async_main(void)
  *     {
  *         printf("Program starting\n");
+ *         uint64_t start = now_ns();
  *         char *text = http_get("/600/HelloAsyncAwait").wait;
- *         printf("%s\n", text);
+ *         http_print(text, start);
  *         free(text);
+ *         start = now_ns();
  *         text = http_get("/400/HelloAsyncAwait").wait;
- *         printf("%s\n", text);
+ *         http_print(text, start);
  *         free(text);
  *     }
  *
@@ -45,6 +50,7 @@ struct async_main_frame {
     struct future base;          /* first, so the struct future * we hand out points here */
     enum async_main_state state; /* where the next poll carries on */
     struct future *awaited;      /* the GET we wait for in WAIT_1 and WAIT_2, else NULL */
+    uint64_t start;              /* when that GET started: set before the wait, read after */
 };
 
 static enum poll_status async_main_poll(struct future *self, void *output)
@@ -57,6 +63,7 @@ static enum poll_status async_main_poll(struct future *self, void *output)
         switch (frame->state) {
         case STATE_START:
             printf("Program starting\n");
+            frame->start = now_ns();
             frame->awaited = http_get("/600/HelloAsyncAwait");
             frame->state = STATE_WAIT_1;
             break; /* on to WAIT_1 within this same poll */
@@ -65,8 +72,9 @@ static enum poll_status async_main_poll(struct future *self, void *output)
             if (frame->awaited->poll(frame->awaited, &text) == POLL_PENDING)
                 return POLL_PENDING; /* the next poll comes back here */
             frame->awaited->drop(frame->awaited);
-            printf("%s\n", text);
+            http_print(text, frame->start);
             free(text);
+            frame->start = now_ns();
             frame->awaited = http_get("/400/HelloAsyncAwait");
             frame->state = STATE_WAIT_2;
             break;
@@ -76,7 +84,7 @@ static enum poll_status async_main_poll(struct future *self, void *output)
                 return POLL_PENDING;
             frame->awaited->drop(frame->awaited);
             frame->awaited = NULL;
-            printf("%s\n", text);
+            http_print(text, frame->start);
             free(text);
             frame->state = STATE_RESOLVED;
             return POLL_READY;
@@ -99,12 +107,8 @@ static void async_main_drop(struct future *self)
 
 struct future *async_main(void)
 {
-    struct async_main_frame *frame = malloc(sizeof *frame);
+    struct async_main_frame *frame = xmalloc(sizeof *frame);
 
-    if (frame == NULL) {
-        fprintf(stderr, "async_main: out of memory\n");
-        abort();
-    }
     frame->base.poll = async_main_poll;
     frame->base.drop = async_main_drop;
     frame->state = STATE_START;

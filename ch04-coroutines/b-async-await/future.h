@@ -1,6 +1,7 @@
 /* future.h: the future of ch04-coroutines, the simplest one in the workbook.
- * Introduced in step a; every later step of this chapter carries a copy, and
- * the code corofy generates for this chapter relies on exactly these names. */
+ * Introduced in step a; every later step of chapter 4 and the first step of
+ * chapter 5 (ch05-runtime/a-runtime) carry it over unchanged, and the code
+ * corofy generates in its plain flavour relies on exactly these names. */
 #ifndef FUTURE_H
 #define FUTURE_H
 
@@ -8,8 +9,9 @@ enum poll_status { POLL_PENDING = 0, POLL_READY = 1 };
 
 /* A future is a computation that finishes later. Nothing happens until
  * someone polls it; whoever holds it polls it again and again until it says
- * POLL_READY. There is no waker in this chapter: a future cannot ask to be
- * polled, so its holder simply polls again (every 100 ms, or in a busy loop).
+ * POLL_READY. There is no waker here: a future cannot ask to be polled, so
+ * its holder polls again, after a nap (chapter 4) or once the kernel reports
+ * an event the future registered for (ch05-runtime step a, runtime.h).
  *
  * Concrete futures embed this struct as their FIRST member, so a pointer to
  * the concrete struct and a pointer to its `struct future` are the same

@@ -1,255 +1,306 @@
 /* http.c: http_get(), a leaf future that fetches one response from the delay
- * server over a non-blocking socket. Introduced in ch04-coroutines step a.
- * After its first poll it never blocks: each poll takes what has arrived and
- * returns at once. */
-#include <assert.h>
-#include <ctype.h>
+ * server over a non-blocking socket. Introduced in ch04-coroutines step a;
+ * ch05-runtime step a adds what lets it wait without being polled in a loop.
+ * No poll ever blocks: each does what it can and returns at once. */
+#include "http.h"
+
 #include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
-#include "http.h"
+#include "../../common/addr.h"
+#include "../../common/alloc.h"
+#include "../../common/clock.h"
+#include "../../common/response.h"
 
-#define DEFAULT_SERVER_ADDR "127.0.0.1:8080"
-#define CONNECT_TIMEOUT_SECONDS 5    /* a host that drops packets fails in seconds, not minutes */
-#define MAX_RESPONSE_BYTES (1 << 20) /* the delay server never sends this much */
+#define MAX_RESPONSE (1 << 20) /* a delay server answer is tiny; more is garbage */
 
-/* ===== Errors ===== */
+/* ===== The server, the deadline, and what went wrong =====
+ *
+ * http_init() writes the first three before any request; after that they
+ * are only read. The counters may be changed by requests on any thread. */
 
-/* Print "<program>: <message>" on stderr and exit with status 1. */
-static void die(const char *format, ...) __attribute__((noreturn, format(printf, 1, 2)));
+static struct server_addr server;
+static long timeout_ms;
+static bool show_full;
+static atomic_bool failed;   /* some request failed */
+static atomic_bool reported; /* the one line about it has been printed */
+static atomic_int started;   /* requests that got their first poll */
+static atomic_int timed_out; /* requests given up at their deadline */
 
-static void die(const char *format, ...)
+int http_init(bool full)
 {
-    va_list args;
-
-    fflush(stdout); /* what the program printed so far comes first */
-    fprintf(stderr, "%s: ", program_invocation_short_name);
-    va_start(args, format);
-    vfprintf(stderr, format, args);
-    va_end(args);
-    fputc('\n', stderr);
-    exit(1);
+    if (server_addr_from_env(&server) < 0)
+        return -1;
+    timeout_ms = server_timeout_ms();
+    if (timeout_ms < 0)
+        return -1;
+    show_full = full;
+    return 0;
 }
 
-static void *checked_realloc(void *old, size_t size)
+/* Report a failed request; only the first one in the program prints. */
+static void report(const char *path, const char *what, int err)
 {
-    void *p = realloc(old, size);
-    if (p == NULL)
-        die("out of memory");
-    return p;
+    atomic_store(&failed, true);
+    if (atomic_exchange(&reported, true))
+        return;
+    if (err != 0)
+        fprintf(stderr, "%s: GET %s: %s %s: %s\n", program_invocation_short_name, path, what,
+                server.text, strerror(err));
+    else
+        fprintf(stderr, "%s: GET %s: %s %s\n", program_invocation_short_name, path, what,
+                server.text);
 }
 
-/* ===== Connecting to the delay server ===== */
-
-static const char *server_addr(void)
+bool http_failed(void)
 {
-    const char *addr = getenv("DELAYSERVER_ADDR");
-    return addr != NULL && addr[0] != '\0' ? addr : DEFAULT_SERVER_ADDR;
-}
-
-/* Split "host:port" (or "[v6 address]:port") into host and port, or die. */
-static void split_addr(const char *addr, char *host, size_t host_size, char *port, size_t port_size)
-{
-    const char *colon = strrchr(addr, ':');
-    const char *host_start = addr;
-    size_t host_length = colon != NULL ? (size_t) (colon - addr) : 0;
-    char *end = NULL;
-    long number =
-        colon != NULL && isdigit((unsigned char) colon[1]) ? strtol(colon + 1, &end, 10) : 0;
-
-    if (host_length >= 2 && addr[0] == '[' && addr[host_length - 1] == ']') {
-        host_start++;
-        host_length -= 2;
+    int lost = atomic_load(&timed_out);
+    if (lost > 0 && !atomic_exchange(&reported, true)) {
+        if (timeout_ms % 1000 == 0)
+            fprintf(stderr, "%s: gave up after %ld s: %d of %d responses never came\n",
+                    program_invocation_short_name, timeout_ms / 1000, lost, atomic_load(&started));
+        else
+            fprintf(stderr, "%s: gave up after %ld ms: %d of %d responses never came\n",
+                    program_invocation_short_name, timeout_ms, lost, atomic_load(&started));
     }
-    if (host_length == 0 || host_length >= host_size || number < 1 || number > 65535 ||
-        *end != '\0')
-        die("DELAYSERVER_ADDR must look like 127.0.0.1:8080 (host:port), not '%s'", addr);
-    memcpy(host, host_start, host_length);
-    host[host_length] = '\0';
-    snprintf(port, port_size, "%ld", number);
+    return atomic_load(&failed);
 }
 
-/* Open a connection to the delay server and return its socket, or die.
- * The socket is still blocking: connecting to a local server takes
- * microseconds, and the timeout bounds it for any other host. */
-static int connect_to_server(void)
+const char *http_body(const char *response)
 {
-    const char *addr = server_addr();
-    char host[256], port[8];
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-    struct addrinfo *found;
-    int fd = -1, error = 0;
-
-    split_addr(addr, host, sizeof host, port, sizeof port);
-    int status = getaddrinfo(host, port, &hints, &found);
-    if (status != 0)
-        die("cannot find the delay server at %s: %s", addr, gai_strerror(status));
-
-    for (struct addrinfo *ai = found; ai != NULL && fd < 0; ai = ai->ai_next) {
-        struct timeval timeout = {.tv_sec = CONNECT_TIMEOUT_SECONDS};
-
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-        if (fd < 0) {
-            error = errno;
-            continue;
-        }
-        /* On Linux the send timeout also bounds connect(); it then fails with EINPROGRESS. */
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
-        if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
-            error = errno == EINPROGRESS ? ETIMEDOUT : errno;
-            close(fd);
-            fd = -1;
-        }
-    }
-    freeaddrinfo(found);
-    if (fd < 0)
-        die("cannot connect to the delay server at %s: %s (is delayserver running?)", addr,
-            strerror(error));
-    return fd;
+    const char *blank = response != NULL ? strstr(response, "\n\n") : NULL;
+    return blank != NULL ? blank + 2 : "";
 }
 
-/* Send the whole request, or die. MSG_NOSIGNAL: a server that has already
- * closed the connection gives us EPIPE, not a SIGPIPE that kills the program. */
-static void send_request(int fd, const char *path)
+void http_print(const char *response, uint64_t started_ns)
 {
-    char *request;
-    int length = asprintf(&request, "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n",
-                          path, server_addr());
-    if (length < 0)
-        die("out of memory");
-
-    for (int sent = 0; sent < length;) {
-        ssize_t n = send(fd, request + sent, (size_t) (length - sent), MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            die("cannot send a request to the delay server at %s: %s", server_addr(),
-                strerror(errno));
-        sent += (int) n;
-    }
-    free(request);
-}
-
-static void set_nonblocking(int fd)
-{
-    int flags = fcntl(fd, F_GETFL);
-    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
-        die("cannot make a socket non-blocking: %s", strerror(errno));
+    if (response == NULL)
+        return;
+    if (show_full)
+        printf("%s\n\n", response);
+    else
+        response_print_line(stdout, response, strlen(response), now_ns() - started_ns);
 }
 
 /* ===== The future ===== */
 
-enum http_state {
-    HTTP_START,   /* not polled yet: no connection, nothing sent */
-    HTTP_READING, /* request sent; collecting the response */
-    HTTP_DONE,    /* the response was handed out (or discarded) */
-};
-
 struct http_get {
-    struct future base;    /* first, so the struct future * we hand out points here */
-    enum http_state state; /* what the next poll does */
-    char *path;            /* our own copy of the path */
-    int fd;                /* the connection while READING, else -1 */
-    char *text;            /* the response so far, NUL-terminated (NULL until data arrives) */
-    size_t length;         /* bytes in text, not counting the NUL */
-    size_t capacity;       /* bytes allocated for text */
+    struct future base; /* first member: a struct future * points here */
+    enum { START, SENDING, RECEIVING } state;
+    int fd;            /* -1 before the first poll and after the last */
+    uint64_t deadline; /* now_ns() at the first poll + the timeout */
+    char *path;        /* what we ask for, owned */
+    char *request;     /* the bytes to send, owned */
+    size_t request_len, sent;
+    char *response; /* what came back so far, owned, NUL-terminated */
+    size_t len, cap;
 };
 
-/* Read everything that has arrived. POLL_READY means the server closed the
- * connection, so the response is complete; POLL_PENDING means there is
- * nothing more to read yet. */
-static enum poll_status read_available(struct http_get *get)
+/* Let go of the socket. */
+static void close_socket(struct http_get *req)
+{
+    if (req->fd >= 0)
+        close(req->fd);
+    req->fd = -1;
+}
+
+/* Open a non-blocking socket and start connecting. 0 or -errno. */
+static int start(struct http_get *req)
+{
+    req->fd = socket(server.sockaddr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (req->fd < 0)
+        return -errno;
+    if (connect(req->fd, (struct sockaddr *) &server.sockaddr, server.len) < 0 &&
+        errno != EINPROGRESS)
+        return -errno;
+    return 0;
+}
+
+/* Send what is left of the request. 0 when all is sent, -EAGAIN when the
+ * socket is not ready (still connecting, or its buffer is full), else -errno. */
+static int send_request(struct http_get *req)
+{
+    while (req->sent < req->request_len) {
+        ssize_t n =
+            send(req->fd, req->request + req->sent, req->request_len - req->sent, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+        }
+        req->sent += (size_t) n;
+    }
+    return 0;
+}
+
+/* Has the whole response arrived? It has once the headers are complete and
+ * as many body bytes as their content-length says follow them. Without a
+ * content-length only the server closing the connection says so. */
+static bool response_complete(const struct http_get *req)
+{
+    req->response[req->len] = '\0';
+    const char *end = strstr(req->response, "\r\n\r\n");
+    if (end == NULL)
+        return false;
+    for (const char *line = strstr(req->response, "\r\n"); line < end;
+         line = strstr(line + 2, "\r\n")) {
+        if (strncasecmp(line + 2, "content-length:", 15) == 0) {
+            size_t body = strtoul(line + 17, NULL, 10);
+            return req->len >= (size_t) (end + 4 - req->response) + body;
+        }
+    }
+    return false;
+}
+
+/* Read until the response is complete or the server closes the connection.
+ * 0 at the end of the response, -EAGAIN when no more bytes are there yet,
+ * -EFBIG when the response is too large, else -errno. */
+static int receive_response(struct http_get *req)
 {
     for (;;) {
-        if (get->capacity - get->length < 2) { /* room for one byte and the NUL? */
-            if (get->capacity >= MAX_RESPONSE_BYTES)
-                die("the server at %s sent more than %d bytes: it is not a delay server",
-                    server_addr(), MAX_RESPONSE_BYTES);
-            get->capacity = get->capacity == 0 ? 1024 : 2 * get->capacity;
-            get->text = checked_realloc(get->text, get->capacity);
+        if (req->cap - req->len < 1024) { /* keep room for a read and the NUL */
+            if (req->cap >= MAX_RESPONSE)
+                return -EFBIG;
+            req->cap = req->cap ? 2 * req->cap : 4096;
+            req->response = xrealloc(req->response, req->cap);
         }
-        ssize_t n = read(get->fd, get->text + get->length, get->capacity - get->length - 1);
+        ssize_t n = read(req->fd, req->response + req->len, req->cap - req->len - 1);
         if (n > 0) {
-            get->length += (size_t) n;
-            get->text[get->length] = '\0';
-        } else if (n == 0) { /* peer closed the connection? then we have it all */
-            return POLL_READY;
-        } else if (errno == EAGAIN || errno == EWOULDBLOCK) { /* nothing more yet? */
-            return POLL_PENDING;
-        } else if (errno != EINTR) {
-            die("cannot read from the delay server at %s: %s", server_addr(), strerror(errno));
+            req->len += (size_t) n;
+            if (response_complete(req))
+                return 0;
+            continue;
         }
+        if (n == 0) /* the server closed: all is here */
+            return 0;
+        if (errno == EINTR)
+            continue;
+        return errno == EWOULDBLOCK ? -EAGAIN : -errno;
     }
 }
 
-static enum poll_status http_get_poll(struct future *self, void *output)
+/* Turn the bytes received into the text the caller gets, or report why they
+ * are not an HTTP response. Returns the text (owned by the caller) or NULL. */
+static char *take_response(struct http_get *req)
 {
-    struct http_get *get = (struct http_get *) self;
+    char *text = req->response;
+    if (req->len == 0) {
+        report(req->path, "the connection was closed without an answer by", 0);
+        return NULL;
+    }
+    text[req->len] = '\0';
+    if (strncmp(text, "HTTP/1.", 7) != 0 || strlen(text) != req->len ||
+        strstr(text, "\r\n\r\n") == NULL) {
+        report(req->path, "got something that is not an HTTP response from", 0);
+        return NULL;
+    }
+    char *to = text; /* "\r\n" -> "\n", in place */
+    for (const char *from = text; *from != '\0'; from++)
+        if (!(from[0] == '\r' && from[1] == '\n'))
+            *to++ = *from;
+    *to = '\0';
+    req->response = NULL;
+    req->len = req->cap = 0;
+    return text;
+}
 
-    switch (get->state) {
-    case HTTP_START:
-        /* The first poll starts the operation and never waits for it. */
-        get->fd = connect_to_server();
-        send_request(get->fd, get->path);
-        set_nonblocking(get->fd);
-        get->state = HTTP_READING;
-        printf("FIRST POLL - START OPERATION\n");
+/* The request is over: let go of the socket and hand `text` (NULL for a
+ * failed request) to whoever polled. */
+static enum poll_status finish(struct http_get *req, char *text, void *output)
+{
+    close_socket(req);
+    if (output != NULL)
+        *(char **) output = text;
+    else
+        free(text);
+    return POLL_READY;
+}
+
+/* Nothing more can be done now. Past the deadline, give up; before it, say
+ * POLL_PENDING: whoever holds the future polls it again later. */
+static enum poll_status wait_or_give_up(struct http_get *req, void *output)
+{
+    if (now_ns() < req->deadline)
         return POLL_PENDING;
+    atomic_fetch_add(&timed_out, 1);
+    atomic_store(&failed, true);
+    return finish(req, NULL, output);
+}
 
-    case HTTP_READING:
-        if (read_available(get) == POLL_PENDING)
-            return POLL_PENDING;
-        close(get->fd);
-        get->fd = -1;
-        get->state = HTTP_DONE;
-        if (get->length == 0)
-            die("the server at %s closed the connection without answering", server_addr());
-        if (strncmp(get->text, "HTTP/1.", 7) != 0)
-            die("the server at %s answered something that is not HTTP", server_addr());
-        if (output != NULL) {
-            *(char **) output = get->text; /* the caller owns it now */
-            get->text = NULL;
+static enum poll_status http_poll(struct future *self, void *output)
+{
+    struct http_get *req = (struct http_get *) self;
+    int err;
+
+    if (req->state == START) {
+        printf("FIRST POLL - START OPERATION\n"); /* creating the future did nothing */
+        atomic_fetch_add(&started, 1);
+        req->deadline = now_ns() + (uint64_t) timeout_ms * 1000000u;
+        if ((err = start(req)) < 0) {
+            report(req->path, "cannot connect to", -err);
+            return finish(req, NULL, output);
         }
-        return POLL_READY;
-
-    case HTTP_DONE:
-        break;
+        req->state = SENDING;
+        return wait_or_give_up(req, output); /* the first poll only starts */
     }
-    fprintf(stderr, "%s: http_get polled after it completed\n", program_invocation_short_name);
-    abort();
+
+    if (req->state == SENDING) {
+        err = send_request(req);
+        if (err == -EAGAIN)
+            return wait_or_give_up(req, output);
+        if (err < 0) {
+            /* A refused connection shows up here, at the first send. */
+            report(req->path, "cannot connect to", -err);
+            return finish(req, NULL, output);
+        }
+        req->state = RECEIVING;
+    }
+
+    err = receive_response(req);
+    if (err == -EAGAIN)
+        return wait_or_give_up(req, output);
+    if (err == -EFBIG)
+        report(req->path, "got a response larger than 1 MiB from", 0);
+    else if (err < 0)
+        report(req->path, "lost the connection to", -err);
+    return finish(req, err == 0 ? take_response(req) : NULL, output);
 }
 
-static void http_get_drop(struct future *self)
+static void http_drop(struct future *self)
 {
-    struct http_get *get = (struct http_get *) self;
-
-    if (get->fd >= 0)
-        close(get->fd);
-    free(get->text);
-    free(get->path);
-    free(get);
+    struct http_get *req = (struct http_get *) self;
+    close_socket(req);
+    free(req->path);
+    free(req->request);
+    free(req->response);
+    free(req);
 }
 
-struct future *http_get(const char *path)
+struct future *http_get(const char *path_format, ...)
 {
-    assert(path[0] == '/' && path[strcspn(path, " \r\n")] == '\0');
+    struct http_get *req = xcalloc(1, sizeof *req);
+    va_list args;
 
-    struct http_get *get = checked_realloc(NULL, sizeof *get);
-    *get = (struct http_get){
-        .base = {.poll = http_get_poll, .drop = http_get_drop},
-        .state = HTTP_START,
-        .path = strdup(path),
-        .fd = -1,
-    };
-    if (get->path == NULL)
-        die("out of memory");
-    return &get->base;
+    va_start(args, path_format);
+    int path_len = vsnprintf(NULL, 0, path_format, args);
+    va_end(args);
+    req->path = xmalloc((size_t) path_len + 1);
+    va_start(args, path_format);
+    vsnprintf(req->path, (size_t) path_len + 1, path_format, args);
+    va_end(args);
+    req->request = xasprintf("GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", req->path,
+                             server.text);
+    req->base.poll = http_poll;
+    req->base.drop = http_drop;
+    req->state = START;
+    req->fd = -1;
+    req->request_len = strlen(req->request);
+    return &req->base;
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../common/alloc.h"
 #include "join_all.h"
 
 struct join_all {
@@ -50,12 +51,8 @@ static void join_all_drop(struct future *self)
 
 struct future *join_all(struct future **futures, size_t count)
 {
-    struct join_all *join = malloc(sizeof *join + count * sizeof futures[0]);
+    struct join_all *join = xmalloc(sizeof *join + count * sizeof futures[0]);
 
-    if (join == NULL) {
-        fprintf(stderr, "join_all: out of memory\n");
-        abort();
-    }
     join->base.poll = join_all_poll;
     join->base.drop = join_all_drop;
     join->count = count;

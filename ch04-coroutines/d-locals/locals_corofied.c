@@ -10,20 +10,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../common/alloc.h"
+#include "../../common/clock.h"
+#include "../../common/errors.h"
 #include "future.h"
 #include "http.h"
+
+#define POLL_EVERY_MS 1 /* no waker yet: main looks again after this long */
 
 /* Three messages that make a sentence when put together. */
 #define MESSAGES 3
 #define BUFFER_SIZE 64
 static const char *const paths[MESSAGES] = {"/200/Locals", "/200/live%20in", "/200/the%20frame"};
-
-/* The body of an HTTP response: what follows the first blank line. */
-static const char *body_of(const char *response)
-{
-    const char *blank_line = strstr(response, "\r\n\r\n");
-    return blank_line != NULL ? blank_line + 4 : "";
-}
 
 /* Copy `text` to `cursor`, a place in `buffer` (BUFFER_SIZE bytes), as much
  * of it as fits with a NUL after it, and return where the next text goes. */
@@ -46,18 +44,15 @@ static bool points_into(const char *p, const char *start, size_t size)
 
 static void __attribute__((noreturn)) stale_pointer(const char *cursor, const char *buffer)
 {
-    fflush(stdout);
-    fprintf(stderr,
-            "locals: cursor points to %p, outside this frame's buffer at %p: "
-            "the frame moved after cursor was set\n",
-            (const void *) cursor, (const void *) buffer);
-    exit(1);
+    die("cursor points to %p, outside this frame's buffer at %p: the frame moved after cursor "
+        "was set",
+        (const void *) cursor, (const void *) buffer);
 }
 
 /* Fetch the messages one after another and collect their bodies, separated
  * by spaces, in `buffer`. Produces the number of bytes collected. All three
  * locals are needed again after a wait, so all three live in the frame. */
-// ===== coroutine collect (locals.c:60), as you wrote it =====
+// ===== coroutine collect (locals.c:55), as you wrote it =====
 //
 //     static coroutine int collect(void)
 //     {
@@ -68,17 +63,17 @@ static void __attribute__((noreturn)) stale_pointer(const char *cursor, const ch
 //         buffer[0] = '\0';
 //         printf("buffer is at %p\n", (void *) buffer);
 //         while (count < MESSAGES) {
-//             char *response = http_get(paths[count]).wait;
+//             char *response = http_get("%s", paths[count]).wait;
 //             /* cursor was set before the wait; is it still inside our buffer? */
 //             if (!points_into(cursor, buffer, sizeof buffer))
 //                 stale_pointer(cursor, buffer);
 //             if (count > 0)
 //                 cursor = append(buffer, cursor, " ");
-//             cursor = append(buffer, cursor, body_of(response));
+//             cursor = append(buffer, cursor, http_body(response));
 //             free(response);
 //             count++;
-//             printf("after wait %d: buffer = \"%s\", cursor = buffer + %d\n",
-//                    count, buffer, (int) (cursor - buffer));
+//             printf("after wait %d: buffer = \"%s\", cursor = buffer + %d\n", count, buffer,
+//                    (int) (cursor - buffer));
 //         }
 //         return (int) (cursor - buffer);
 //     }
@@ -96,7 +91,7 @@ struct collect_frame {
     char buffer[BUFFER_SIZE]; /* the bodies so far, NUL-terminated */
     char *cursor;             /* where the next body goes: a pointer INTO the frame */
     int count;                /* messages received so far */
-    char *response;           /* local, line 69 */
+    char *response;           /* local, line 64 */
     struct future *awaited;   /* the future being waited for, or NULL */
 };
 
@@ -113,8 +108,8 @@ static enum poll_status collect_poll(struct future *self, void *output)
         frame->buffer[0] = '\0';
         printf("buffer is at %p\n", (void *) frame->buffer);
         while (frame->count < MESSAGES) {
-            /* ---- wait point 1: char *response = http_get(paths[count]).wait; ---- */
-            frame->awaited = http_get(paths[frame->count]);
+            /* ---- wait point 1: char *response = http_get("%s", paths[count]).wait; ---- */
+            frame->awaited = http_get("%s", paths[frame->count]);
             frame->state = 1;
             /* fall through */
     case 1:
@@ -128,11 +123,11 @@ static enum poll_status collect_poll(struct future *self, void *output)
                 stale_pointer(frame->cursor, frame->buffer);
             if (frame->count > 0)
                 frame->cursor = append(frame->buffer, frame->cursor, " ");
-            frame->cursor = append(frame->buffer, frame->cursor, body_of(frame->response));
+            frame->cursor = append(frame->buffer, frame->cursor, http_body(frame->response));
             free(frame->response);
             frame->count++;
-            printf("after wait %d: buffer = \"%s\", cursor = buffer + %d\n",
-                   frame->count, frame->buffer, (int) (frame->cursor - frame->buffer));
+            printf("after wait %d: buffer = \"%s\", cursor = buffer + %d\n", frame->count, frame->buffer,
+                   (int) (frame->cursor - frame->buffer));
         }
         if (output != NULL)
             *(int *) output = (int) (frame->cursor - frame->buffer);
@@ -172,28 +167,38 @@ static struct future *collect(void)
 /* ===== main: poll, maybe move the frame, poll to the end ===== */
 
 static const char usage[] =
-    "usage: locals [--copy-frame] [--help]\n"
+    "usage: locals [--copy-frame]\n"
     "Runs a coroutine (generated by corofy) whose locals live across wait points,\n"
     "fetching three messages from the delay server at DELAYSERVER_ADDR (default\n"
-    "127.0.0.1:8080). With --copy-frame, main copies the coroutine's frame to a\n"
-    "new address after the first poll, and the coroutine detects the stale pointer.\n";
+    "127.0.0.1:8080). A request that has no complete answer after\n"
+    "DELAYSERVER_TIMEOUT_MS (default 15000) is given up.\n"
+    "\n"
+    "  --copy-frame  copy the coroutine's frame to a new address after the first\n"
+    "                poll: the coroutine detects the stale pointer\n"
+    "  --help        show this help\n";
 
 int main(int argc, char **argv)
 {
     bool copy_frame = false;
 
+    if (argc > 1 && strcmp(argv[1], "--help") == 0) {
+        if (argc > 2) {
+            fprintf(stderr, "locals: unexpected argument '%s' after --help\n", argv[2]);
+            return 2;
+        }
+        fputs(usage, stdout);
+        return 0;
+    }
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0) {
-            fputs(usage, stdout);
-            return 0;
-        } else if (strcmp(argv[i], "--copy-frame") == 0) {
-            copy_frame = true;
-        } else {
+        if (strcmp(argv[i], "--copy-frame") != 0) {
             fprintf(stderr, "locals: unknown argument '%s' (try --help)\n", argv[i]);
             return 2;
         }
+        copy_frame = true;
     }
     setvbuf(stdout, NULL, _IOLBF, 0); /* each line as it happens, even into a pipe */
+    if (http_init(false) < 0)
+        return 1;
 
     struct future *future = collect();
     struct future *old_frame = NULL;
@@ -206,19 +211,17 @@ int main(int argc, char **argv)
          * frame stays allocated, so the stale pointer in the copy points at
          * live memory, and the coroutine can notice before it uses it. */
         old_frame = future;
-        future = malloc(sizeof(struct collect_frame));
-        if (future == NULL) {
-            fprintf(stderr, "locals: out of memory\n");
-            return 1;
-        }
+        future = xmalloc(sizeof(struct collect_frame));
         memcpy(future, old_frame, sizeof(struct collect_frame));
         printf("main copied the frame; buffer is now at %p\n",
                (void *) ((struct collect_frame *) future)->buffer);
     }
-    while (status == POLL_PENDING)
+    while (status == POLL_PENDING) {
+        sleep_blocking_ms(POLL_EVERY_MS); /* nothing can tell us when: look again soon */
         status = future->poll(future, &length);
+    }
     printf("collect produced %d\n", length);
     future->drop(future);
     free(old_frame); /* only its memory: what it pointed to belonged to the copy */
-    return 0;
+    return http_failed() ? 1 : 0;
 }

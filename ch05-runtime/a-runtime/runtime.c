@@ -1,61 +1,88 @@
-/* runtime.c: the registry (one epoll instance for the whole program) and a
- * block_on that sleeps until the kernel reports an event, instead of
- * polling in a loop. Introduced in ch05-runtime step a. */
+/* runtime.c: the registry (chapter 2's event queue, one for the whole
+ * program) and a block_on that sleeps until the kernel reports an event or
+ * a deadline passes, instead of polling in a loop. Introduced in
+ * ch05-runtime step a. */
 #include "runtime.h"
 
 #include <assert.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
-#include <sys/epoll.h>
-#include <unistd.h>
 
-#define MAX_EVENTS 16           /* events taken from the kernel per epoll_wait */
+#include "../../common/clock.h"
 
-static int registry = -1;       /* the epoll fd; -1 before runtime_init() */
+#define MAX_EVENTS 16 /* events taken from the kernel per poll_wait */
+#define NO_DEADLINE UINT64_MAX
+
+static struct poll queue = {.registry = {.epfd = -1}};
+static struct poll_events events;
+static uint64_t wake_by = NO_DEADLINE; /* the earliest deadline of the current poll */
 
 int runtime_init(void)
 {
-    assert(registry == -1 && "runtime_init() called twice");
-    registry = epoll_create1(EPOLL_CLOEXEC);
-    return registry < 0 ? -errno : 0;
+    assert(queue.registry.epfd == -1 && "runtime_init() called twice");
+    int err = poll_open(&queue);
+    if (err == 0 && (err = poll_events_init(&events, MAX_EVENTS)) < 0)
+        poll_close(&queue);
+    return err;
 }
 
 void runtime_close(void)
 {
-    if (registry >= 0)
-        close(registry);
-    registry = -1;
+    poll_events_free(&events);
+    poll_close(&queue);
 }
 
-int runtime_register(int fd, uint32_t events)
+int runtime_register(int fd, uint32_t interest)
 {
-    struct epoll_event ev = { .events = events | EPOLLET, .data.fd = fd };
-    return epoll_ctl(registry, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+    /* The token is unused: any event means "poll the future again". */
+    return poll_register(poll_registry(&queue), fd, (uint64_t) fd, interest | EPOLLET);
 }
 
 int runtime_deregister(int fd)
 {
-    return epoll_ctl(registry, EPOLL_CTL_DEL, fd, NULL) < 0 ? -errno : 0;
+    return poll_deregister(poll_registry(&queue), fd);
+}
+
+void runtime_wake_by(uint64_t deadline_ns)
+{
+    if (deadline_ns < wake_by)
+        wake_by = deadline_ns;
+}
+
+/* How long poll_wait may sleep: until the deadline, in whole milliseconds
+ * rounded up (never wake a little early and find nothing to do), or
+ * POLL_FOREVER when there is none. */
+static int timeout_ms(uint64_t deadline_ns)
+{
+    if (deadline_ns == NO_DEADLINE)
+        return POLL_FOREVER;
+    uint64_t now = now_ns();
+    if (deadline_ns <= now)
+        return 0;
+    uint64_t ms = (deadline_ns - now + 999999) / 1000000;
+    return ms > INT_MAX ? INT_MAX : (int) ms;
 }
 
 int block_on(struct future *future, void *output)
 {
-    struct epoll_event events[MAX_EVENTS];
     int sleeps = 0;
-    while (future->poll(future, output) == POLL_PENDING) {
+    for (;;) {
+        wake_by = NO_DEADLINE; /* the poll says again what it waits for */
+        if (future->poll(future, output) == POLL_READY)
+            break;
         /* Not ready: the future has registered what it waits for. There is
            nothing else to run in this step, so sleep until the kernel says
-           one of the registered fds is ready. Which one does not matter:
-           the only thing to do is poll the future again. */
+           one of the registered fds is ready, or the deadline passes. Which
+           one does not matter: the only thing to do is poll again. */
         printf("Schedule other tasks\n");
         sleeps++;
         int n;
-        while ((n = epoll_wait(registry, events, MAX_EVENTS, -1)) < 0 && errno == EINTR)
-            ;                   /* a signal is not an event: sleep again */
+        while ((n = poll_wait(&queue, &events, timeout_ms(wake_by))) == -EINTR)
+            ; /* a signal is not an event: sleep again, for what is left */
         if (n < 0) {
-            int err = -errno;
             future->drop(future);
-            return err;
+            return n;
         }
     }
     future->drop(future);

@@ -1,0 +1,352 @@
+/* waker-check.c: a test driver for ch05-runtime (step b; step c adds stale
+ * events, step d a second executor): wakers kept too long, woken from other
+ * threads and other executors, after their task finished and after their
+ * executor ended, and events that arrive for a registration that is gone. Run its -asan
+ * and -tsan builds to see that none of that is a use-after-free or a data
+ * race. Prints one line per check that passed; the first check that fails
+ * prints FAILED and exits 1. */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "../../common/alloc.h"
+#include "../../common/clock.h"
+#include "executor.h"
+#include "future.h"
+#include "reactor.h"
+
+#define WAKING_THREADS 4
+#define WAKES_PER_THREAD 2000
+
+static void check(bool ok, const char *what)
+{
+    if (!ok) {
+        printf("FAILED: %s\n", what);
+        exit(1);
+    }
+}
+
+/* A future made of one function and a little state; free()d by drop. */
+struct step {
+    struct future base;
+    enum poll_status (*poll)(struct step *self, const struct waker *waker);
+    int polls; /* how often it has been polled */
+    int fd;    /* for the reactor checks */
+    uint64_t token;
+};
+
+static enum poll_status step_poll(struct future *self, const struct waker *waker, void *output)
+{
+    (void) output;
+    struct step *s = (struct step *) self;
+    s->polls++;
+    return s->poll(s, waker);
+}
+
+static void step_drop(struct future *self)
+{
+    free(self);
+}
+
+static struct future *make_step(enum poll_status (*poll)(struct step *, const struct waker *))
+{
+    struct step *s = xcalloc(1, sizeof *s);
+    s->base.poll = step_poll;
+    s->base.drop = step_drop;
+    s->poll = poll;
+    s->fd = -1;
+    return &s->base;
+}
+
+/* ===== 1. A waker kept after its task finished ===== */
+
+static struct waker kept; /* a clone that outlives its task */
+static int keeper_polls;
+
+static enum poll_status keeper(struct step *s, const struct waker *waker)
+{
+    keeper_polls = s->polls;
+    kept = waker_clone(waker);
+    return POLL_READY; /* finished, but a clone of its waker lives on */
+}
+
+static enum poll_status wake_the_finished(struct step *s, const struct waker *waker)
+{
+    (void) s, (void) waker;
+    waker_wake_by_ref(&kept); /* must not poll the finished keeper again */
+    struct waker extra = waker_clone(&kept);
+    waker_wake(&extra);
+    return POLL_READY;
+}
+
+/* ===== 2. Woken from another thread while it waits ===== */
+
+static atomic_bool late_flag;
+
+static void *wake_later(void *arg)
+{
+    struct waker *w = arg;
+    sleep_blocking_ms(20);
+    atomic_store(&late_flag, true);
+    waker_wake(w); /* consumes the clone it was handed */
+    free(w);
+    return NULL;
+}
+
+static pthread_t late_thread;
+
+static enum poll_status woken_by_thread(struct step *s, const struct waker *waker)
+{
+    if (s->polls == 1) {
+        struct waker *w = xmalloc(sizeof *w);
+        *w = waker_clone(waker);
+        check(pthread_create(&late_thread, NULL, wake_later, w) == 0, "pthread_create");
+        return POLL_PENDING;
+    }
+    return atomic_load(&late_flag) ? POLL_READY : POLL_PENDING;
+}
+
+/* ===== 3. Woken thousands of times from several threads at once ===== */
+
+static atomic_int wakes_sent;
+static struct waker shared_waker; /* set before the waking threads start */
+static pthread_t waking_threads[WAKING_THREADS];
+
+static void *wake_many(void *unused)
+{
+    (void) unused;
+    for (int i = 0; i < WAKES_PER_THREAD; i++) {
+        struct waker w = waker_clone(&shared_waker);
+        atomic_fetch_add(&wakes_sent, 1); /* before waking: no lost wake-up */
+        if (i % 2)
+            waker_wake(&w);
+        else {
+            waker_wake_by_ref(&w);
+            waker_drop(&w);
+        }
+    }
+    return NULL;
+}
+
+static enum poll_status woken_by_many(struct step *s, const struct waker *waker)
+{
+    if (s->polls == 1) {
+        shared_waker = waker_clone(waker);
+        for (int i = 0; i < WAKING_THREADS; i++)
+            check(pthread_create(&waking_threads[i], NULL, wake_many, NULL) == 0, "pthread_create");
+    }
+    return atomic_load(&wakes_sent) == WAKING_THREADS * WAKES_PER_THREAD ? POLL_READY
+                                                                         : POLL_PENDING;
+}
+
+/* ===== 4. The reactor: real events, and stale ones ===== */
+
+static void *write_eventfd_later(void *arg)
+{
+    sleep_blocking_ms(10);
+    uint64_t one = 1;
+    check(write(*(int *) arg, &one, sizeof one) == sizeof one, "write to the eventfd");
+    return NULL;
+}
+
+static pthread_t event_thread;
+static int event_fd = -1;
+
+static enum poll_status woken_by_reactor(struct step *s, const struct waker *waker)
+{
+    if (s->polls == 1) {
+        s->fd = event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        check(s->fd >= 0, "eventfd");
+        check(reactor_register(s->fd, EPOLLIN, waker, &s->token) == 0, "reactor_register");
+        check(pthread_create(&event_thread, NULL, write_eventfd_later, &event_fd) == 0,
+              "pthread_create");
+    } else {
+        reactor_set_waker(s->token, waker);
+    }
+    uint64_t value;
+    if (read(s->fd, &value, sizeof value) < 0) {
+        check(errno == EAGAIN, "read from the eventfd");
+        return POLL_PENDING; /* the reactor will wake us */
+    }
+    check(reactor_deregister(s->fd, s->token) == 0, "reactor_deregister");
+    return POLL_READY;
+}
+
+/* Wakers that belong to no task: they only count how often they are woken.
+ * `stray` stands for a registration whose fd never becomes ready, so any
+ * wake it gets was meant for someone else. */
+static int ready_target, stray_target;
+static atomic_int stray_wakes;
+
+static const struct waker_vtable counting_vtable;
+
+static struct waker counting_clone(void *data)
+{
+    return (struct waker){data, &counting_vtable};
+}
+
+static void counting_wake_by_ref(void *data)
+{
+    if (data == &stray_target)
+        atomic_fetch_add(&stray_wakes, 1);
+}
+
+static void counting_wake(void *data)
+{
+    counting_wake_by_ref(data);
+}
+
+static void counting_drop(void *data)
+{
+    (void) data;
+}
+
+static const struct waker_vtable counting_vtable = {
+    counting_clone,
+    counting_wake,
+    counting_wake_by_ref,
+    counting_drop,
+};
+
+/* Register an fd that is ready at once, deregister it while its event may
+ * still be on its way through the reactor, and hand the freed slot straight
+ * to a registration whose fd is never ready. An event that found its slot by
+ * index alone would wake the newcomer; the token's generation says it is
+ * stale. */
+static enum poll_status stale_events(struct step *s, const struct waker *waker)
+{
+    (void) s, (void) waker;
+    struct waker ready = {&ready_target, &counting_vtable};
+    struct waker never = {&stray_target, &counting_vtable};
+    for (int i = 0; i < 1000; i++) {
+        int ready_fd = eventfd(1, EFD_NONBLOCK | EFD_CLOEXEC); /* readable from the start */
+        int never_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); /* never readable */
+        uint64_t token, reused;
+        check(ready_fd >= 0 && never_fd >= 0, "eventfd");
+        check(reactor_register(ready_fd, EPOLLIN, &ready, &token) == 0, "reactor_register");
+        check(reactor_deregister(ready_fd, token) == 0, "reactor_deregister");
+        check(reactor_register(never_fd, EPOLLIN, &never, &reused) == 0, "reactor_register");
+        check((uint32_t) reused == (uint32_t) token && reused != token,
+              "a freed slot is reused with a new generation");
+        sched_yield(); /* give the reactor a chance to deliver stale events */
+        check(reactor_deregister(never_fd, reused) == 0, "reactor_deregister");
+        close(ready_fd);
+        close(never_fd);
+    }
+    check(atomic_load(&stray_wakes) == 0, "a stale event woke the wrong registration");
+    return POLL_READY;
+}
+
+/* ===== 5. Two executors on two threads wake each other's tasks ===== */
+
+static struct waker cross_waker; /* a task of "check", woken by a task of "other" */
+static struct waker foreign;     /* a task of "other", kept until "other" ended */
+static pthread_t other_thread;
+
+static enum poll_status other_task(struct step *s, const struct waker *waker)
+{
+    (void) s;
+    foreign = waker_clone(waker);
+    waker_wake(&cross_waker); /* wake a task of another executor */
+    return POLL_READY;
+}
+
+static void *other_executor(void *unused)
+{
+    (void) unused;
+    executor_block_on("other", make_step(other_task));
+    return NULL;
+}
+
+static enum poll_status woken_by_other_executor(struct step *s, const struct waker *waker)
+{
+    if (s->polls == 1) {
+        cross_waker = waker_clone(waker);
+        check(pthread_create(&other_thread, NULL, other_executor, NULL) == 0, "pthread_create");
+        return POLL_PENDING; /* only other_task can wake us */
+    }
+    return POLL_READY;
+}
+
+/* ===== The main task and the checks after block_on ===== */
+
+static enum poll_status main_task(struct step *s, const struct waker *waker)
+{
+    (void) s, (void) waker;
+    executor_spawn(make_step(keeper));
+    executor_spawn(make_step(wake_the_finished)); /* runs after keeper finished */
+    executor_spawn(make_step(woken_by_thread));
+    executor_spawn(make_step(woken_by_many));
+    executor_spawn(make_step(woken_by_reactor));
+    executor_spawn(make_step(stale_events));
+    executor_spawn(make_step(woken_by_other_executor));
+    return POLL_READY;
+}
+
+static void *drop_after_the_end(void *unused)
+{
+    (void) unused;
+    waker_wake_by_ref(&kept); /* the executor has ended: nothing happens */
+    struct waker clone = waker_clone(&kept);
+    waker_wake(&clone);
+    waker_wake(&kept); /* the last reference: frees task and executor */
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    /* The checks take no arguments: a stray one gets one line, not a run. */
+    if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+        printf("usage: waker-check\n"
+               "Checks that wakers stay safe after their task or executor ended.\n");
+        return 0;
+    }
+    if (argc > 1) {
+        fprintf(stderr, "waker-check: unknown argument '%s' (try --help)\n", argv[argc - 1]);
+        return 2;
+    }
+    int err = reactor_start();
+    check(err == 0, "reactor_start");
+
+    /* Polls of finished tasks are caught inside block_on: a step polled
+       after POLL_READY would be a use-after-free, which ASan reports. */
+    executor_block_on("check", make_step(main_task));
+    check(keeper_polls == 1, "a finished task was polled again");
+    printf("a waker kept after its task finished: woken twice, task not polled again\n");
+
+    check(pthread_join(late_thread, NULL) == 0, "pthread_join");
+    printf("a waker woken from another thread: the sleeping executor woke up\n");
+
+    for (int i = 0; i < WAKING_THREADS; i++)
+        check(pthread_join(waking_threads[i], NULL) == 0, "pthread_join");
+    printf("%d wakes from %d threads at once: no wake-up lost\n", WAKING_THREADS * WAKES_PER_THREAD,
+           WAKING_THREADS);
+    waker_drop(&shared_waker);
+
+    check(pthread_join(event_thread, NULL) == 0, "pthread_join");
+    close(event_fd);
+    printf("the reactor woke a task for its eventfd; stale events never woke a reused slot\n");
+
+    /* The executor is gone now; `kept` still holds its finished task. */
+    pthread_t t;
+    check(pthread_create(&t, NULL, drop_after_the_end, NULL) == 0, "pthread_create");
+    check(pthread_join(t, NULL) == 0, "pthread_join");
+    printf("a waker woken and dropped on another thread after its executor ended: no effect\n");
+
+    check(pthread_join(other_thread, NULL) == 0, "pthread_join");
+    waker_wake_by_ref(&foreign); /* its executor and its thread are gone */
+    waker_drop(&foreign);
+    printf("a task woken by another executor's task; a waker kept after its executor's thread "
+           "ended\n");
+
+    reactor_stop();
+    printf("all checks passed\n");
+    return 0;
+}
