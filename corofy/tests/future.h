@@ -59,9 +59,9 @@ enum poll_status { POLL_PENDING = 0, POLL_READY = 1 };
 /* The waker of this test runtime only counts wake-ups: block_on checks that
  * every POLL_PENDING came with one, i.e. the waker reached the leaf. */
 struct waker {
-    int wakes;
+    int *wakes; /* the count lives with block_on: the waker itself is borrowed (const) */
 };
-#define WAKER_PARAMETER struct waker *waker,
+#define WAKER_PARAMETER const struct waker *waker,
 #define WAKER_ARGUMENT(w) (w),
 #else
 #define WAKER_PARAMETER
@@ -110,7 +110,7 @@ static inline enum poll_status leaf_poll(struct future *self, WAKER_PARAMETER vo
         leaf->polls_left--;
         test_not_ready++;
 #ifdef FUTURE_WAKER
-        waker->wakes++;  /* a real leaf would hand the waker to a reactor */
+        (*waker->wakes)++; /* a real leaf would hand the waker to a reactor */
 #endif
         return POLL_PENDING;
     }
@@ -185,16 +185,17 @@ static inline void block_on(struct future *future, void *output)
 {
     test_report_at_exit();
 #ifdef FUTURE_WAKER
-    struct waker waker = {0};
+    int wake_count = 0;
+    struct waker waker = {&wake_count};
 #endif
     for (long polls = 1;; polls++) {
 #ifdef FUTURE_WAKER
-        int wakes = waker.wakes;
+        int wakes = wake_count;
 #endif
         if (future->poll(future, WAKER_ARGUMENT(&waker) output) == POLL_READY)
             break;
 #ifdef FUTURE_WAKER
-        if (waker.wakes == wakes) {
+        if (wake_count == wakes) {
             fprintf(stderr, "test runtime: POLL_PENDING without a wake-up: a lost waker\n");
             exit(4);
         }
