@@ -51,7 +51,7 @@ def start_server():
 
 # Tests that judge the whole run (which programs the other tests started)
 # must come after every other test, whatever their file is called.
-LAST = ("test_every_sanitizer_build_is_run_by_some_sanitizer_test",)
+LAST = ("test_every_sanitizer_build_is_run_by_some_sanitizer_test", "test_every_readme_block_is_checked")
 
 
 def pytest_collection_modifyitems(session, config, items):

@@ -30,7 +30,7 @@ import time
 import pytest
 
 from workbook import (ROOT, SANITIZED_NAME, ScriptedServer, path, run, sanitized_starts,
-                      skip_if_unavailable)
+                      skip_if_unavailable, skip_unless_whole_suite)
 
 VALGRIND = ["valgrind", "--error-exitcode=99", "--leak-check=full",
             "--errors-for-leak-kinds=definite,indirect", "--track-fds=no"]
@@ -149,23 +149,11 @@ def test_no_program_is_built_behind_the_makefiles_back():
 @pytest.mark.sanitizer
 def test_every_sanitizer_build_is_run_by_some_sanitizer_test(request):
     """An -asan or -tsan build that no sanitizer test runs: `make sanitize` says nothing about it."""
-    config = request.config
-    items = request.session.items
-    tests_dir = os.path.dirname(os.path.abspath(__file__))
-    asked = {os.path.abspath(os.path.join(config.invocation_params.dir, arg)) for arg in config.args}
-    partial = [what for what, is_partial in [
-        ("only some test files", asked != {tests_dir}),
-        ("-k", bool(config.option.keyword)),
-        ("-m other than sanitizer", config.option.markexpr not in ("", "sanitizer", "not aarch64_full")),
-        ("--deselect", bool(config.option.deselect)),
-    ] if is_partial]
-    if partial:
-        pytest.skip("needs a run of the whole suite (make test or make sanitize), "
-                    f"not {', '.join(partial)}")
-    me = items.index(request.node)
-    later = [item.nodeid for item in items[me + 1:] if item.get_closest_marker("sanitizer")]
+    later = [item.nodeid for item in skip_unless_whole_suite(request)
+             if item.get_closest_marker("sanitizer")]
     if later:
         pytest.skip(f"sanitizer tests run after this one ({later[:3]}); run the suite in file order")
+    items = request.session.items
 
     sanitizer_tests = {item.nodeid for item in items if item.get_closest_marker("sanitizer")}
     run_by = {}

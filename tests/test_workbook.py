@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from workbook import ROOT, match_lines, path, readme_blocks, run
+from workbook import ROOT, match_lines, path, readme_blocks, readme_checks, run, skip_unless_whole_suite
 
 
 def test_placeholders_match_varying_text():
@@ -38,16 +38,52 @@ def test_test_deps_names_an_interpreter_with_pytest():
     run([py, "-c", "import pytest"])
 
 
+def _step_folders():
+    return sorted(d for d, _, files in os.walk(ROOT) if "Makefile" in files and d != ROOT
+                  and os.path.relpath(d, ROOT).startswith(("ch0", "delayserver", "corofy", "common")))
+
+
+def _readmes():
+    """Every README and GOING-DEEPER page of the chapters, the tools and common/."""
+    found = []
+    for folder in sorted({os.path.dirname(d) if os.path.relpath(d, ROOT).count(os.sep) else d
+                          for d in _step_folders()} | set(_step_folders())):
+        for name in ("README.md", "GOING-DEEPER.md"):
+            if os.path.exists(os.path.join(folder, name)):
+                found.append(os.path.join(folder, name))
+    return found
+
+
 def test_every_step_has_makefile_and_readme():
-    """Each chapter step a student opens must build on its own and explain itself."""
-    steps = [d for d, _, files in os.walk(ROOT) if "Makefile" in files and d != ROOT
-             and os.path.relpath(d, ROOT).startswith(("ch0", "delayserver", "corofy"))]
-    assert steps, "no chapter or tool folder with a Makefile"
-    for step in steps:
-        rel = os.path.relpath(step, ROOT)
-        chapter = os.path.join(ROOT, rel.split(os.sep)[0])
-        assert os.path.exists(os.path.join(step, "README.md")) or \
-            os.path.exists(os.path.join(chapter, "README.md")), f"{rel} has no README.md"
+    """Each step a student opens must build on its own and explain itself in a README of its own."""
+    steps = _step_folders()
+    assert len(steps) > 20, "no chapter or tool folder with a Makefile"
+    missing = [os.path.relpath(s, ROOT) for s in steps if not os.path.exists(os.path.join(s, "README.md"))]
+    assert not missing, f"no README.md in {missing}"
+
+
+README_CORE_MAX = 300
+
+
+def test_every_readme_core_fits_a_workshop():
+    """A step README that runs on for pages buries the lesson; the long parts belong in GOING-DEEPER.md."""
+    long = []
+    for readme in _readmes():
+        if readme.endswith("README.md"):
+            with open(readme, encoding="utf-8") as f:
+                n = sum(1 for _ in f)
+            if n > README_CORE_MAX:
+                long.append(f"{os.path.relpath(readme, ROOT)}: {n} lines")
+    assert not long, f"README cores over {README_CORE_MAX} lines: {long}"
+
+
+def test_every_readme_block_is_checked(request):
+    """A README block no test compares with the real output drifts from the program unseen."""
+    skip_unless_whole_suite(request)
+    unchecked = [f"{os.path.relpath(readme, ROOT)}: $ {command}"
+                 for readme in _readmes() for command, _ in readme_blocks(readme)
+                 if (os.path.abspath(readme), command) not in readme_checks]
+    assert not unchecked, "README blocks that no test checked:\n  " + "\n  ".join(unchecked)
 
 
 def test_sanitizer_choice_is_checked():

@@ -233,8 +233,12 @@ def match_lines(expected, actual):
     return bool(actual) and bool(_line_regex(head).match(actual[0])) and match_lines(rest, actual[1:])
 
 
+readme_checks = set()  # (absolute README path, command) of every block checked this run
+
+
 def assert_readme_output(readme, command, actual_text):
     """Fail, showing both sides, unless the README block matches the real output."""
+    readme_checks.add((os.path.abspath(readme), command))
     expected = readme_output(readme, command)
     actual = actual_text.rstrip("\n").split("\n")
     assert expected, f"{readme}: the block for '{command}' shows no output"
@@ -242,6 +246,27 @@ def assert_readme_output(readme, command, actual_text):
         raise AssertionError(
             f"{readme}: the block for '$ {command}' does not match the real output\n"
             "--- README ---\n" + "\n".join(expected) + "\n--- program ---\n" + "\n".join(actual))
+
+
+# ===== Checks that judge the whole run =====
+
+def skip_unless_whole_suite(request):
+    """Skip a test that judges what the other tests did, unless this run is the
+    whole suite (make test or make sanitize) and nothing of it is left to run."""
+    config = request.config
+    tests_dir = os.path.dirname(os.path.abspath(__file__))
+    asked = {os.path.abspath(os.path.join(config.invocation_params.dir, arg)) for arg in config.args}
+    partial = [what for what, is_partial in [
+        ("only some test files", asked != {tests_dir}),
+        ("-k", bool(config.option.keyword)),
+        ("-m other than sanitizer", config.option.markexpr not in ("", "sanitizer", "not aarch64_full")),
+        ("--deselect", bool(config.option.deselect)),
+    ] if is_partial]
+    if partial:
+        import pytest
+        pytest.skip(f"needs a run of the whole suite (make test), not {', '.join(partial)}")
+    items = request.session.items
+    return items[items.index(request.node) + 1:]
 
 
 # ===== A server that is not a delay server =====
