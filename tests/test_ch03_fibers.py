@@ -2,8 +2,9 @@
 
 Runs the three steps (stack-swap, show-stack, fibers), the runtime's own
 checks (fiber-check), the ASan+UBSan builds, valgrind, and the aarch64 builds
-of all three steps under qemu-aarch64; checks the fibers' traces, and every
-output block of the chapter's READMEs.
+of all three steps under qemu-aarch64; checks the fibers' traces and the
+timeline picture drawn from one, and every output block of the chapter's
+READMEs.
 """
 import collections
 import os
@@ -24,6 +25,10 @@ README_B = os.path.join(STEP_B, "README.md")
 README_C = os.path.join(STEP_C, "README.md")
 DEEPER_C = os.path.join(STEP_C, "GOING-DEEPER.md")
 DOCS = [path("ch03-fibers", "README.md"), README_A, README_B, README_C, DEEPER_C]
+TIMELINE = path("scripts", "timeline")
+PICTURE_TRACE = os.path.join(STEP_C, "pictures", "fibers.json")
+PICTURE = os.path.join(STEP_C, "pictures", "fibers.svg")
+PICTURE_TITLE = "fibers: the main fiber and two counting fibers take turns"  # the Makefile's
 
 # Every ```shell block of the chapter's READMEs, and the test that checks it.
 CHECKED_BLOCKS = {
@@ -342,6 +347,19 @@ def test_trace_of_reused_slots(tmp_path, prog):
     assert all(polls[f"fiber {i}"] > 0 for i in range(1, 8)), polls
 
 
+def test_committed_trace_shows_the_round_robin():
+    """pictures/fibers.json is not a trace of the demo as it runs today."""
+    assert_round_robin(check_trace(PICTURE_TRACE))
+
+
+def test_committed_picture_is_current(tmp_path):
+    """pictures/fibers.svg is not what scripts/timeline draws from pictures/fibers.json."""
+    out = tmp_path / "fibers.svg"
+    run([TIMELINE, PICTURE_TRACE, "-o", str(out), "--title", PICTURE_TITLE])
+    with open(PICTURE, encoding="utf-8") as f:
+        assert out.read_text() == f.read(), "run `make -C ch03-fibers/c-fibers pictures`"
+
+
 # ===== aarch64, under qemu =====
 
 @pytest.fixture(scope="module")
@@ -374,7 +392,7 @@ def test_aarch64_demo_interleaves_exactly(aarch64_build):
     """The aarch64 switch (switch_aarch64.S) must produce the very same demo as x86-64."""
     result = run(["qemu-aarch64", "./fibers-aarch64"], cwd=STEP_C)
     assert result.stdout == demo_model()
-    assert_readme_output(README_C, "qemu-aarch64 ./fibers-aarch64", result.stdout)
+    assert_readme_output(DEEPER_C, "qemu-aarch64 ./fibers-aarch64", result.stdout)
 
 
 def test_aarch64_fiber_check_passes(aarch64_build):
