@@ -2,9 +2,11 @@
 
 Runs the three steps (stack-swap, show-stack, fibers), the runtime's own
 checks (fiber-check), the ASan+UBSan builds, valgrind, and the aarch64 builds
-of all three steps under qemu-aarch64, and checks every output block of the
-chapter's READMEs.
+of all three steps under qemu-aarch64; checks the fibers' traces and the
+timeline picture drawn from one, and every output block of the chapter's
+READMEs.
 """
+import collections
 import os
 import re
 import shutil
@@ -12,7 +14,8 @@ import struct
 
 import pytest
 
-from workbook import assert_readme_output, path, readme_blocks, run
+from trace_check import check_trace
+from workbook import assert_readme_output, assert_sanitizer_clean, path, readme_blocks, run
 
 STEP_A = path("ch03-fibers", "a-stack-swap")
 STEP_B = path("ch03-fibers", "b-show-stack")
@@ -22,6 +25,10 @@ README_B = os.path.join(STEP_B, "README.md")
 README_C = os.path.join(STEP_C, "README.md")
 DEEPER_C = os.path.join(STEP_C, "GOING-DEEPER.md")
 DOCS = [path("ch03-fibers", "README.md"), README_A, README_B, README_C, DEEPER_C]
+TIMELINE = path("scripts", "timeline")
+PICTURE_TRACE = os.path.join(STEP_C, "pictures", "fibers.json")
+PICTURE = os.path.join(STEP_C, "pictures", "fibers.svg")
+PICTURE_TITLE = "fibers: the main fiber and two counting fibers take turns"  # the Makefile's
 
 # Every ```shell block of the chapter's READMEs, and the test that checks it.
 CHECKED_BLOCKS = {
@@ -61,11 +68,12 @@ OVERFLOW_STDOUT = "fiber 1 recurses until its stack runs out\n"
 OVERFLOW_STDERR = f"fiber 1 overflowed its {FIBER_STACK_SIZE}-byte stack\n"
 
 
-def demo_model(limits=DEMO_LIMITS):
-    """The demo's output, worked out from the scheduling rule alone: the main
-    fiber 0 and the fibers 1..n take turns in table order, round-robin; a
-    fiber that finishes leaves the ring. Independent of the README."""
-    out = []
+def demo_schedule(limits=DEMO_LIMITS):
+    """(lines, turns): the demo's output, and which fiber had the CPU at each
+    turn (0 is the main fiber), worked out from the scheduling rule alone: the
+    main fiber 0 and the fibers 1..n take turns in table order, round-robin;
+    a fiber that finishes leaves the ring. Independent of the README."""
+    out, turns = [], [0]  # the main fiber runs first: it spawns the others
 
     def count(fid, limit):
         out.append(f"THREAD {fid} STARTING")
@@ -80,13 +88,20 @@ def demo_model(limits=DEMO_LIMITS):
         ready = [0] + sorted(alive)  # the main fiber is always ready
         after = [f for f in ready if f > current] + [f for f in ready if f < current]
         current = after[0]
+        turns.append(current)
         if current == 0:
             continue  # the main fiber's fiber_run loop yields straight on
         try:
             next(alive[current])
         except StopIteration:
             del alive[current]
-    return "".join(line + "\n" for line in out)
+    turns.append(0)  # the last fiber to finish hands the CPU back for good
+    return "".join(line + "\n" for line in out), turns
+
+
+def demo_model(limits=DEMO_LIMITS):
+    """The demo's output, as demo_schedule works it out."""
+    return demo_schedule(limits)[0]
 
 
 def check_output(out, expected):
@@ -184,7 +199,8 @@ def test_fiber_max_can_be_set_when_building(tmp_path):
     out = str(tmp_path / "fiber-check-64")
     run(["gcc", "-std=c11", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror", "-O2",
          "-frounding-math", "-fstack-clash-protection", "-DFIBER_MAX=64", "-o", out,
-         "check.c", "check_registers.S", "fiber.c", "switch.S", "../../common/errors.c", "-lm"],
+         "check.c", "check_registers.S", "fiber.c", "switch.S",
+         *(f"../../common/{name}.c" for name in ("errors", "trace", "clock")), "-lm"],
         cwd=STEP_C, timeout=120)
     # check.c's table check spawns until -EAGAIN: 63 fibers now, and says so only if
     # FIBER_MAX really was 64 in both check.c and fiber.c.
@@ -268,6 +284,82 @@ def test_valgrind_memcheck_is_clean(step, prog, expected):
     check_output(result.stdout, expected)
 
 
+# ===== The trace: ASYNC_TRACE =====
+
+FIBER_NAMES = {0: "main fiber", 1: "fiber 1", 2: "fiber 2"}  # tracks and tasks, by fiber id
+
+
+def traced_run(tmp_path, prog, sanitizer=False):
+    """Run prog with ASYNC_TRACE=FILE,- and check both forms of its trace."""
+    json_path = tmp_path / "t.json"
+    result = run([f"./{prog}"], cwd=STEP_C, env={"ASYNC_TRACE": f"{json_path},-"},
+                 sanitizer=sanitizer, check=not sanitizer)
+    if sanitizer:
+        assert_sanitizer_clean(result)
+    return result, check_trace(str(json_path), text=result.stderr)
+
+
+def assert_round_robin(trace):
+    """The demo's trace shows its schedule: each turn a poll of the fiber that
+    demo_schedule says, on that fiber's own track, handed over by a wake in
+    the turn before it; spawns on the main fiber; each counter done once."""
+    assert sorted(trace.tracks.values()) == sorted(FIBER_NAMES.values())
+    polls = [s for s in trace.spans if s.cat == "poll"]
+    _, turns = demo_schedule()
+    assert [trace.task_names[p.task] for p in polls] == [FIBER_NAMES[f] for f in turns]
+    assert all(trace.tracks[p.track] == trace.task_names[p.task] for p in polls)
+    assert len(trace.arrows) == len(trace.wakes) == len(polls) - 1
+    for arrow, before, after in zip(sorted(trace.arrows, key=lambda a: a.to_ns), polls, polls[1:]):
+        assert arrow.from_track == before.track and before.begin < arrow.from_ns < before.end, arrow
+        assert arrow.task == after.task and after.begin < arrow.to_ns < after.end, arrow
+    spawns = [(trace.tracks[e.track], e.name) for e in trace.instants_of("spawn")]
+    assert spawns == [("main fiber", "fiber 1"), ("main fiber", "fiber 2")]
+    assert sorted(e.name for e in trace.instants_of("done")) == ["fiber 1", "fiber 2"]
+    last = {p.task: p for p in polls}  # each task's last poll
+    assert [p.state for p in polls if p.state == "ready"] == ["ready", "ready"]
+    assert all(last[p.task] is p for p in polls if p.state == "ready")
+
+
+@pytest.mark.parametrize("prog", ["fibers", pytest.param("fibers-asan", marks=pytest.mark.sanitizer)])
+def test_trace_shows_the_round_robin(tmp_path, prog):
+    """ASYNC_TRACE must show each fiber on a track of its own, taking its turn in table order,
+    each turn handed over by the fiber before: a missing switch, track or arrow shows here."""
+    result, trace = traced_run(tmp_path, prog, sanitizer=prog.endswith("-asan"))
+    assert result.stdout == demo_model()
+    assert_round_robin(trace)
+
+
+@pytest.mark.parametrize("prog", ["fiber-check",
+                                  pytest.param("fiber-check-asan", marks=pytest.mark.sanitizer)])
+def test_trace_of_reused_slots(tmp_path, prog):
+    """Slots used again by new fibers, fibers spawned by fibers, a runtime idle and busy again:
+    the trace must stay valid, with a track per slot and a task per spawned fiber."""
+    result, trace = traced_run(tmp_path, prog, sanitizer=prog.endswith("-asan"))
+    assert result.stdout == CHECK_OUTPUT
+    assert set(trace.tracks.values()) == {"main fiber"} | {f"fiber {i}" for i in range(1, 8)}
+    spawned = [e.task for e in trace.instants_of("spawn")]
+    done = [e.task for e in trace.instants_of("done")]
+    assert len(set(spawned)) == len(spawned) > 100  # check.c spawns over a hundred
+    main = [task for task, name in trace.task_names.items() if name == "main fiber"]
+    assert sorted(done) == sorted(spawned) and len(main) == 1
+    assert set(trace.task_names) == set(spawned) | set(main)
+    polls = collections.Counter(trace.tracks[s.track] for s in trace.spans if s.cat == "poll")
+    assert all(polls[f"fiber {i}"] > 0 for i in range(1, 8)), polls
+
+
+def test_committed_trace_shows_the_round_robin():
+    """pictures/fibers.json is not a trace of the demo as it runs today."""
+    assert_round_robin(check_trace(PICTURE_TRACE))
+
+
+def test_committed_picture_is_current(tmp_path):
+    """pictures/fibers.svg is not what scripts/timeline draws from pictures/fibers.json."""
+    out = tmp_path / "fibers.svg"
+    run([TIMELINE, PICTURE_TRACE, "-o", str(out), "--title", PICTURE_TITLE])
+    with open(PICTURE, encoding="utf-8") as f:
+        assert out.read_text() == f.read(), "run `make -C ch03-fibers/c-fibers pictures`"
+
+
 # ===== aarch64, under qemu =====
 
 @pytest.fixture(scope="module")
@@ -300,7 +392,7 @@ def test_aarch64_demo_interleaves_exactly(aarch64_build):
     """The aarch64 switch (switch_aarch64.S) must produce the very same demo as x86-64."""
     result = run(["qemu-aarch64", "./fibers-aarch64"], cwd=STEP_C)
     assert result.stdout == demo_model()
-    assert_readme_output(README_C, "qemu-aarch64 ./fibers-aarch64", result.stdout)
+    assert_readme_output(DEEPER_C, "qemu-aarch64 ./fibers-aarch64", result.stdout)
 
 
 def test_aarch64_fiber_check_passes(aarch64_build):

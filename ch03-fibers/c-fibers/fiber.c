@@ -6,9 +6,12 @@
 #include "fiber.h"
 #include "switch.h"
 
+#include "../../common/trace.h"
+
 #include <assert.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,12 +74,16 @@ struct fiber {
     size_t stack_size;           /* usable bytes; the stack starts at the top. For
                                     fiber 0 only ASan builds know these (after_switch) */
     unsigned valgrind_id;        /* from VALGRIND_STACK_REGISTER */
+    /* Only for a traced run (ASYNC_TRACE set; see "Tracing" below): */
+    int track;     /* its slot's lane in the timeline, 0 until it is first needed */
+    uint64_t task; /* the trace's task id of the fiber in this slot */
+    char name[16]; /* "main fiber", "fiber 3" */
 };
 
 /* Slot 0 is the main fiber, running from the start on the thread's own stack. */
 static struct fiber fibers[FIBER_MAX] = {[0] = {.state = FIBER_RUNNING}};
 static struct fiber *current = &fibers[0];
-static struct fiber *previous; /* the fiber that last switched away (ASan wants it) */
+static struct fiber *previous; /* the fiber that last switched away (for ASan, the trace) */
 
 static int fiber_id(const struct fiber *f)
 {
@@ -250,7 +257,80 @@ static int overflow_handler_install(void)
     return 0;
 }
 
-/* ===== Switching, with the sanitizer hand-shake ===== */
+/* ===== Tracing: who ran when =====
+ *
+ * With ASYNC_TRACE set (../../common/trace.h) the runtime records its
+ * round-robin: a track per slot, named after its fiber; a span for each run
+ * of a fiber, from the switch that brings it in to the switch that takes it
+ * out; an instant where a fiber is spawned and where it finishes; and at
+ * every switch a wake of the fiber picked to run next, whose arrow ends at
+ * that fiber's run: who handed the CPU to whom. The main fiber's run opens
+ * when a fiber is spawned into an idle runtime and closes when fiber_yield
+ * finds nobody else ready. Without ASYNC_TRACE, each place that calls these
+ * costs a load and a branch, not taken (one per switch); they are never
+ * inlined, so that the switch stays a few instructions long. */
+
+static bool main_fiber_traced; /* the main fiber's run is open in the trace */
+
+/* The slot's track and name, made the first time a traced run needs them. */
+static void trace_slot(struct fiber *f)
+{
+    if (f->track != 0)
+        return;
+    if (f == &fibers[0])
+        snprintf(f->name, sizeof f->name, "main fiber");
+    else
+        snprintf(f->name, sizeof f->name, "fiber %d", fiber_id(f));
+    f->track = trace_track_new("%s", f->name);
+}
+
+/* A run of f begins, on f's track: a poll of f's task. */
+static void trace_run_begins(struct fiber *f)
+{
+    trace_track_switch(f->track);
+    trace_poll_begin(f->task, f->name);
+}
+
+/* `from` has just handed the CPU to `to` (this runs on to's stack). On
+ * from's track, still the thread's: the wake of `to` that draws the arrow,
+ * and the end of from's run, its last if its function has returned; then
+ * to's run begins. All of it after the switch, so that an untraced switch
+ * tests trace_on once. */
+static __attribute__((noinline)) void trace_switched(struct fiber *from, struct fiber *to)
+{
+    trace_wake(to->task, to->name);
+    trace_poll_end(from->task, from->state == FIBER_AVAILABLE);
+    trace_run_begins(to);
+}
+
+/* fiber_spawn has made f READY, from the main fiber or a running one. */
+static __attribute__((noinline)) void trace_fiber_spawned(struct fiber *f)
+{
+    struct fiber *main_fiber = &fibers[0];
+    if (!main_fiber_traced) { /* an idle runtime: the main fiber's run begins */
+        trace_slot(main_fiber);
+        if (main_fiber->task == 0)
+            main_fiber->task = trace_next_task_id();
+        trace_run_begins(main_fiber);
+        main_fiber_traced = true;
+    }
+    trace_slot(f);
+    f->task = trace_next_task_id(); /* a new task, in a slot perhaps used before */
+    trace_spawn(f->task, f->name);
+}
+
+/* fiber_yield found nobody else ready: every fiber has finished, and the
+ * main fiber's run ends (it goes on, but outside the runtime). */
+static __attribute__((noinline)) void trace_runtime_idle(void)
+{
+    if (!main_fiber_traced)
+        return; /* nothing was ever spawned */
+    trace_poll_end(fibers[0].task, false);
+    trace_track_switch(0); /* back to the thread's own track */
+    main_fiber_traced = false;
+}
+
+/* ===== Switching, with the sanitizer hand-shake and the trace ===== */
 
 /* The first half of a switch: runs on the fiber that is leaving. */
 static void before_switch(struct fiber *from, struct fiber *to, void **fake_stack)
@@ -282,12 +362,15 @@ static void after_switch(void *fake_stack)
 #else
     (void) fake_stack;
 #endif
+    if (trace_enabled())
+        trace_switched(previous, current);
 }
 
 /* Hand the CPU from `from` (the running fiber) to `to` (a ready one). Returns
  * when some later switch_to picks `from` again, which never happens if
- * `from` has finished. */
-static void switch_to(struct fiber *from, struct fiber *to)
+ * `from` has finished. Inline, so that fiber_yield makes no call but the
+ * switch itself. */
+static inline void switch_to(struct fiber *from, struct fiber *to)
 {
     void *fake_stack = NULL;
 
@@ -395,6 +478,8 @@ int fiber_spawn(fiber_fn fn, void *data)
     f->data = data;
     context_init(f);
     f->state = FIBER_READY;
+    if (trace_enabled())
+        trace_fiber_spawned(f);
     return fiber_id(f);
 }
 
@@ -403,8 +488,11 @@ bool fiber_yield(void)
     struct fiber *self = current;
     struct fiber *next = next_ready(self);
 
-    if (next == NULL) /* nobody else wants the CPU? keep it */
+    if (next == NULL) { /* nobody else wants the CPU? keep it */
+        if (trace_enabled())
+            trace_runtime_idle();
         return false;
+    }
     self->state = FIBER_READY;
     switch_to(self, next);
     return true;

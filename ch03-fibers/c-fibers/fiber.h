@@ -8,6 +8,8 @@
  * order; nothing ever preempts it. One runtime per process, used from one
  * thread. The first fiber_spawn also installs a SIGSEGV handler (on an
  * alternate signal stack) that reports a fiber overflowing its stack.
+ * Run a program with ASYNC_TRACE=run.json (or =-) to see the fibers take
+ * turns: ../../common/trace.h, and "Tracing" in fiber.c.
  */
 #ifndef FIBER_H
 #define FIBER_H
