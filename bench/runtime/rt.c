@@ -36,9 +36,9 @@
 static void spawn(struct future *f)
 {
 #ifdef STEP_F
-    join_detach(executor_spawn(f, 0));
+    join_detach(executor_spawn(f, 0, NULL));
 #else
-    executor_spawn(f);
+    executor_spawn(f, NULL);
 #endif
 }
 

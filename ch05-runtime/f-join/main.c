@@ -53,9 +53,9 @@ coroutine int square(int delay_ms, int n)
  * the order they were spawned and summed up. */
 coroutine struct summary summarize(void)
 {
-    struct future *first = executor_spawn(fetch_number(600, 4), sizeof(int));
-    struct future *second = executor_spawn(fetch_number(1200, 6), sizeof(int));
-    struct future *third = executor_spawn(fetch_number(1000, 5), sizeof(int));
+    struct future *first = executor_spawn(fetch_number(600, 4), sizeof(int), "fetch 4");
+    struct future *second = executor_spawn(fetch_number(1200, 6), sizeof(int), "fetch 6");
+    struct future *third = executor_spawn(fetch_number(1000, 5), sizeof(int), "fetch 5");
     int x = first.wait;
     int y = second.wait;
     int z = third.wait;
@@ -87,12 +87,12 @@ static const char *finished(struct future *handle)
 coroutine void parent(void)
 {
     const char *me = executor_name();
-    struct future *a = executor_spawn_on(workers[0], square(400, 7), sizeof(int));
-    struct future *b = executor_spawn_on(workers[1], summarize(), sizeof(struct summary));
-    struct future *c = executor_spawn(square(1600, 9), sizeof(int));
+    struct future *a = executor_spawn_on(workers[0], square(400, 7), sizeof(int), "a");
+    struct future *b = executor_spawn_on(workers[1], summarize(), sizeof(struct summary), "b");
+    struct future *c = executor_spawn(square(1600, 9), sizeof(int), "c");
     printf("%s: spawn a = square(7) on exec-1, b = summarize() on exec-2, c = square(9) here\n",
            me);
-    join_detach(executor_spawn_on(workers[0], unwanted(800), sizeof(int)));
+    join_detach(executor_spawn_on(workers[0], unwanted(800), sizeof(int), "detached"));
     printf("%s: spawn one more task on exec-1 and drop its handle: detached\n", me);
 
     printf("%s: b finished? %s\n", me, finished(b));
@@ -105,7 +105,7 @@ coroutine void parent(void)
     int c_value = c.wait;
     printf("%s: c = %d\n", me, c_value);
 
-    int d = executor_spawn_on(workers[1], square(400, 3), sizeof(int)).wait;
+    int d = executor_spawn_on(workers[1], square(400, 3), sizeof(int), "d").wait;
     printf("%s: d = square(3) on exec-2, spawned and awaited in one line: %d\n", me, d);
 }
 

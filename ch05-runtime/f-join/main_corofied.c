@@ -204,9 +204,9 @@ struct future *square(int delay_ms, int n)
 //
 //     coroutine struct summary summarize(void)
 //     {
-//         struct future *first = executor_spawn(fetch_number(600, 4), sizeof(int));
-//         struct future *second = executor_spawn(fetch_number(1200, 6), sizeof(int));
-//         struct future *third = executor_spawn(fetch_number(1000, 5), sizeof(int));
+//         struct future *first = executor_spawn(fetch_number(600, 4), sizeof(int), "fetch 4");
+//         struct future *second = executor_spawn(fetch_number(1200, 6), sizeof(int), "fetch 6");
+//         struct future *third = executor_spawn(fetch_number(1000, 5), sizeof(int), "fetch 5");
 //         int x = first.wait;
 //         int y = second.wait;
 //         int z = third.wait;
@@ -249,9 +249,9 @@ static enum poll_status summarize_poll(struct future *self, const struct waker *
     switch (frame->state) {
     case 0:
         /* ---- your code, its locals moved into the frame ---- */
-        frame->first = executor_spawn(fetch_number(600, 4), sizeof(int));
-        frame->second = executor_spawn(fetch_number(1200, 6), sizeof(int));
-        frame->third = executor_spawn(fetch_number(1000, 5), sizeof(int));
+        frame->first = executor_spawn(fetch_number(600, 4), sizeof(int), "fetch 4");
+        frame->second = executor_spawn(fetch_number(1200, 6), sizeof(int), "fetch 6");
+        frame->third = executor_spawn(fetch_number(1000, 5), sizeof(int), "fetch 5");
         /* ---- wait point 1: int x = first.wait; ---- */
         frame->awaited = frame->first;
         frame->state = 1;
@@ -415,12 +415,12 @@ static const char *finished(struct future *handle)
 //     coroutine void parent(void)
 //     {
 //         const char *me = executor_name();
-//         struct future *a = executor_spawn_on(workers[0], square(400, 7), sizeof(int));
-//         struct future *b = executor_spawn_on(workers[1], summarize(), sizeof(struct summary));
-//         struct future *c = executor_spawn(square(1600, 9), sizeof(int));
+//         struct future *a = executor_spawn_on(workers[0], square(400, 7), sizeof(int), "a");
+//         struct future *b = executor_spawn_on(workers[1], summarize(), sizeof(struct summary), "b");
+//         struct future *c = executor_spawn(square(1600, 9), sizeof(int), "c");
 //         printf("%s: spawn a = square(7) on exec-1, b = summarize() on exec-2, c = square(9) here\n",
 //                me);
-//         join_detach(executor_spawn_on(workers[0], unwanted(800), sizeof(int)));
+//         join_detach(executor_spawn_on(workers[0], unwanted(800), sizeof(int), "detached"));
 //         printf("%s: spawn one more task on exec-1 and drop its handle: detached\n", me);
 //
 //         printf("%s: b finished? %s\n", me, finished(b));
@@ -433,7 +433,7 @@ static const char *finished(struct future *handle)
 //         int c_value = c.wait;
 //         printf("%s: c = %d\n", me, c_value);
 //
-//         int d = executor_spawn_on(workers[1], square(400, 3), sizeof(int)).wait;
+//         int d = executor_spawn_on(workers[1], square(400, 3), sizeof(int), "d").wait;
 //         printf("%s: d = square(3) on exec-2, spawned and awaited in one line: %d\n", me, d);
 //     }
 //
@@ -467,12 +467,12 @@ static enum poll_status parent_poll(struct future *self, const struct waker *wak
     case 0:
         /* ---- your code, its locals moved into the frame ---- */
         frame->me = executor_name();
-        frame->a = executor_spawn_on(workers[0], square(400, 7), sizeof(int));
-        frame->b = executor_spawn_on(workers[1], summarize(), sizeof(struct summary));
-        frame->c = executor_spawn(square(1600, 9), sizeof(int));
+        frame->a = executor_spawn_on(workers[0], square(400, 7), sizeof(int), "a");
+        frame->b = executor_spawn_on(workers[1], summarize(), sizeof(struct summary), "b");
+        frame->c = executor_spawn(square(1600, 9), sizeof(int), "c");
         printf("%s: spawn a = square(7) on exec-1, b = summarize() on exec-2, c = square(9) here\n",
                frame->me);
-        join_detach(executor_spawn_on(workers[0], unwanted(800), sizeof(int)));
+        join_detach(executor_spawn_on(workers[0], unwanted(800), sizeof(int), "detached"));
         printf("%s: spawn one more task on exec-1 and drop its handle: detached\n", frame->me);
 
         printf("%s: b finished? %s\n", frame->me, finished(frame->b));
@@ -512,8 +512,8 @@ static enum poll_status parent_poll(struct future *self, const struct waker *wak
         /* ---- end of wait point 3 ---- */
         printf("%s: c = %d\n", frame->me, frame->c_value);
 
-        /* ---- wait point 4: int d = executor_spawn_on(workers[1], square(400, 3), sizeof(int)).wait; ---- */
-        frame->awaited = executor_spawn_on(workers[1], square(400, 3), sizeof(int));
+        /* ---- wait point 4: int d = executor_spawn_on(workers[1], square(400, 3), sizeof(int), "d").wait; ---- */
+        frame->awaited = executor_spawn_on(workers[1], square(400, 3), sizeof(int), "d");
         frame->state = 4;
         /* fall through */
     case 4:
