@@ -410,25 +410,31 @@ static const char *finished(struct future *handle)
     return join_is_finished(handle) ? "yes, its result is already there" : "no, wait for it";
 }
 
-// ===== coroutine parent (main.c:87), as you wrote it =====
+/* What it prints does not depend on timing, only on the order of events:
+ * b is asked about right after its spawn (its children wait 600 to 1200
+ * ms for the server); a and the detached task need 100 ms, done long before
+ * b; c is spawned on this task's own executor, which cannot poll it before
+ * this task waits. */
+// ===== coroutine parent (main.c:92), as you wrote it =====
 //
 //     coroutine void parent(void)
 //     {
 //         const char *me = executor_name();
-//         struct future *a = executor_spawn_on(workers[0], square(400, 7), sizeof(int), "a");
+//         struct future *a = executor_spawn_on(workers[0], square(100, 7), sizeof(int), "a");
 //         struct future *b = executor_spawn_on(workers[1], summarize(), sizeof(struct summary), "b");
-//         struct future *c = executor_spawn(square(1600, 9), sizeof(int), "c");
-//         printf("%s: spawn a = square(7) on exec-1, b = summarize() on exec-2, c = square(9) here\n",
-//                me);
-//         join_detach(executor_spawn_on(workers[0], unwanted(800), sizeof(int), "detached"));
-//         printf("%s: spawn one more task on exec-1 and drop its handle: detached\n", me);
-//
+//         printf("%s: spawn a = square(7) on exec-1, b = summarize() on exec-2\n", me);
 //         printf("%s: b finished? %s\n", me, finished(b));
+//         printf("%s: spawn one more task on exec-1 and drop its handle: detached\n", me);
+//         join_detach(executor_spawn_on(workers[0], unwanted(100), sizeof(int), "detached"));
+//
 //         struct summary s = b.wait;
 //         printf("%s: b = { count %d, sum %d, min %d, max %d }\n", me, s.count, s.sum, s.min, s.max);
 //         printf("%s: a finished? %s\n", me, finished(a));
 //         int a_value = a.wait;
 //         printf("%s: a = %d\n", me, a_value);
+//
+//         struct future *c = executor_spawn(square(400, 9), sizeof(int), "c");
+//         printf("%s: spawn c = square(9) here, on this task's own executor\n", me);
 //         printf("%s: c finished? %s\n", me, finished(c));
 //         int c_value = c.wait;
 //         printf("%s: c = %d\n", me, c_value);
@@ -447,14 +453,14 @@ struct future *parent(void);
 struct parent_frame {
     struct future base;     /* first: a frame is a future */
     int state;              /* 0: not started, 1-4: at that wait point, -1: finished */
-    const char *me;         /* local, line 89 */
-    struct future *a;       /* local, line 90 */
-    struct future *b;       /* local, line 91 */
-    struct future *c;       /* local, line 92 */
-    struct summary s;       /* local, line 99 */
-    int a_value;            /* local, line 102 */
-    int c_value;            /* local, line 105 */
-    int d;                  /* local, line 108 */
+    const char *me;         /* local, line 94 */
+    struct future *a;       /* local, line 95 */
+    struct future *b;       /* local, line 96 */
+    struct summary s;       /* local, line 102 */
+    int a_value;            /* local, line 105 */
+    struct future *c;       /* local, line 108 */
+    int c_value;            /* local, line 111 */
+    int d;                  /* local, line 114 */
     struct future *awaited; /* the future being waited for, or NULL */
 };
 
@@ -467,15 +473,13 @@ static enum poll_status parent_poll(struct future *self, const struct waker *wak
     case 0:
         /* ---- your code, its locals moved into the frame ---- */
         frame->me = executor_name();
-        frame->a = executor_spawn_on(workers[0], square(400, 7), sizeof(int), "a");
+        frame->a = executor_spawn_on(workers[0], square(100, 7), sizeof(int), "a");
         frame->b = executor_spawn_on(workers[1], summarize(), sizeof(struct summary), "b");
-        frame->c = executor_spawn(square(1600, 9), sizeof(int), "c");
-        printf("%s: spawn a = square(7) on exec-1, b = summarize() on exec-2, c = square(9) here\n",
-               frame->me);
-        join_detach(executor_spawn_on(workers[0], unwanted(800), sizeof(int), "detached"));
-        printf("%s: spawn one more task on exec-1 and drop its handle: detached\n", frame->me);
-
+        printf("%s: spawn a = square(7) on exec-1, b = summarize() on exec-2\n", frame->me);
         printf("%s: b finished? %s\n", frame->me, finished(frame->b));
+        printf("%s: spawn one more task on exec-1 and drop its handle: detached\n", frame->me);
+        join_detach(executor_spawn_on(workers[0], unwanted(100), sizeof(int), "detached"));
+
         /* ---- wait point 1: struct summary s = b.wait; ---- */
         frame->awaited = frame->b;
         frame->state = 1;
@@ -499,6 +503,9 @@ static enum poll_status parent_poll(struct future *self, const struct waker *wak
         frame->awaited = NULL;
         /* ---- end of wait point 2 ---- */
         printf("%s: a = %d\n", frame->me, frame->a_value);
+
+        frame->c = executor_spawn(square(400, 9), sizeof(int), "c");
+        printf("%s: spawn c = square(9) here, on this task's own executor\n", frame->me);
         printf("%s: c finished? %s\n", frame->me, finished(frame->c));
         /* ---- wait point 3: int c_value = c.wait; ---- */
         frame->awaited = frame->c;
