@@ -32,7 +32,8 @@
 #endif
 
 /* The one API difference between the executors: step f's spawn returns a
- * join handle, which we detach (the task runs on; nobody awaits it). */
+ * join handle, which we detach (the task runs on; nobody awaits it). The
+ * tasks have no name (NULL): a trace would call them "task <n>". */
 static void spawn(struct future *f)
 {
 #ifdef STEP_F
