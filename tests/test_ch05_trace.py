@@ -167,8 +167,9 @@ def test_f_join_handles_wake_across_threads(delayserver, tmp_path):
     """Completing a child on another thread does not wake the parent that awaits it."""
     trace = traced_run(tmp_path, "f")
     to_parent = collections.Counter(arrows_between(trace, "main"))
-    # b (summarize) and d complete on exec-2 while the parent awaits them.
-    assert to_parent[("exec-2", "main")] >= 2, to_parent
+    # d (and b, unless the parent was slower than the server) completes on
+    # exec-2 while the parent awaits it: the wake crosses threads.
+    assert to_parent[("exec-2", "main")] >= 1, to_parent
     assert len(trace.instants_of("done")) == len(trace.task_names)
 
 
