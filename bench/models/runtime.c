@@ -15,7 +15,7 @@
  *     coroutine void spawn_all(int n, int delay_ms)
  *     {
  *         for (int i = 0; i < n; i++)
- *             executor_spawn(request(delay_ms));
+ *             executor_spawn(request(delay_ms), "request %d", i);
  *     }
  */
 #include "executor.h"
@@ -112,7 +112,7 @@ static enum poll_status spawn_all_poll(struct future *self, const struct waker *
     (void) waker;
     (void) output;
     for (int i = 0; i < frame->n; i++)
-        executor_spawn(request(frame->delay_ms));
+        executor_spawn(request(frame->delay_ms), "request %d", i);
     heap_spawned = heap_in_use();
     return POLL_READY;
 }

@@ -32,13 +32,14 @@
 #endif
 
 /* The one API difference between the executors: step f's spawn returns a
- * join handle, which we detach (the task runs on; nobody awaits it). */
+ * join handle, which we detach (the task runs on; nobody awaits it). The
+ * tasks have no name (NULL): a trace would call them "task <n>". */
 static void spawn(struct future *f)
 {
 #ifdef STEP_F
-    join_detach(executor_spawn(f, 0));
+    join_detach(executor_spawn(f, 0, NULL));
 #else
-    executor_spawn(f);
+    executor_spawn(f, NULL);
 #endif
 }
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "../../common/clock.h"
+#include "../../common/trace.h"
 
 #define MAX_EVENTS 16 /* events taken from the kernel per poll_wait */
 #define NO_DEADLINE UINT64_MAX
@@ -24,6 +25,7 @@ int runtime_init(void)
     int err = poll_open(&queue);
     if (err == 0 && (err = poll_events_init(&events, MAX_EVENTS)) < 0)
         poll_close(&queue);
+    trace_thread("main"); /* the runtime's one thread, in a trace */
     return err;
 }
 
@@ -36,7 +38,11 @@ void runtime_close(void)
 int runtime_register(int fd, uint32_t interest)
 {
     /* The token is unused: any event means "poll the future again". */
-    return poll_register(poll_registry(&queue), fd, (uint64_t) fd, interest | EPOLLET);
+    int err = poll_register(poll_registry(&queue), fd, (uint64_t) fd, interest | EPOLLET);
+    if (err == 0)
+        trace_register("fd %d%s%s", fd, interest & EPOLLIN ? " readable" : "",
+                       interest & EPOLLOUT ? " writable" : "");
+    return err;
 }
 
 int runtime_deregister(int fd)
@@ -66,10 +72,16 @@ static int timeout_ms(uint64_t deadline_ns)
 
 int block_on(struct future *future, void *output)
 {
+    /* In a trace (common/trace.h) the future is one task, "main". */
+    uint64_t task = trace_enabled() ? trace_next_task_id() : 0;
+    trace_spawn(task, "main");
     int sleeps = 0;
     for (;;) {
         wake_by = NO_DEADLINE; /* the poll says again what it waits for */
-        if (future->poll(future, output) == POLL_READY)
+        trace_poll_begin(task, "main");
+        enum poll_status status = future->poll(future, output);
+        trace_poll_end(task, status == POLL_READY);
+        if (status == POLL_READY)
             break;
         /* Not ready: the future has registered what it waits for. There is
            nothing else to run in this step, so sleep until the kernel says
@@ -78,12 +90,17 @@ int block_on(struct future *future, void *output)
         printf("Schedule other tasks\n");
         sleeps++;
         int n;
+        trace_park_begin("epoll_wait");
         while ((n = poll_wait(&queue, &events, timeout_ms(wake_by))) == -EINTR)
             ; /* a signal is not an event: sleep again, for what is left */
+        trace_park_end();
         if (n < 0) {
             future->drop(future);
             return n;
         }
+        if (n == 0)
+            trace_timer("deadline");
+        trace_wake(task, "main"); /* an event or the deadline: poll again */
     }
     future->drop(future);
     return sleeps;

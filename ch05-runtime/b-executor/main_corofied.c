@@ -107,7 +107,7 @@ struct future *request(int i, int delay_ms)
 //     {
 //         printf("Program starting\n");
 //         for (int i = 0; i < 5; i++)
-//             executor_spawn(request(i, (5 - i) * 400));
+//             executor_spawn(request(i, (5 - i) * 400), "request %d", i);
 //     }
 //
 // corofy turned it into the four pieces below: struct async_main_frame (the state,
@@ -135,7 +135,7 @@ static enum poll_status async_main_poll(struct future *self, const struct waker 
         /* ---- your code, its locals moved into the frame ---- */
         printf("Program starting\n");
         for (frame->i = 0; frame->i < 5; frame->i++)
-            executor_spawn(request(frame->i, (5 - frame->i) * 400));
+            executor_spawn(request(frame->i, (5 - frame->i) * 400), "request %d", frame->i);
         /* ---- end of your code ---- */
         frame->state = -1;
         return POLL_READY;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "../../common/clock.h"
+#include "../../common/trace.h"
 
 /* ===== Data =====
  *
@@ -29,6 +30,7 @@ struct slot {
     uint32_t next_free;   /* free list link when !in_use */
     uint64_t deadline_ns; /* when to wake the waker anyway; NO_DEADLINE: never */
     struct waker waker;   /* who to wake: a clone the slot owns */
+    int fd;               /* the registered fd, for a trace */
 };
 
 static struct {
@@ -79,6 +81,7 @@ static int wake_expired(void)
             continue;
         if (s->deadline_ns <= now) {
             s->deadline_ns = NO_DEADLINE; /* fires once */
+            trace_timer("deadline of fd %d", s->fd);
             waker_wake_by_ref(&s->waker);
             woken++;
         } else if (s->deadline_ns < next) {
@@ -92,9 +95,11 @@ static int wake_expired(void)
 int reactor_wait(void)
 {
     int n;
+    trace_park_begin("epoll_wait");
     while ((n = poll_wait(&reactor.registry, &reactor.events, timeout_ms(reactor.next_deadline))) ==
            -EINTR)
         ; /* a signal is not an event: sleep again, for what is left */
+    trace_park_end();
     if (n < 0)
         return n;
 
@@ -166,12 +171,15 @@ int reactor_register(int fd, uint32_t events, const struct waker *waker, uint64_
         return -ENOMEM;
     struct slot *s = &reactor.slots[index];
     s->waker = waker_clone(waker);
+    s->fd = fd;
     int err = poll_register(poll_registry(&reactor.registry), fd, index, events | EPOLLET);
     if (err < 0) {
         waker_drop(&s->waker);
         free_slot(index);
         return err;
     }
+    trace_register("fd %d%s%s", fd, events & EPOLLIN ? " readable" : "",
+                   events & EPOLLOUT ? " writable" : "");
     *token = index;
     return 0;
 }

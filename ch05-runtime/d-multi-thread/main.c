@@ -34,7 +34,7 @@ coroutine void async_main(void)
 {
     printf("%s: spawning %d requests\n", executor_name(), REQUESTS);
     for (int i = 0; i < REQUESTS; i++)
-        executor_spawn(request(i, (REQUESTS - i) * 400));
+        executor_spawn(request(i, (REQUESTS - i) * 400), "%s request %d", executor_name(), i);
 }
 
 struct worker {

@@ -109,7 +109,7 @@ struct future *request(int i, int delay_ms)
 //     {
 //         printf("%s: spawning %d requests\n", executor_name(), REQUESTS);
 //         for (int i = 0; i < REQUESTS; i++)
-//             executor_spawn(request(i, (REQUESTS - i) * 400));
+//             executor_spawn(request(i, (REQUESTS - i) * 400), "%s request %d", executor_name(), i);
 //     }
 //
 // corofy turned it into the four pieces below: struct async_main_frame (the state,
@@ -137,7 +137,7 @@ static enum poll_status async_main_poll(struct future *self, const struct waker 
         /* ---- your code, its locals moved into the frame ---- */
         printf("%s: spawning %d requests\n", executor_name(), REQUESTS);
         for (frame->i = 0; frame->i < REQUESTS; frame->i++)
-            executor_spawn(request(frame->i, (REQUESTS - frame->i) * 400));
+            executor_spawn(request(frame->i, (REQUESTS - frame->i) * 400), "%s request %d", executor_name(), frame->i);
         /* ---- end of your code ---- */
         frame->state = -1;
         return POLL_READY;

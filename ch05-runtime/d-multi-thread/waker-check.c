@@ -280,13 +280,14 @@ static enum poll_status woken_by_other_executor(struct step *s, const struct wak
 static enum poll_status main_task(struct step *s, const struct waker *waker)
 {
     (void) s, (void) waker;
-    executor_spawn(make_step(keeper));
-    executor_spawn(make_step(wake_the_finished)); /* runs after keeper finished */
-    executor_spawn(make_step(woken_by_thread));
-    executor_spawn(make_step(woken_by_many));
-    executor_spawn(make_step(woken_by_reactor));
-    executor_spawn(make_step(stale_events));
-    executor_spawn(make_step(woken_by_other_executor));
+    executor_spawn(make_step(keeper), "keeper");
+    executor_spawn(make_step(wake_the_finished),
+                   "wake_the_finished"); /* runs after keeper finished */
+    executor_spawn(make_step(woken_by_thread), "woken_by_thread");
+    executor_spawn(make_step(woken_by_many), "woken_by_many");
+    executor_spawn(make_step(woken_by_reactor), "woken_by_reactor");
+    executor_spawn(make_step(stale_events), "stale_events");
+    executor_spawn(make_step(woken_by_other_executor), "woken_by_other_executor");
     return POLL_READY;
 }
 

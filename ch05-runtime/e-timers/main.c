@@ -15,6 +15,7 @@
 #include "../../common/args.h"
 #include "../../common/clock.h"
 #include "../../common/errors.h"
+#include "../../common/trace.h"
 #include "executor.h"
 #include "future.h"
 #include "reactor.h"
@@ -42,7 +43,7 @@ coroutine void demo(void)
     static const unsigned delays[] = {300, 100, 200};
     printf("Program starting (%s timers)\n", timer_backend_name());
     for (int i = 0; i < 3; i++)
-        executor_spawn(sleeper(delays[i]));
+        executor_spawn(sleeper(delays[i]), "sleep %u ms", delays[i]);
 }
 
 /* ===== --many N: N sleeps at once, and what they cost ===== */
@@ -105,8 +106,8 @@ coroutine void census(void)
 coroutine void many_main(unsigned n)
 {
     for (unsigned i = 0; i < n; i++)
-        executor_spawn(many_sleeper(MANY_BASE_MS + i * 37 % MANY_SPREAD_MS));
-    executor_spawn(census());
+        executor_spawn(many_sleeper(MANY_BASE_MS + i * 37 % MANY_SPREAD_MS), "sleeper %u", i);
+    executor_spawn(census(), "census");
 }
 
 /* The peak resident set size of this process image, in bytes, or -1 if
@@ -231,6 +232,7 @@ int main(int argc, char **argv)
         }
     }
     setvbuf(stdout, NULL, _IOLBF, 0); /* each line as it happens, even into a pipe */
+    trace_thread("main");             /* timer_start() may register before block_on names it */
     if (many > 0 && backend == TIMER_FD && make_room_for_fds((unsigned) many) < 0)
         return 1;
     int err = reactor_start();

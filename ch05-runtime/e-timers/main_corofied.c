@@ -14,6 +14,7 @@
 #include "../../common/args.h"
 #include "../../common/clock.h"
 #include "../../common/errors.h"
+#include "../../common/trace.h"
 #include "executor.h"
 #include "future.h"
 #include "reactor.h"
@@ -28,7 +29,7 @@
 /* ===== The demo: three tasks, three sleeps ===== */
 
 /* Sleep, then say so. */
-// ===== coroutine sleeper (main.c:32), as you wrote it =====
+// ===== coroutine sleeper (main.c:33), as you wrote it =====
 //
 //     coroutine void sleeper(unsigned ms)
 //     {
@@ -48,7 +49,7 @@ struct sleeper_frame {
     struct future base;     /* first: a frame is a future */
     int state;              /* 0: not started, 1: at the wait point, -1: finished */
     unsigned ms;            /* parameter */
-    int err;                /* local, line 34 */
+    int err;                /* local, line 35 */
     struct future *awaited; /* the future being waited for, or NULL */
 };
 
@@ -107,14 +108,14 @@ struct future *sleeper(unsigned ms)
 }
 
 /* Spawn the sleepers, 300 ms first; they all sleep at the same time. */
-// ===== coroutine demo (main.c:40), as you wrote it =====
+// ===== coroutine demo (main.c:41), as you wrote it =====
 //
 //     coroutine void demo(void)
 //     {
 //         static const unsigned delays[] = {300, 100, 200};
 //         printf("Program starting (%s timers)\n", timer_backend_name());
 //         for (int i = 0; i < 3; i++)
-//             executor_spawn(sleeper(delays[i]));
+//             executor_spawn(sleeper(delays[i]), "sleep %u ms", delays[i]);
 //     }
 //
 // corofy turned it into the four pieces below: struct demo_frame (the state,
@@ -127,7 +128,7 @@ struct future *demo(void);
 struct demo_frame {
     struct future base;     /* first: a frame is a future */
     int state;              /* 0: not started, -1: finished */
-    int i;                  /* local, line 44 */
+    int i;                  /* local, line 45 */
     struct future *awaited; /* the future being waited for, or NULL */
 };
 
@@ -144,7 +145,7 @@ static enum poll_status demo_poll(struct future *self, const struct waker *waker
         static const unsigned delays[] = {300, 100, 200};
         printf("Program starting (%s timers)\n", timer_backend_name());
         for (frame->i = 0; frame->i < 3; frame->i++)
-            executor_spawn(sleeper(delays[frame->i]));
+            executor_spawn(sleeper(delays[frame->i]), "sleep %u ms", delays[frame->i]);
         /* ---- end of your code ---- */
         frame->state = -1;
         return POLL_READY;
@@ -219,7 +220,7 @@ static void record_wake(uint64_t deadline)
         seen.latest_deadline = deadline;
 }
 
-// ===== coroutine many_sleeper (main.c:89), as you wrote it =====
+// ===== coroutine many_sleeper (main.c:90), as you wrote it =====
 //
 //     coroutine void many_sleeper(unsigned ms)
 //     {
@@ -240,8 +241,8 @@ struct many_sleeper_frame {
     struct future base;     /* first: a frame is a future */
     int state;              /* 0: not started, 1: at the wait point, -1: finished */
     unsigned ms;            /* parameter */
-    uint64_t deadline;      /* local, line 91 */
-    int err;                /* local, line 92 */
+    uint64_t deadline;      /* local, line 92 */
+    int err;                /* local, line 93 */
     struct future *awaited; /* the future being waited for, or NULL */
 };
 
@@ -303,7 +304,7 @@ struct future *many_sleeper(unsigned ms)
 /* Spawned after every sleeper, so the executor (which runs tasks in the order
  * they were queued) polls it once each sleeper has been polled, and set up
  * its timer, and before any of them can run again. */
-// ===== coroutine census (main.c:100), as you wrote it =====
+// ===== coroutine census (main.c:101), as you wrote it =====
 //
 //     coroutine void census(void)
 //     {
@@ -366,13 +367,13 @@ struct future *census(void)
     return &frame->base; /* lazy: none of the body has run yet */
 }
 
-// ===== coroutine many_main (main.c:105), as you wrote it =====
+// ===== coroutine many_main (main.c:106), as you wrote it =====
 //
 //     coroutine void many_main(unsigned n)
 //     {
 //         for (unsigned i = 0; i < n; i++)
-//             executor_spawn(many_sleeper(MANY_BASE_MS + i * 37 % MANY_SPREAD_MS));
-//         executor_spawn(census());
+//             executor_spawn(many_sleeper(MANY_BASE_MS + i * 37 % MANY_SPREAD_MS), "sleeper %u", i);
+//         executor_spawn(census(), "census");
 //     }
 //
 // corofy turned it into the four pieces below: struct many_main_frame (the state,
@@ -386,7 +387,7 @@ struct many_main_frame {
     struct future base;     /* first: a frame is a future */
     int state;              /* 0: not started, -1: finished */
     unsigned n;             /* parameter */
-    unsigned i;             /* local, line 107 */
+    unsigned i;             /* local, line 108 */
     struct future *awaited; /* the future being waited for, or NULL */
 };
 
@@ -400,8 +401,8 @@ static enum poll_status many_main_poll(struct future *self, const struct waker *
     case 0:
         /* ---- your code, its locals moved into the frame ---- */
         for (frame->i = 0; frame->i < frame->n; frame->i++)
-            executor_spawn(many_sleeper(MANY_BASE_MS + frame->i * 37 % MANY_SPREAD_MS));
-        executor_spawn(census());
+            executor_spawn(many_sleeper(MANY_BASE_MS + frame->i * 37 % MANY_SPREAD_MS), "sleeper %u", frame->i);
+        executor_spawn(census(), "census");
         /* ---- end of your code ---- */
         frame->state = -1;
         return POLL_READY;
@@ -558,6 +559,7 @@ int main(int argc, char **argv)
         }
     }
     setvbuf(stdout, NULL, _IOLBF, 0); /* each line as it happens, even into a pipe */
+    trace_thread("main");             /* timer_start() may register before block_on names it */
     if (many > 0 && backend == TIMER_FD && make_room_for_fds((unsigned) many) < 0)
         return 1;
     int err = reactor_start();

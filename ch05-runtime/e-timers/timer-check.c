@@ -112,7 +112,19 @@ static enum poll_status poll_with(struct future *f, struct probe *p, int *output
  *
  * Each thread makes PER_THREAD sleeps with deadlines spread over 50 ms, polls
  * each once, drops every other one while it is pending, and waits for the
- * rest. Several threads do it at once, on the same heap (or reactor). */
+ * rest. Several threads do it at once, on the same heap (or reactor).
+ *
+ * The deadlines start LEAD_MS after the threads do, so that every first poll
+ * comes before its deadline and finds the sleep pending. On a busy machine
+ * setting the sleeps up may take longer than that (creating a timerfd can
+ * stall: in a process with several threads, each time the fd table doubles
+ * the kernel waits for an RCU grace period). A sleep found complete at its
+ * first poll is then checked against the clock (its deadline must have
+ * passed: otherwise it is a bug), and the whole round runs again with twice
+ * the lead, so that each check below always sees every sleep pending first. */
+
+#define LEAD_MS 250      /* the first round's lead */
+#define MAX_LEAD_MS 8000 /* no round in time even with this lead: give up */
 
 struct sleeper {
     struct probe probe;
@@ -120,27 +132,38 @@ struct sleeper {
     struct future *future; /* NULL once dropped */
 };
 
+struct cancel_round {
+    struct sleeper sleepers[PER_THREAD];
+    unsigned lead_ms;
+    bool late; /* a deadline passed before its sleep's first poll */
+};
+
 static void *cancel_worker(void *arg)
 {
-    struct sleeper *s = arg;
-    /* Far enough ahead that no deadline passes before its first poll, even
-       when creating a timerfd stalls: in a process with several threads,
-       each time the fd table doubles the kernel waits for an RCU grace
-       period (milliseconds). */
-    uint64_t start = now_ns() + 250 * NS_PER_MS;
+    struct cancel_round *r = arg;
+    struct sleeper *s = r->sleepers;
+    uint64_t start = now_ns() + r->lead_ms * NS_PER_MS;
     for (int i = 0; i < PER_THREAD; i++) {
         /* A scrambled order, so the heap sees inserts everywhere. */
         s[i].deadline = start + (uint64_t) (i * 7919 % PER_THREAD) * 50 * NS_PER_MS / PER_THREAD;
         s[i].future = timer_sleep_until(s[i].deadline);
         int result = 0;
-        CHECK(poll_with(s[i].future, &s[i].probe, &result) == POLL_PENDING,
-              "a sleep 250 ms away completed at its first poll (result %d)", result);
+        if (poll_with(s[i].future, &s[i].probe, &result) == POLL_READY) {
+            CHECK(now_ns() >= s[i].deadline && result == 0,
+                  "a sleep %u ms away completed at its first poll (result %d)", r->lead_ms, result);
+            r->late = true; /* too slow for this lead: this round does not count */
+            s[i].future->drop(s[i].future);
+            s[i].future = NULL;
+        }
     }
-    for (int i = 1; i < PER_THREAD; i += 2) {
-        s[i].future->drop(s[i].future);
-        s[i].future = NULL;
-    }
+    for (int i = 1; i < PER_THREAD; i += 2)
+        if (s[i].future != NULL) {
+            s[i].future->drop(s[i].future);
+            s[i].future = NULL;
+        }
     for (int i = 0; i < PER_THREAD; i += 2) {
+        if (s[i].future == NULL)
+            continue;
         CHECK(wait_for(&s[i].probe, 1), "a sleep was never woken");
         int result = -1;
         CHECK(poll_with(s[i].future, &s[i].probe, &result) == POLL_READY && result == 0,
@@ -152,22 +175,40 @@ static void *cancel_worker(void *arg)
     return NULL;
 }
 
+/* One round on THREADS threads; false if it was late (see above). */
+static bool cancel_round(struct cancel_round rounds[THREADS], unsigned lead_ms)
+{
+    memset(rounds, 0, THREADS * sizeof *rounds);
+    pthread_t threads[THREADS];
+    for (int t = 0; t < THREADS; t++) {
+        rounds[t].lead_ms = lead_ms;
+        CHECK(pthread_create(&threads[t], NULL, cancel_worker, &rounds[t]) == 0, "pthread_create");
+    }
+    bool late = false;
+    for (int t = 0; t < THREADS; t++) {
+        pthread_join(threads[t], NULL);
+        late |= rounds[t].late;
+    }
+    sleep_blocking_ms(80); /* every cancelled deadline has passed by now */
+    return !late;
+}
+
 static void check_cancel(const char *backend)
 {
-    static struct sleeper sleepers[THREADS][PER_THREAD];
-    memset(sleepers, 0, sizeof sleepers);
+    static struct cancel_round rounds[THREADS];
     long fds = count_fds();
-    pthread_t threads[THREADS];
-    for (int t = 0; t < THREADS; t++)
-        CHECK(pthread_create(&threads[t], NULL, cancel_worker, sleepers[t]) == 0, "pthread_create");
-    for (int t = 0; t < THREADS; t++)
-        pthread_join(threads[t], NULL);
-    sleep_blocking_ms(80); /* every cancelled deadline has passed by now */
+    unsigned lead_ms = LEAD_MS;
+    while (!cancel_round(rounds, lead_ms)) {
+        lead_ms *= 2;
+        CHECK(lead_ms <= MAX_LEAD_MS,
+              "%s: setting up %d sleeps on %d threads took more than %d ms, every time", backend,
+              PER_THREAD, THREADS, MAX_LEAD_MS / 2);
+    }
 
     int woken = 0;
     for (int t = 0; t < THREADS; t++)
         for (int i = 0; i < PER_THREAD; i++) {
-            int wakes = atomic_load(&sleepers[t][i].probe.wakes);
+            int wakes = atomic_load(&rounds[t].sleepers[i].probe.wakes);
             CHECK(wakes == (i % 2 == 0 ? 1 : 0), "%s: sleep %d of thread %d woken %d times",
                   backend, i, t, wakes);
             woken += wakes;
@@ -185,28 +226,40 @@ static void check_cancel(const char *backend)
         for (int i = 0; i < PER_THREAD; i += 2)
             for (int u = 0; u < THREADS; u++)
                 for (int j = 0; j < PER_THREAD; j += 2) {
-                    const struct sleeper *a = &sleepers[t][i], *b = &sleepers[u][j];
+                    const struct sleeper *a = &rounds[t].sleepers[i], *b = &rounds[u].sleepers[j];
                     CHECK(!(a->deadline < b->deadline && a->probe.order > b->probe.order),
                           "heap: a sleep woke after one with a later deadline");
                 }
     printf("heap: the %d sleeps woke in deadline order\n", woken);
 }
 
-/* ===== Only the latest waker is woken ===== */
+/* ===== Only the latest waker is woken =====
+ *
+ * One sleep, polled by a first waker and then by a second: only the second
+ * may be woken. Both polls must come before the deadline; if the machine is
+ * too slow for that (the sleep is found complete, its deadline passed), the
+ * check runs again with a sleep twice as long. */
 
 static void check_latest_waker(const char *backend)
 {
-    struct probe first = {0}, second = {0};
-    struct future *f = timer_sleep_ms(20);
-    CHECK(poll_with(f, &first, NULL) == POLL_PENDING, "%s: timer_sleep_ms(20) ready at once",
-          backend);
-    CHECK(poll_with(f, &second, NULL) == POLL_PENDING, "%s: timer_sleep_ms(20) ready at once",
-          backend);
-    CHECK(wait_for(&second, 1), "%s: the second waker was never woken", backend);
-    sleep_blocking_ms(30);
-    CHECK(atomic_load(&first.wakes) == 0, "%s: a replaced waker was woken", backend);
-    CHECK(poll_with(f, &second, NULL) == POLL_READY, "%s: a woken sleep is not ready", backend);
-    f->drop(f);
+    for (unsigned ms = 20;; ms *= 2) {
+        CHECK(ms <= MAX_LEAD_MS, "%s: two polls never came within %u ms of each other", backend,
+              MAX_LEAD_MS / 2);
+        struct probe first = {0}, second = {0};
+        uint64_t deadline = now_ns() + ms * NS_PER_MS;
+        struct future *f = timer_sleep_until(deadline);
+        if (poll_with(f, &first, NULL) == POLL_READY || poll_with(f, &second, NULL) == POLL_READY) {
+            CHECK(now_ns() >= deadline, "%s: a sleep of %u ms was ready at once", backend, ms);
+            f->drop(f);
+            continue; /* too late for this check: again, with a longer sleep */
+        }
+        CHECK(wait_for(&second, 1), "%s: the second waker was never woken", backend);
+        sleep_blocking_ms(30);
+        CHECK(atomic_load(&first.wakes) == 0, "%s: a replaced waker was woken", backend);
+        CHECK(poll_with(f, &second, NULL) == POLL_READY, "%s: a woken sleep is not ready", backend);
+        f->drop(f);
+        break;
+    }
     printf("%s: a sleep polled by a second waker wakes only that one\n", backend);
 }
 

@@ -7,6 +7,7 @@
 #include <assert.h>
 #include <pthread.h>
 #include <stdalign.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 
 #include "../../common/alloc.h"
 #include "../../common/errors.h"
+#include "../../common/trace.h"
 
 /* ===== The task state word =====
  *
@@ -111,6 +113,8 @@ struct task {
     struct future *future;     /* executor thread only; NULL once complete */
     struct task *next_ready;   /* link in the ready queue (executor->lock) */
     struct waker join_waker;   /* who awaits the join handle (JOIN_WAKER) */
+    uint64_t id;               /* its number in a trace, 0 if none; never changes */
+    char *name;                /* its name in a trace, NULL if none; never changes */
     size_t output_size;        /* bytes in output[]; 0: the task produces nothing */
     alignas(max_align_t) unsigned char output[]; /* the result, once COMPLETE */
 };
@@ -157,6 +161,7 @@ static void task_unref(struct task *t)
     assert(prev & COMPLETE);
     assert(t->future == NULL);
     executor_unref(t->executor);
+    free(t->name);
     free(t);
     /* Release, and acquire in executor_live_tasks(): a thread that sees
        the count drop to 0 also sees everything done before each free,
@@ -206,6 +211,8 @@ static void schedule(struct task *t)
         if (cur & COMPLETE)
             return;
     } while (!CAS(&t->state, &cur, cur | SCHEDULED));
+    if (!(cur & SCHEDULED))
+        trace_wake(t->id, t->name); /* see "Tracing" below */
     if (!(cur & (SCHEDULED | RUNNING)))
         push_ready(t);
 }
@@ -220,7 +227,9 @@ static struct task *next_ready(struct executor *ex)
             pthread_mutex_unlock(&ex->lock);
             return NULL;
         }
+        trace_park_begin("condvar");
         pthread_cond_wait(&ex->wakeup, &ex->lock);
+        trace_park_end();
     }
     struct task *t = ex->ready_head;
     ex->ready_head = t->next_ready;
@@ -313,7 +322,10 @@ static void run_task(struct executor *ex, struct task *t)
     start_running(t);
     struct waker waker = {.data = t, .vtable = &task_waker_vtable};
     void *output = t->output_size > 0 ? t->output : NULL;
-    if (t->future->poll(t->future, &waker, output) == POLL_PENDING) {
+    trace_poll_begin(t->id, t->name);
+    enum poll_status status = t->future->poll(t->future, &waker, output);
+    trace_poll_end(t->id, status == POLL_READY);
+    if (status == POLL_PENDING) {
         stop_running(t);
         return;
     }
@@ -426,9 +438,39 @@ void join_detach(struct future *handle)
     handle->drop(handle);
 }
 
+/* ===== Tracing =====
+ *
+ * With ASYNC_TRACE set (common/trace.h), each task gets a number and a name
+ * at spawn; polls, parks and wakes are traced where they happen. schedule()
+ * traces a wake when its CAS set SCHEDULED, the one wake that made the task
+ * runnable. A task that was idle cannot be polled before that wake is
+ * traced (the waker queues it afterwards); one that was RUNNING is queued
+ * again by its executor when the poll ends, and if the waker's thread is
+ * slow to trace, that next poll may begin first: then the trace shows the
+ * wake a little late, its arrow pointing at the poll after. */
+
+/* Give t a number and a name for the trace, and trace its spawn. Not
+ * tracing, it gets neither: the name is not even formatted. */
+static void name_task(struct task *t, const char *format, va_list args)
+{
+    t->id = 0;
+    t->name = NULL;
+    if (!trace_enabled())
+        return;
+    char name[64];
+    t->id = trace_next_task_id();
+    if (format != NULL)
+        vsnprintf(name, sizeof name, format, args);
+    else
+        snprintf(name, sizeof name, "task %llu", (unsigned long long) t->id);
+    t->name = xstrdup(name);
+    trace_spawn(t->id, t->name);
+}
+
 /* ===== Spawning ===== */
 
-struct future *executor_spawn_on(struct executor *ex, struct future *future, size_t output_size)
+static struct future *spawn(struct executor *ex, struct future *future, size_t output_size,
+                            const char *name, va_list args)
 {
     assert(ex != NULL && future != NULL);
     struct task *t = xmalloc(sizeof *t + output_size);
@@ -441,6 +483,7 @@ struct future *executor_spawn_on(struct executor *ex, struct future *future, siz
     t->next_ready = NULL;
     t->join_waker = (struct waker){NULL, NULL};
     t->output_size = output_size;
+    name_task(t, name, args);
     h->base = (struct future){.poll = join_poll, .drop = join_drop};
     h->task = t;
     h->done = false;
@@ -454,10 +497,24 @@ struct future *executor_spawn_on(struct executor *ex, struct future *future, siz
     return &h->base;
 }
 
-struct future *executor_spawn(struct future *future, size_t output_size)
+struct future *executor_spawn_on(struct executor *ex, struct future *future, size_t output_size,
+                                 const char *name, ...)
+{
+    va_list args;
+    va_start(args, name);
+    struct future *handle = spawn(ex, future, output_size, name, args);
+    va_end(args);
+    return handle;
+}
+
+struct future *executor_spawn(struct future *future, size_t output_size, const char *name, ...)
 {
     assert(current != NULL && "executor_spawn() outside a task");
-    return executor_spawn_on(current, future, output_size);
+    va_list args;
+    va_start(args, name);
+    struct future *handle = spawn(current, future, output_size, name, args);
+    va_end(args);
+    return handle;
 }
 
 const char *executor_name(void)
@@ -490,6 +547,7 @@ void executor_run(struct executor *ex)
     ex->ran = true;
     pthread_mutex_unlock(&ex->lock);
     current = ex;
+    trace_thread("%s", ex->name); /* this thread's track in a trace */
     struct task *t;
     while ((t = next_ready(ex)) != NULL)
         run_task(ex, t);
@@ -512,7 +570,8 @@ void executor_free(struct executor *ex)
 void executor_block_on(const char *name, struct future *main)
 {
     struct executor *ex = executor_new(name);
-    join_detach(executor_spawn_on(ex, main, 0));
+    trace_thread("%s", name); /* before the spawn: executor_run() would name it later */
+    join_detach(executor_spawn_on(ex, main, 0, "%s", name));
     executor_shutdown(ex);
     executor_run(ex);
     executor_free(ex);

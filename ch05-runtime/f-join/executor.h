@@ -28,8 +28,9 @@ struct executor;
 /* ===== Executors ===== */
 
 /* A new executor with no tasks, not running yet. `name` is copied (at most
- * 31 bytes are kept). The caller owns the returned reference: hand it to
- * executor_free() once executor_run() has returned. */
+ * 31 bytes are kept); in a trace it names the thread that runs it. The
+ * caller owns the returned reference: hand it to executor_free() once
+ * executor_run() has returned. */
 struct executor *executor_new(const char *name);
 
 /* Drive `ex` on the calling thread: poll its ready tasks, sleep on a
@@ -51,7 +52,8 @@ void executor_free(struct executor *ex);
 
 /* new + spawn `main` (detached, its result discarded) + shutdown + run +
  * free: run `main` and everything it spawns here on this thread, and
- * return when all of them have finished. Takes ownership of `main`. */
+ * return when all of them have finished. Takes ownership of `main`, which
+ * a trace calls `name` too. */
 void executor_block_on(const char *name, struct future *main);
 
 /* The name of the calling thread's executor; only valid inside a task
@@ -71,10 +73,13 @@ size_t executor_live_tasks(void);
  * the executor owns the future from now on and polls it soon, with an
  * output buffer of `output_size` bytes (aligned for any type) that the
  * future writes its result into. Pass sizeof(T) for a future producing a T,
- * 0 for one producing nothing.
+ * 0 for one producing nothing. `name`, printf-style, is what a trace calls
+ * the task (common/trace.h), as in executor_spawn(f(i), sizeof(T), "f %d",
+ * i); NULL calls it "task <n>". It is formatted only while a trace is
+ * being written.
  *
  * Both return a JOIN HANDLE, itself a future (waker flavour) whose output is
- * that result: awaiting it as `T x = executor_spawn(f(), sizeof(T)).wait;`
+ * that result: awaiting it as `T x = executor_spawn(f(), sizeof(T), "f").wait;`
  * copies the T into x once the task has finished, whichever thread ran it.
  * A handle is polled from one task at a time, and must not be polled again
  * after POLL_READY (as any future).
@@ -83,8 +88,10 @@ size_t executor_live_tasks(void);
  * DETACHES the task: it still runs to completion, and its result is thrown
  * away. The result is copied bytes: a result that owns memory (a malloc'd
  * string) leaks if nobody awaits it. */
-struct future *executor_spawn(struct future *future, size_t output_size);
-struct future *executor_spawn_on(struct executor *ex, struct future *future, size_t output_size);
+struct future *executor_spawn(struct future *future, size_t output_size, const char *name, ...)
+    __attribute__((format(printf, 3, 4)));
+struct future *executor_spawn_on(struct executor *ex, struct future *future, size_t output_size,
+                                 const char *name, ...) __attribute__((format(printf, 4, 5)));
 
 /* Has the task behind this join handle finished (its result is there, and
  * awaiting the handle will not wait)? Callable from any thread. */

@@ -268,7 +268,8 @@ static void await_before_completion(void)
     struct waker w = counter_waker(&c);
     struct gate g;
     gate_init(&g);
-    struct future *h = executor_spawn_on(executors[1], gated(&g, 7, NULL), sizeof(struct result));
+    struct future *h =
+        executor_spawn_on(executors[1], gated(&g, 7, NULL), sizeof(struct result), "gated 7");
     struct result r;
     check(h->poll(h, &w, &r) == POLL_PENDING, "a handle was ready before its task could finish");
     check(h->poll(h, &w, &r) == POLL_PENDING, "a handle polled twice was ready too early");
@@ -298,7 +299,8 @@ static void await_after_completion(void)
     struct gate g;
     gate_init(&g);
     gate_open(&g);
-    struct future *h = executor_spawn_on(executors[2], gated(&g, 11, NULL), sizeof(struct result));
+    struct future *h =
+        executor_spawn_on(executors[2], gated(&g, 11, NULL), sizeof(struct result), "gated 11");
     wait_until_finished(h);
     struct result r;
     check(h->poll(h, &w, &r) == POLL_READY, "a handle of a finished task was not ready at once");
@@ -321,7 +323,8 @@ static void repoll_with_another_waker(void)
     struct waker w1 = counter_waker(&first), w2 = counter_waker(&second);
     struct gate g;
     gate_init(&g);
-    struct future *h = executor_spawn_on(executors[1], gated(&g, 3, NULL), sizeof(struct result));
+    struct future *h =
+        executor_spawn_on(executors[1], gated(&g, 3, NULL), sizeof(struct result), "gated 3");
     struct result r;
     check(h->poll(h, &w1, &r) == POLL_PENDING, "a handle was ready too early");
     check(h->poll(h, &w2, &r) == POLL_PENDING, "a handle was ready too early");
@@ -352,7 +355,7 @@ static void drop_pending_handle(void)
     atomic_bool dropped;
     atomic_init(&dropped, false);
     struct future *h =
-        executor_spawn_on(executors[3], gated(&g, 5, &dropped), sizeof(struct result));
+        executor_spawn_on(executors[3], gated(&g, 5, &dropped), sizeof(struct result), "gated 5");
     struct result r;
     check(h->poll(h, &w, &r) == POLL_PENDING, "a handle was ready too early");
     h->drop(h);
@@ -375,7 +378,8 @@ static void detach(void)
     gate_init(&g);
     atomic_bool dropped;
     atomic_init(&dropped, false);
-    join_detach(executor_spawn_on(executors[1], gated(&g, 9, &dropped), sizeof(struct result)));
+    join_detach(
+        executor_spawn_on(executors[1], gated(&g, 9, &dropped), sizeof(struct result), "gated 9"));
     check(executor_live_tasks() == 1, "a detached task went away before it ran");
     gate_open(&g);
     check(wait_for_live_tasks(0), "a detached task was never freed");
@@ -385,7 +389,7 @@ static void detach(void)
     gate_init(&open);
     gate_open(&open);
     struct future *h =
-        executor_spawn_on(executors[2], gated(&open, 10, NULL), sizeof(struct result));
+        executor_spawn_on(executors[2], gated(&open, 10, NULL), sizeof(struct result), "gated 10");
     wait_until_finished(h);
     check(executor_live_tasks() == 1, "a finished task went away while its handle is alive");
     join_detach(h); /* the executor may still hold its reference a moment */
@@ -452,8 +456,8 @@ static void race_completion(void)
     struct waker w1 = counter_waker(&first), w2 = counter_waker(&second);
     uint64_t finished_before = atomic_load(&children_finished), not_ready = 0;
     for (uint64_t i = 0; i < RACES; i++) {
-        struct future *h =
-            executor_spawn_on(executors[i % EXECUTORS], child(i), sizeof(struct result));
+        struct future *h = executor_spawn_on(executors[i % EXECUTORS], child(i),
+                                             sizeof(struct result), "child %" PRIu64, i);
         struct result r;
         if (i % 3 == 0) {
             if (h->poll(h, &w1, &r) == POLL_READY)
@@ -506,7 +510,8 @@ static void spawn_batch(struct parent *p)
     for (; p->spawned < end; p->spawned++) {
         uint64_t i = p->spawned, index = p->first + i;
         struct executor *ex = executors[(p->id + i) % EXECUTORS];
-        p->handles[i] = executor_spawn_on(ex, child(index), sizeof(struct result));
+        p->handles[i] =
+            executor_spawn_on(ex, child(index), sizeof(struct result), "child %" PRIu64, index);
         if (index % 7 == 0) { /* detach it at once */
             join_detach(p->handles[i]);
             p->handles[i] = NULL;
@@ -579,8 +584,8 @@ static void stress(uint64_t pairs)
     uint64_t first = 0;
     for (int i = 0; i < EXECUTORS; i++) {
         uint64_t count = pairs / EXECUTORS + ((uint64_t) i < pairs % EXECUTORS);
-        parents[i] =
-            executor_spawn_on(executors[i], parent(i, first, count), sizeof(struct parent_summary));
+        parents[i] = executor_spawn_on(executors[i], parent(i, first, count),
+                                       sizeof(struct parent_summary), "parent %d", i);
         first += count;
     }
     struct parent_summary total = {0, 0, 0, 0};

@@ -53,9 +53,9 @@ coroutine int square(int delay_ms, int n)
  * the order they were spawned and summed up. */
 coroutine struct summary summarize(void)
 {
-    struct future *first = executor_spawn(fetch_number(600, 4), sizeof(int));
-    struct future *second = executor_spawn(fetch_number(1200, 6), sizeof(int));
-    struct future *third = executor_spawn(fetch_number(1000, 5), sizeof(int));
+    struct future *first = executor_spawn(fetch_number(600, 4), sizeof(int), "fetch 4");
+    struct future *second = executor_spawn(fetch_number(1200, 6), sizeof(int), "fetch 6");
+    struct future *third = executor_spawn(fetch_number(1000, 5), sizeof(int), "fetch 5");
     int x = first.wait;
     int y = second.wait;
     int z = third.wait;
@@ -84,28 +84,34 @@ static const char *finished(struct future *handle)
     return join_is_finished(handle) ? "yes, its result is already there" : "no, wait for it";
 }
 
+/* What it prints does not depend on timing, only on the order of events:
+ * b is asked about right after its spawn (its children wait 600 to 1200
+ * ms for the server); a and the detached task need 100 ms, done long before
+ * b; c is spawned on this task's own executor, which cannot poll it before
+ * this task waits. */
 coroutine void parent(void)
 {
     const char *me = executor_name();
-    struct future *a = executor_spawn_on(workers[0], square(400, 7), sizeof(int));
-    struct future *b = executor_spawn_on(workers[1], summarize(), sizeof(struct summary));
-    struct future *c = executor_spawn(square(1600, 9), sizeof(int));
-    printf("%s: spawn a = square(7) on exec-1, b = summarize() on exec-2, c = square(9) here\n",
-           me);
-    join_detach(executor_spawn_on(workers[0], unwanted(800), sizeof(int)));
-    printf("%s: spawn one more task on exec-1 and drop its handle: detached\n", me);
-
+    struct future *a = executor_spawn_on(workers[0], square(100, 7), sizeof(int), "a");
+    struct future *b = executor_spawn_on(workers[1], summarize(), sizeof(struct summary), "b");
+    printf("%s: spawn a = square(7) on exec-1, b = summarize() on exec-2\n", me);
     printf("%s: b finished? %s\n", me, finished(b));
+    printf("%s: spawn one more task on exec-1 and drop its handle: detached\n", me);
+    join_detach(executor_spawn_on(workers[0], unwanted(100), sizeof(int), "detached"));
+
     struct summary s = b.wait;
     printf("%s: b = { count %d, sum %d, min %d, max %d }\n", me, s.count, s.sum, s.min, s.max);
     printf("%s: a finished? %s\n", me, finished(a));
     int a_value = a.wait;
     printf("%s: a = %d\n", me, a_value);
+
+    struct future *c = executor_spawn(square(400, 9), sizeof(int), "c");
+    printf("%s: spawn c = square(9) here, on this task's own executor\n", me);
     printf("%s: c finished? %s\n", me, finished(c));
     int c_value = c.wait;
     printf("%s: c = %d\n", me, c_value);
 
-    int d = executor_spawn_on(workers[1], square(400, 3), sizeof(int)).wait;
+    int d = executor_spawn_on(workers[1], square(400, 3), sizeof(int), "d").wait;
     printf("%s: d = square(3) on exec-2, spawned and awaited in one line: %d\n", me, d);
 }
 

@@ -204,9 +204,9 @@ struct future *square(int delay_ms, int n)
 //
 //     coroutine struct summary summarize(void)
 //     {
-//         struct future *first = executor_spawn(fetch_number(600, 4), sizeof(int));
-//         struct future *second = executor_spawn(fetch_number(1200, 6), sizeof(int));
-//         struct future *third = executor_spawn(fetch_number(1000, 5), sizeof(int));
+//         struct future *first = executor_spawn(fetch_number(600, 4), sizeof(int), "fetch 4");
+//         struct future *second = executor_spawn(fetch_number(1200, 6), sizeof(int), "fetch 6");
+//         struct future *third = executor_spawn(fetch_number(1000, 5), sizeof(int), "fetch 5");
 //         int x = first.wait;
 //         int y = second.wait;
 //         int z = third.wait;
@@ -249,9 +249,9 @@ static enum poll_status summarize_poll(struct future *self, const struct waker *
     switch (frame->state) {
     case 0:
         /* ---- your code, its locals moved into the frame ---- */
-        frame->first = executor_spawn(fetch_number(600, 4), sizeof(int));
-        frame->second = executor_spawn(fetch_number(1200, 6), sizeof(int));
-        frame->third = executor_spawn(fetch_number(1000, 5), sizeof(int));
+        frame->first = executor_spawn(fetch_number(600, 4), sizeof(int), "fetch 4");
+        frame->second = executor_spawn(fetch_number(1200, 6), sizeof(int), "fetch 6");
+        frame->third = executor_spawn(fetch_number(1000, 5), sizeof(int), "fetch 5");
         /* ---- wait point 1: int x = first.wait; ---- */
         frame->awaited = frame->first;
         frame->state = 1;
@@ -410,30 +410,36 @@ static const char *finished(struct future *handle)
     return join_is_finished(handle) ? "yes, its result is already there" : "no, wait for it";
 }
 
-// ===== coroutine parent (main.c:87), as you wrote it =====
+/* What it prints does not depend on timing, only on the order of events:
+ * b is asked about right after its spawn (its children wait 600 to 1200
+ * ms for the server); a and the detached task need 100 ms, done long before
+ * b; c is spawned on this task's own executor, which cannot poll it before
+ * this task waits. */
+// ===== coroutine parent (main.c:92), as you wrote it =====
 //
 //     coroutine void parent(void)
 //     {
 //         const char *me = executor_name();
-//         struct future *a = executor_spawn_on(workers[0], square(400, 7), sizeof(int));
-//         struct future *b = executor_spawn_on(workers[1], summarize(), sizeof(struct summary));
-//         struct future *c = executor_spawn(square(1600, 9), sizeof(int));
-//         printf("%s: spawn a = square(7) on exec-1, b = summarize() on exec-2, c = square(9) here\n",
-//                me);
-//         join_detach(executor_spawn_on(workers[0], unwanted(800), sizeof(int)));
-//         printf("%s: spawn one more task on exec-1 and drop its handle: detached\n", me);
-//
+//         struct future *a = executor_spawn_on(workers[0], square(100, 7), sizeof(int), "a");
+//         struct future *b = executor_spawn_on(workers[1], summarize(), sizeof(struct summary), "b");
+//         printf("%s: spawn a = square(7) on exec-1, b = summarize() on exec-2\n", me);
 //         printf("%s: b finished? %s\n", me, finished(b));
+//         printf("%s: spawn one more task on exec-1 and drop its handle: detached\n", me);
+//         join_detach(executor_spawn_on(workers[0], unwanted(100), sizeof(int), "detached"));
+//
 //         struct summary s = b.wait;
 //         printf("%s: b = { count %d, sum %d, min %d, max %d }\n", me, s.count, s.sum, s.min, s.max);
 //         printf("%s: a finished? %s\n", me, finished(a));
 //         int a_value = a.wait;
 //         printf("%s: a = %d\n", me, a_value);
+//
+//         struct future *c = executor_spawn(square(400, 9), sizeof(int), "c");
+//         printf("%s: spawn c = square(9) here, on this task's own executor\n", me);
 //         printf("%s: c finished? %s\n", me, finished(c));
 //         int c_value = c.wait;
 //         printf("%s: c = %d\n", me, c_value);
 //
-//         int d = executor_spawn_on(workers[1], square(400, 3), sizeof(int)).wait;
+//         int d = executor_spawn_on(workers[1], square(400, 3), sizeof(int), "d").wait;
 //         printf("%s: d = square(3) on exec-2, spawned and awaited in one line: %d\n", me, d);
 //     }
 //
@@ -447,14 +453,14 @@ struct future *parent(void);
 struct parent_frame {
     struct future base;     /* first: a frame is a future */
     int state;              /* 0: not started, 1-4: at that wait point, -1: finished */
-    const char *me;         /* local, line 89 */
-    struct future *a;       /* local, line 90 */
-    struct future *b;       /* local, line 91 */
-    struct future *c;       /* local, line 92 */
-    struct summary s;       /* local, line 99 */
-    int a_value;            /* local, line 102 */
-    int c_value;            /* local, line 105 */
-    int d;                  /* local, line 108 */
+    const char *me;         /* local, line 94 */
+    struct future *a;       /* local, line 95 */
+    struct future *b;       /* local, line 96 */
+    struct summary s;       /* local, line 102 */
+    int a_value;            /* local, line 105 */
+    struct future *c;       /* local, line 108 */
+    int c_value;            /* local, line 111 */
+    int d;                  /* local, line 114 */
     struct future *awaited; /* the future being waited for, or NULL */
 };
 
@@ -467,15 +473,13 @@ static enum poll_status parent_poll(struct future *self, const struct waker *wak
     case 0:
         /* ---- your code, its locals moved into the frame ---- */
         frame->me = executor_name();
-        frame->a = executor_spawn_on(workers[0], square(400, 7), sizeof(int));
-        frame->b = executor_spawn_on(workers[1], summarize(), sizeof(struct summary));
-        frame->c = executor_spawn(square(1600, 9), sizeof(int));
-        printf("%s: spawn a = square(7) on exec-1, b = summarize() on exec-2, c = square(9) here\n",
-               frame->me);
-        join_detach(executor_spawn_on(workers[0], unwanted(800), sizeof(int)));
-        printf("%s: spawn one more task on exec-1 and drop its handle: detached\n", frame->me);
-
+        frame->a = executor_spawn_on(workers[0], square(100, 7), sizeof(int), "a");
+        frame->b = executor_spawn_on(workers[1], summarize(), sizeof(struct summary), "b");
+        printf("%s: spawn a = square(7) on exec-1, b = summarize() on exec-2\n", frame->me);
         printf("%s: b finished? %s\n", frame->me, finished(frame->b));
+        printf("%s: spawn one more task on exec-1 and drop its handle: detached\n", frame->me);
+        join_detach(executor_spawn_on(workers[0], unwanted(100), sizeof(int), "detached"));
+
         /* ---- wait point 1: struct summary s = b.wait; ---- */
         frame->awaited = frame->b;
         frame->state = 1;
@@ -499,6 +503,9 @@ static enum poll_status parent_poll(struct future *self, const struct waker *wak
         frame->awaited = NULL;
         /* ---- end of wait point 2 ---- */
         printf("%s: a = %d\n", frame->me, frame->a_value);
+
+        frame->c = executor_spawn(square(400, 9), sizeof(int), "c");
+        printf("%s: spawn c = square(9) here, on this task's own executor\n", frame->me);
         printf("%s: c finished? %s\n", frame->me, finished(frame->c));
         /* ---- wait point 3: int c_value = c.wait; ---- */
         frame->awaited = frame->c;
@@ -512,8 +519,8 @@ static enum poll_status parent_poll(struct future *self, const struct waker *wak
         /* ---- end of wait point 3 ---- */
         printf("%s: c = %d\n", frame->me, frame->c_value);
 
-        /* ---- wait point 4: int d = executor_spawn_on(workers[1], square(400, 3), sizeof(int)).wait; ---- */
-        frame->awaited = executor_spawn_on(workers[1], square(400, 3), sizeof(int));
+        /* ---- wait point 4: int d = executor_spawn_on(workers[1], square(400, 3), sizeof(int), "d").wait; ---- */
+        frame->awaited = executor_spawn_on(workers[1], square(400, 3), sizeof(int), "d");
         frame->state = 4;
         /* fall through */
     case 4:

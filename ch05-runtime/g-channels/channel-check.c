@@ -106,9 +106,9 @@ coroutine void fifo_receiver(struct receiver *rx, struct fifo_log *log)
 coroutine void fifo_main(struct fifo_log *log)
 {
     struct channel_ends ends = channel_new(sizeof(struct tagged), 3, NULL);
-    executor_spawn(fifo_sender(0, 500, channel_sender_clone(ends.tx)));
-    executor_spawn(fifo_sender(1, 500, ends.tx));
-    executor_spawn(fifo_receiver(ends.rx, log));
+    executor_spawn(fifo_sender(0, 500, channel_sender_clone(ends.tx)), "sender 0");
+    executor_spawn(fifo_sender(1, 500, ends.tx), "sender 1");
+    executor_spawn(fifo_receiver(ends.rx, log), "receiver");
 }
 
 static void check_fifo(void)
@@ -246,8 +246,8 @@ coroutine void consumer(struct receiver *rx, struct race *race)
 coroutine void race_main(size_t capacity, int count, struct race *race)
 {
     struct channel_ends ends = channel_new(sizeof(int), capacity, NULL);
-    executor_spawn(fast_producer(ends.tx, count, race));
-    executor_spawn(consumer(ends.rx, race));
+    executor_spawn(fast_producer(ends.tx, count, race), "producer");
+    executor_spawn(consumer(ends.rx, race), "consumer");
 }
 
 static void check_back_pressure(void)

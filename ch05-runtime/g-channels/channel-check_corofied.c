@@ -272,9 +272,9 @@ struct future *fifo_receiver(struct receiver *rx, struct fifo_log *log)
 //     coroutine void fifo_main(struct fifo_log *log)
 //     {
 //         struct channel_ends ends = channel_new(sizeof(struct tagged), 3, NULL);
-//         executor_spawn(fifo_sender(0, 500, channel_sender_clone(ends.tx)));
-//         executor_spawn(fifo_sender(1, 500, ends.tx));
-//         executor_spawn(fifo_receiver(ends.rx, log));
+//         executor_spawn(fifo_sender(0, 500, channel_sender_clone(ends.tx)), "sender 0");
+//         executor_spawn(fifo_sender(1, 500, ends.tx), "sender 1");
+//         executor_spawn(fifo_receiver(ends.rx, log), "receiver");
 //     }
 //
 // corofy turned it into the four pieces below: struct fifo_main_frame (the state,
@@ -302,9 +302,9 @@ static enum poll_status fifo_main_poll(struct future *self, const struct waker *
     case 0:
         /* ---- your code, its locals moved into the frame ---- */
         frame->ends = channel_new(sizeof(struct tagged), 3, NULL);
-        executor_spawn(fifo_sender(0, 500, channel_sender_clone(frame->ends.tx)));
-        executor_spawn(fifo_sender(1, 500, frame->ends.tx));
-        executor_spawn(fifo_receiver(frame->ends.rx, frame->log));
+        executor_spawn(fifo_sender(0, 500, channel_sender_clone(frame->ends.tx)), "sender 0");
+        executor_spawn(fifo_sender(1, 500, frame->ends.tx), "sender 1");
+        executor_spawn(fifo_receiver(frame->ends.rx, frame->log), "receiver");
         /* ---- end of your code ---- */
         frame->state = -1;
         return POLL_READY;
@@ -637,8 +637,8 @@ struct future *consumer(struct receiver *rx, struct race *race)
 //     coroutine void race_main(size_t capacity, int count, struct race *race)
 //     {
 //         struct channel_ends ends = channel_new(sizeof(int), capacity, NULL);
-//         executor_spawn(fast_producer(ends.tx, count, race));
-//         executor_spawn(consumer(ends.rx, race));
+//         executor_spawn(fast_producer(ends.tx, count, race), "producer");
+//         executor_spawn(consumer(ends.rx, race), "consumer");
 //     }
 //
 // corofy turned it into the four pieces below: struct race_main_frame (the state,
@@ -668,8 +668,8 @@ static enum poll_status race_main_poll(struct future *self, const struct waker *
     case 0:
         /* ---- your code, its locals moved into the frame ---- */
         frame->ends = channel_new(sizeof(int), frame->capacity, NULL);
-        executor_spawn(fast_producer(frame->ends.tx, frame->count, frame->race));
-        executor_spawn(consumer(frame->ends.rx, frame->race));
+        executor_spawn(fast_producer(frame->ends.tx, frame->count, frame->race), "producer");
+        executor_spawn(consumer(frame->ends.rx, frame->race), "consumer");
         /* ---- end of your code ---- */
         frame->state = -1;
         return POLL_READY;

@@ -28,16 +28,22 @@
  *     <name>: <n> pending tasks. Sleep until notified.
  * and, at the end,
  *     <name>: All tasks are finished
- * `name` is copied (at most 31 bytes are kept); with a NULL name the
- * executor prints nothing at all (a thread that sleeps a hundred thousand
- * times would drown everything else) and is called "" by executor_name().
+ * `name` is copied (at most 31 bytes are kept); in a trace it names this
+ * thread and the task `main`. With a NULL name the executor prints nothing
+ * at all (a thread that sleeps a hundred thousand times would drown
+ * everything else) and is called "" by executor_name(); a trace calls its
+ * thread "executor <n>" (the n-th quiet one) and `main` "task <n>".
  * Not reentrant: calling it from inside a task is a programming error
  * (assert). */
 void executor_block_on(const char *name, struct future *main);
 
 /* Hand `future` to the executor of the calling thread, which owns it from
- * now on and polls it soon. Only valid inside executor_block_on() (assert). */
-void executor_spawn(struct future *future);
+ * now on and polls it soon. Only valid inside executor_block_on() (assert).
+ * `name`, printf-style, is what a trace calls the task (common/trace.h):
+ * executor_spawn(request(i), "request %d", i); NULL calls it "task <n>".
+ * It is formatted only while a trace is being written. */
+void executor_spawn(struct future *future, const char *name, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* The name of the calling thread's executor; only valid inside
  * executor_block_on() (assert). */

@@ -82,10 +82,10 @@ coroutine void pipeline(void)
 {
     struct channel_ends numbers = channel_new(sizeof(int), 2, NULL);
     struct channel_ends doubled = channel_new(sizeof(int), CHANNEL_UNBOUNDED, NULL);
-    executor_spawn(producer("producer-a", 1, 3, channel_sender_clone(numbers.tx)));
-    executor_spawn(producer("producer-b", 100, 3, numbers.tx));
-    executor_spawn(doubler(numbers.rx, doubled.tx));
-    executor_spawn(printer(doubled.rx));
+    executor_spawn(producer("producer-a", 1, 3, channel_sender_clone(numbers.tx)), "producer-a");
+    executor_spawn(producer("producer-b", 100, 3, numbers.tx), "producer-b");
+    executor_spawn(doubler(numbers.rx, doubled.tx), "doubler");
+    executor_spawn(printer(doubled.rx), "printer");
 }
 
 /* ===== The stress test ===== */

@@ -349,10 +349,10 @@ struct future *printer(struct receiver *rx)
 //     {
 //         struct channel_ends numbers = channel_new(sizeof(int), 2, NULL);
 //         struct channel_ends doubled = channel_new(sizeof(int), CHANNEL_UNBOUNDED, NULL);
-//         executor_spawn(producer("producer-a", 1, 3, channel_sender_clone(numbers.tx)));
-//         executor_spawn(producer("producer-b", 100, 3, numbers.tx));
-//         executor_spawn(doubler(numbers.rx, doubled.tx));
-//         executor_spawn(printer(doubled.rx));
+//         executor_spawn(producer("producer-a", 1, 3, channel_sender_clone(numbers.tx)), "producer-a");
+//         executor_spawn(producer("producer-b", 100, 3, numbers.tx), "producer-b");
+//         executor_spawn(doubler(numbers.rx, doubled.tx), "doubler");
+//         executor_spawn(printer(doubled.rx), "printer");
 //     }
 //
 // corofy turned it into the four pieces below: struct pipeline_frame (the state,
@@ -381,10 +381,10 @@ static enum poll_status pipeline_poll(struct future *self, const struct waker *w
         /* ---- your code, its locals moved into the frame ---- */
         frame->numbers = channel_new(sizeof(int), 2, NULL);
         frame->doubled = channel_new(sizeof(int), CHANNEL_UNBOUNDED, NULL);
-        executor_spawn(producer("producer-a", 1, 3, channel_sender_clone(frame->numbers.tx)));
-        executor_spawn(producer("producer-b", 100, 3, frame->numbers.tx));
-        executor_spawn(doubler(frame->numbers.rx, frame->doubled.tx));
-        executor_spawn(printer(frame->doubled.rx));
+        executor_spawn(producer("producer-a", 1, 3, channel_sender_clone(frame->numbers.tx)), "producer-a");
+        executor_spawn(producer("producer-b", 100, 3, frame->numbers.tx), "producer-b");
+        executor_spawn(doubler(frame->numbers.rx, frame->doubled.tx), "doubler");
+        executor_spawn(printer(frame->doubled.rx), "printer");
         /* ---- end of your code ---- */
         frame->state = -1;
         return POLL_READY;

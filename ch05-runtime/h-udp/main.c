@@ -204,8 +204,8 @@ coroutine void async_main(struct udp_socket *server_sock, struct udp_socket *cli
                           struct sockaddr_in server, struct options opt)
 {
     if (server_sock != NULL)
-        executor_spawn(echo_server(server_sock));
-    executor_spawn(echo_client(client_sock, server, opt));
+        executor_spawn(echo_server(server_sock), "server");
+    executor_spawn(echo_client(client_sock, server, opt), "client");
 }
 
 /* ===== The command line ===== */

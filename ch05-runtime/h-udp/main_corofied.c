@@ -484,8 +484,8 @@ struct future *echo_client(struct udp_socket *sock, struct sockaddr_in server, s
 //                               struct sockaddr_in server, struct options opt)
 //     {
 //         if (server_sock != NULL)
-//             executor_spawn(echo_server(server_sock));
-//         executor_spawn(echo_client(client_sock, server, opt));
+//             executor_spawn(echo_server(server_sock), "server");
+//         executor_spawn(echo_client(client_sock, server, opt), "client");
 //     }
 //
 // corofy turned it into the four pieces below: struct async_main_frame (the state,
@@ -515,8 +515,8 @@ static enum poll_status async_main_poll(struct future *self, const struct waker 
     case 0:
         /* ---- your code, its locals moved into the frame ---- */
         if (frame->server_sock != NULL)
-            executor_spawn(echo_server(frame->server_sock));
-        executor_spawn(echo_client(frame->client_sock, frame->server, frame->opt));
+            executor_spawn(echo_server(frame->server_sock), "server");
+        executor_spawn(echo_client(frame->client_sock, frame->server, frame->opt), "client");
         /* ---- end of your code ---- */
         frame->state = -1;
         return POLL_READY;

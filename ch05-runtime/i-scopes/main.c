@@ -111,9 +111,9 @@ static void demo_join(void)
         struct worker a, b, c;
     } f;
     scope_init(&f.scope, SCOPE_JOIN, "three", f.slots, 3);
-    scope_spawn(&f.scope, worker_sleeps(&f.a, "a", 300), NULL);
-    scope_spawn(&f.scope, worker_sleeps(&f.b, "b", 100), NULL);
-    scope_spawn(&f.scope, worker_sleeps(&f.c, "c", 200), NULL);
+    scope_spawn(&f.scope, worker_sleeps(&f.a, "a", 300), NULL, "a");
+    scope_spawn(&f.scope, worker_sleeps(&f.b, "b", 100), NULL, "b");
+    scope_spawn(&f.scope, worker_sleeps(&f.c, "c", 200), NULL, "c");
     run(&f.scope, NULL);
 }
 
@@ -128,9 +128,9 @@ static void demo_race(void)
         struct worker fast, socket, slow;
     } f;
     scope_init(&f.scope, SCOPE_RACE, "first", f.slots, 3);
-    scope_spawn(&f.scope, worker_sleeps(&f.fast, "fast", 100), NULL);
-    scope_spawn(&f.scope, worker_reads(&f.socket, "socket", fds[0]), NULL);
-    scope_spawn(&f.scope, worker_sleeps(&f.slow, "slow", 300), NULL);
+    scope_spawn(&f.scope, worker_sleeps(&f.fast, "fast", 100), NULL, "fast");
+    scope_spawn(&f.scope, worker_reads(&f.socket, "socket", fds[0]), NULL, "socket");
+    scope_spawn(&f.scope, worker_sleeps(&f.slow, "slow", 300), NULL, "slow");
     int winner;
     run(&f.scope, &winner);
     const char *names[] = {"fast", "socket", "slow"};
@@ -150,11 +150,11 @@ static void demo_nested(void)
         struct worker a, b, timeout;
     } f;
     scope_init(&f.both, SCOPE_JOIN, "both", f.both_slots, 2);
-    scope_spawn(&f.both, worker_sleeps(&f.a, "a", 100), NULL);
-    scope_spawn(&f.both, worker_sleeps(&f.b, "b", 400), NULL);
+    scope_spawn(&f.both, worker_sleeps(&f.a, "a", 100), NULL, "a");
+    scope_spawn(&f.both, worker_sleeps(&f.b, "b", 400), NULL, "b");
     scope_init(&f.deadline, SCOPE_RACE, "deadline", f.deadline_slots, 2);
-    scope_spawn(&f.deadline, &f.both.base, NULL);
-    scope_spawn(&f.deadline, worker_sleeps(&f.timeout, "timeout", 250), NULL);
+    scope_spawn(&f.deadline, &f.both.base, NULL, "both");
+    scope_spawn(&f.deadline, worker_sleeps(&f.timeout, "timeout", 250), NULL, "timeout");
     int winner;
     run(&f.deadline, &winner);
     const char *names[] = {"both", "timeout"};
@@ -184,9 +184,9 @@ static void demo_corofy(void)
         struct scope_child slots[3];
     } f;
     scope_init(&f.scope, SCOPE_JOIN, "corofied", f.slots, 3);
-    scope_spawn(&f.scope, corofied_worker("a", 300), NULL);
-    scope_spawn(&f.scope, corofied_worker("b", 100), NULL);
-    scope_spawn(&f.scope, corofied_worker("c", 200), NULL);
+    scope_spawn(&f.scope, corofied_worker("a", 300), NULL, "a");
+    scope_spawn(&f.scope, corofied_worker("b", 100), NULL, "b");
+    scope_spawn(&f.scope, corofied_worker("c", 200), NULL, "c");
     run(&f.scope, NULL);
 }
 
@@ -224,14 +224,14 @@ static void demo_cancel(bool forget)
     {
         struct cancel_frames f;
         scope_init(&f.pair, SCOPE_JOIN, "pair", f.pair_slots, 2);
-        scope_spawn(&f.pair, worker_sleeps(&f.lng, "long", 400), NULL);
-        scope_spawn(&f.pair, worker_reads(&f.read2, "read2", s2[0]), NULL);
+        scope_spawn(&f.pair, worker_sleeps(&f.lng, "long", 400), NULL, "long");
+        scope_spawn(&f.pair, worker_reads(&f.read2, "read2", s2[0]), NULL, "read2");
         scope_init(&f.inner, SCOPE_RACE, "inner", f.inner_slots, 2);
-        scope_spawn(&f.inner, worker_reads(&f.read1, "read1", s1[0]), NULL);
-        scope_spawn(&f.inner, &f.pair.base, NULL);
+        scope_spawn(&f.inner, worker_reads(&f.read1, "read1", s1[0]), NULL, "read1");
+        scope_spawn(&f.inner, &f.pair.base, NULL, "pair");
         scope_init(&f.outer, SCOPE_RACE, "outer", f.outer_slots, 2);
-        scope_spawn(&f.outer, &f.inner.base, NULL);
-        scope_spawn(&f.outer, worker_sleeps(&f.deadline, "deadline", 50), NULL);
+        scope_spawn(&f.outer, &f.inner.base, NULL, "inner");
+        scope_spawn(&f.outer, worker_sleeps(&f.deadline, "deadline", 50), NULL, "deadline");
         rt_forget_to_unlink = forget;
         int winner;
         run(&f.outer, &winner);

@@ -15,6 +15,7 @@
 
 #include "../../common/clock.h"
 #include "../../common/errors.h"
+#include "../../common/trace.h"
 #include "poll.h"
 
 #define MAX_EVENTS 64 /* events taken from the kernel per poll_wait */
@@ -104,6 +105,7 @@ static int link_fd(struct rt_registration *reg)
     list_insert_before(&rt.fds, &reg->link);
     reg->linked = true;
     rt.linked++;
+    trace_register("fd %d readable", reg->fd);
     return 0;
 }
 
@@ -147,7 +149,9 @@ static void rt_turn(void)
        arranging a wake-up, and would sleep forever. */
     assert((timeout_ms >= 0 || !list_empty(&rt.fds)) && "nothing can ever wake the root future");
 
+    trace_park_begin("epoll_wait");
     int n = poll_wait(&rt.registry, &rt.events, timeout_ms);
+    trace_park_end();
     if (n == -EINTR) /* a signal: nothing happened; the caller loops */
         return;
     if (n < 0)
@@ -159,6 +163,7 @@ static void rt_turn(void)
     while (!list_empty(&rt.timers) && reg_of(rt.timers.next)->deadline_ns <= now) {
         struct rt_registration *reg = reg_of(rt.timers.next);
         unlink_reg(reg);
+        trace_timer("a sleep expired");
         fire(reg);
     }
 }
@@ -166,7 +171,8 @@ static void rt_turn(void)
 /* ===== The root task: a waker on rt_block_on's stack ===== */
 
 struct root {
-    bool woken; /* poll the root future at the next chance */
+    bool woken;    /* poll the root future at the next chance */
+    uint64_t task; /* its number in a trace (common/trace.h), where it is "root" */
 };
 
 static const struct waker_vtable root_vtable;
@@ -178,7 +184,10 @@ static struct waker root_clone(void *data)
 
 static void root_wake_by_ref(void *data)
 {
-    ((struct root *) data)->woken = true;
+    struct root *root = data;
+    if (!root->woken)
+        trace_wake(root->task, "root");
+    root->woken = true;
 }
 
 static void root_wake(void *data)
@@ -204,12 +213,16 @@ void rt_block_on(struct future *root_future, void *output)
     assert(!rt.in_block_on && "rt_block_on() is not reentrant");
     rt.in_block_on = true;
     size_t linked_before = rt.linked;
-    struct root root = {.woken = true};
+    struct root root = {.woken = true, .task = trace_enabled() ? trace_next_task_id() : 0};
     struct waker waker = {.data = &root, .vtable = &root_vtable};
+    trace_spawn(root.task, "root");
     for (;;) {
         if (root.woken) {
             root.woken = false;
-            if (root_future->poll(root_future, &waker, output) == POLL_READY)
+            trace_poll_begin(root.task, "root");
+            enum poll_status status = root_future->poll(root_future, &waker, output);
+            trace_poll_end(root.task, status == POLL_READY);
+            if (status == POLL_READY)
                 break;
         } else {
             rt_turn();
@@ -240,6 +253,7 @@ int rt_init(void)
     list_init(&rt.fds);
     rt.linked = 0;
     rt.start_ns = now_ns();
+    trace_thread("main"); /* the runtime's one thread, in a trace */
     return 0;
 }
 

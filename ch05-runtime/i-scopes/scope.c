@@ -3,8 +3,10 @@
 #include "scope.h"
 
 #include <assert.h>
+#include <stdarg.h>
 #include <stdio.h>
 
+#include "../../common/trace.h"
 #include "alloc-count.h"
 
 /* ===== A child's waker: points at its slot =====
@@ -98,7 +100,10 @@ static enum poll_status scope_poll(struct future *self, const struct waker *wake
             continue;
         slot->woken = false;
         struct waker child_waker = {.data = slot, .vtable = &child_vtable};
-        if (slot->future->poll(slot->future, &child_waker, slot->output) == POLL_PENDING)
+        trace_poll_begin(slot->id, slot->name);
+        enum poll_status status = slot->future->poll(slot->future, &child_waker, slot->output);
+        trace_poll_end(slot->id, status == POLL_READY);
+        if (status == POLL_PENDING)
             continue;
         finish(s, slot);
         if (s->kind == SCOPE_RACE)
@@ -154,11 +159,12 @@ void scope_init(struct scope *scope, enum scope_kind kind, const char *name,
     scope->allocations_at_init = alloc_count();
 }
 
-void scope_spawn(struct scope *scope, struct future *child, void *output)
+void scope_spawn(struct scope *scope, struct future *child, void *output, const char *name, ...)
 {
     assert(!scope->opened && "scope_spawn() after the scope's first poll");
     assert(scope->count < scope->capacity && "scope_spawn(): no free slot");
-    scope->slots[scope->count++] = (struct scope_child){
+    struct scope_child *slot = &scope->slots[scope->count++];
+    *slot = (struct scope_child){
         .future = child,
         .output = output,
         .scope = scope,
@@ -166,4 +172,15 @@ void scope_spawn(struct scope *scope, struct future *child, void *output)
         .state = CHILD_RUNNING,
     };
     scope->running++;
+    if (!trace_enabled())
+        return;
+    slot->id = trace_next_task_id();
+    va_list args;
+    va_start(args, name);
+    if (name != NULL)
+        vsnprintf(slot->name, sizeof slot->name, name, args);
+    else
+        snprintf(slot->name, sizeof slot->name, "task %llu", (unsigned long long) slot->id);
+    va_end(args);
+    trace_spawn(slot->id, slot->name);
 }

@@ -13,8 +13,8 @@
  *         struct rt_sleep a, b;        children: frames inside the parent
  *     } d;
  *     scope_init(&d.scope, SCOPE_RACE, "demo", d.slots, 2);
- *     rt_sleep_init(&d.a, 100);  scope_spawn(&d.scope, &d.a.base, NULL);
- *     rt_sleep_init(&d.b, 300);  scope_spawn(&d.scope, &d.b.base, NULL);
+ *     rt_sleep_init(&d.a, 100);  scope_spawn(&d.scope, &d.a.base, NULL, "a");
+ *     rt_sleep_init(&d.b, 300);  scope_spawn(&d.scope, &d.b.base, NULL, "b");
  *     int winner;
  *     rt_block_on(&d.scope.base, &winner);     winner == 0; b was cancelled
  *
@@ -42,6 +42,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "future.h"
 
@@ -56,6 +57,8 @@ struct scope_child {
     struct scope *scope;   /* the owner, for the child's waker */
     bool woken;            /* poll it at the scope's next poll */
     enum child_state state;
+    uint64_t id;   /* its number in a trace (common/trace.h); 0 when not tracing */
+    char name[24]; /* its name there: scope_spawn()'s, formatted only when tracing */
 };
 
 struct scope {
@@ -78,7 +81,10 @@ void scope_init(struct scope *scope, enum scope_kind kind, const char *name,
                 struct scope_child *slots, size_t capacity);
 
 /* Add a child; its result will be written to *output (if not NULL). Only
- * before the scope's first poll, and at most `capacity` times (assert). */
-void scope_spawn(struct scope *scope, struct future *child, void *output);
+ * before the scope's first poll, and at most `capacity` times (assert).
+ * `name`, printf-style, is what a trace calls the child (common/trace.h),
+ * where its polls show inside the root's; NULL calls it "task <n>". */
+void scope_spawn(struct scope *scope, struct future *child, void *output, const char *name, ...)
+    __attribute__((format(printf, 4, 5)));
 
 #endif
