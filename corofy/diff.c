@@ -11,7 +11,7 @@
 #define MAX_EDITS 2000
 
 struct line {
-    const char *text;  /* with its '\n', if it has one */
+    const char *text; /* with its '\n', if it has one */
     size_t len;
 };
 
@@ -19,7 +19,7 @@ enum op { EQUAL, DELETE, INSERT };
 
 struct edit {
     enum op op;
-    int a, b;  /* line indexes in a and b (the one the op does not use is where it would be) */
+    int a, b; /* line indexes in a and b (the one the op does not use is where it would be) */
 };
 
 static struct line *split(const char *s, size_t n, int *count)
@@ -87,7 +87,7 @@ static int myers(const struct line *a, int n, const struct line *b, int m, struc
     if (found >= 0) {
         int x = n, y = m;
         for (d = found; d >= 0; d--) {
-            int *pv = trace[d] + d + 1;  /* pv[k] for k in [-d-1, d+1] */
+            int *pv = trace[d] + d + 1; /* pv[k] for k in [-d-1, d+1] */
             int k = x - y;
             int prev_k = k == -d || (k != d && pv[k - 1] < pv[k + 1]) ? k + 1 : k - 1;
             int prev_x = d == 0 ? 0 : pv[prev_k], prev_y = d == 0 ? 0 : prev_x - prev_k;
@@ -136,7 +136,8 @@ bool unified_diff(const char *a_text, size_t alen, const char *b_text, size_t bl
 
     while (prefix < n && prefix < m && same(&a[prefix], &b[prefix]))
         prefix++;
-    while (suffix < n - prefix && suffix < m - prefix && same(&a[n - 1 - suffix], &b[m - 1 - suffix]))
+    while (suffix < n - prefix && suffix < m - prefix &&
+           same(&a[n - 1 - suffix], &b[m - 1 - suffix]))
         suffix++;
     if (prefix == n && prefix == m) {
         free(a);

@@ -159,7 +159,8 @@ int main(int argc, char **argv)
     } else if (to_stdout) {
         fwrite(result.data, 1, result.len, stdout);
         if (fflush(stdout) != 0 || ferror(stdout)) {
-            fprintf(stderr, "corofy: error: cannot write to standard output: %s\n", strerror(errno));
+            fprintf(stderr, "corofy: error: cannot write to standard output: %s\n",
+                    strerror(errno));
             status = 1;
         }
     } else {
@@ -185,7 +186,8 @@ int main(int argc, char **argv)
                     fprintf(stderr, "corofy: %s: %s (run: corofy %s)\n", out_path,
                             strerror(-missing), input);
                 else
-                    fprintf(stderr, "corofy: %s is out of date (run: corofy %s)\n", out_path, input);
+                    fprintf(stderr, "corofy: %s is out of date (run: corofy %s)\n", out_path,
+                            input);
                 status = 1;
             }
             free(label);

@@ -34,10 +34,12 @@ static void translate(const uint8_t *data, size_t size, bool line_directives)
 
     if (r == COROFY_ERROR && messages.len == 0)
         broken_promise("an error without a message", &messages);
-    if (r == COROFY_NO_COROUTINE && (out.len != size || (size > 0 && memcmp(out.data, data, size) != 0)))
+    if (r == COROFY_NO_COROUTINE &&
+        (out.len != size || (size > 0 && memcmp(out.data, data, size) != 0)))
         broken_promise("a file without coroutines was not copied unchanged", &messages);
     if (r == COROFY_OK && !line_directives) {
-        enum corofy_result r2 = corofy_translate(out.data, out.len, &options, &again, &messages_again);
+        enum corofy_result r2 =
+            corofy_translate(out.data, out.len, &options, &again, &messages_again);
         if (r2 != COROFY_NO_COROUTINE)
             broken_promise("corofy does not accept its own output as plain C", &messages_again);
     }
