@@ -17,6 +17,7 @@ struct buf {
     size_t cap; /* bytes allocated */
 };
 
+void buf_reserve(struct buf *b, size_t extra); /* room for `extra` more bytes */
 void buf_put(struct buf *b, const char *s, size_t n);
 void buf_puts(struct buf *b, const char *s);
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -17,11 +17,15 @@
 struct eparser {
     struct unit *u;
     struct coroutine *co;
-    int pos, hi;          /* the next token, and the end of the range */
-    int stmt_lo, stmt_hi; /* the statement, for the wait points' comments */
-    bool in_switch;       /* inside a switch of the coroutine's own */
+    int pos, hi;                     /* the next token, and the end of the range */
+    const struct wait_point *adding; /* while parsing: the wait points' statement; else NULL */
     int depth;
+    struct expr **spare; /* plain nodes no longer used, for plain() to take again */
+    int nspare;
 };
+
+/* Room for spare nodes, shared by the parsers of one expression. */
+#define MAX_SPARE 32
 
 static struct expr *parse_comma(struct eparser *ep);
 static struct expr *parse_assign(struct eparser *ep);
@@ -42,14 +46,14 @@ static struct expr *make(struct eparser *ep, enum expr_kind kind, int lo, int hi
     if (!has_wait && nkids > 0 && kids[0]->kind == EXPR_PLAIN) {
         e = kids[0];
     } else {
-        e = arena_alloc(ep->u, sizeof *e);
+        e = scratch_alloc(ep->u, sizeof *e);
         if (has_wait && nkids > 0) {
-            e->kids = arena_alloc(ep->u, sizeof *e->kids * (size_t) nkids);
+            e->kids = scratch_alloc(ep->u, sizeof *e->kids * (size_t) nkids);
             memcpy(e->kids, kids, sizeof *kids * (size_t) nkids);
             e->nkids = nkids;
         }
     }
-    e->kind = has_wait ? kind : EXPR_PLAIN;
+    e->kind = (unsigned char) (has_wait ? kind : EXPR_PLAIN);
     e->lo = lo;
     e->hi = hi;
     e->op = op;
@@ -57,24 +61,42 @@ static struct expr *make(struct eparser *ep, enum expr_kind kind, int lo, int hi
     if (!has_wait) {
         e->kids = NULL;
         e->nkids = 0;
+        for (int k = 1; k < nkids && ep->nspare < MAX_SPARE; k++)
+            if (kids[k] != e) /* merged into e: plain() may take it again */
+                ep->spare[ep->nspare++] = kids[k];
     }
     return e;
 }
 
 static struct expr *plain(struct eparser *ep, int lo, int hi)
 {
+    if (ep->nspare > 0) {
+        struct expr *e = ep->spare[--ep->nspare];
+        *e = (struct expr){.kind = EXPR_PLAIN, .lo = lo, .hi = hi, .op = -1};
+        return e;
+    }
     return make(ep, EXPR_PLAIN, lo, hi, -1, NULL, 0);
 }
 
 /* ===== Tokens ===== */
 
-static bool at(const struct eparser *ep, const char *p)
+/* Preprocessor lines are stepped over as if they were not there (see
+ * check_directives for where they may be). */
+static void skip_directives(struct eparser *ep)
 {
+    while (ep->pos < ep->hi && ep->u->toks[ep->pos].kind == TOK_DIRECTIVE)
+        ep->pos++;
+}
+
+static bool at(struct eparser *ep, const char *p)
+{
+    skip_directives(ep);
     return ep->pos < ep->hi && tok_punct(ep->u, ep->pos, p);
 }
 
-static bool at_word(const struct eparser *ep, const char *w)
+static bool at_word(struct eparser *ep, const char *w)
 {
+    skip_directives(ep);
     return ep->pos < ep->hi && ep->u->toks[ep->pos].kind == TOK_IDENT && tok_is(ep->u, ep->pos, w);
 }
 
@@ -89,6 +111,7 @@ static bool has_wait_in(const struct unit *u, int lo, int hi)
 /* "before 'x'", or "at the end" when the range is used up. */
 static _Noreturn void expected(struct eparser *ep, const char *what)
 {
+    skip_directives(ep);
     int len, tok = ep->pos < ep->hi ? ep->pos : ep->hi;
     const char *s = tok_text(ep->u, tok, &len);
     if (ep->u->toks[tok].kind == TOK_EOF)
@@ -121,8 +144,10 @@ static struct expr *sub(struct eparser *ep, int lo, int hi, struct expr *(*rule)
     if (lo == hi)
         expected(&inner, "an expression");
     struct expr *e = rule(&inner);
+    skip_directives(&inner);
     if (inner.pos < hi)
         expected(&inner, "')' or an operator");
+    ep->nspare = inner.nspare; /* they share the spare nodes */
     return e;
 }
 
@@ -141,44 +166,77 @@ static void refuse_wait_as_object(struct eparser *ep, const struct expr *e, cons
              what);
 }
 
-/* `base.wait` at ep->pos (the '.'): a new wait point. */
-static struct expr *wait_point(struct eparser *ep, struct expr *base)
+/* The number of the wait point whose '.' is token dot. While parsing,
+ * it is a new one, added to co->waits; afterwards it is found there. */
+static int wait_number(struct eparser *ep, int dot)
 {
     struct unit *u = ep->u;
-    int dot = ep->pos;
-    struct wait_point *w = arena_alloc(u, sizeof *w);
+    struct coroutine *co = ep->co;
+    if (ep->adding != NULL) {
+        if (co->nwaits == co->waits_cap) {
+            int cap = co->waits_cap ? 2 * co->waits_cap : 8;
+            co->waits = arena_grow(u, co->waits, sizeof *co->waits * (size_t) co->nwaits,
+                                   sizeof *co->waits * (size_t) cap);
+            co->waits_cap = cap;
+        }
+        co->waits[co->nwaits] = *ep->adding;
+        co->waits[co->nwaits].dot = dot;
+        return ++co->nwaits;
+    }
+    int lo = 0, hi = co->nwaits; /* wait points are in source order */
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (co->waits[mid].dot < dot)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == co->nwaits || co->waits[lo].dot != dot)
+        fail(u, dot, "corofy lost track of this wait point (a bug in corofy)");
+    return lo + 1;
+}
 
-    w->number = ++ep->co->nwaits;
-    w->dot = dot;
-    w->stmt_lo = ep->stmt_lo;
-    w->stmt_hi = ep->stmt_hi;
-    w->in_switch = ep->in_switch;
-    ep->co->last_wait = w;
+/* `base.wait` at ep->pos (the '.'): a wait point. */
+static struct expr *wait_point(struct eparser *ep, struct expr *base)
+{
+    int dot = ep->pos, number = wait_number(ep, dot);
     ep->pos += 2;
     struct expr *e = make(ep, EXPR_WAIT, base->lo, ep->pos, dot, &base, 1);
-    e->wait = w;
+    e->wait = number;
     return e;
+}
+
+/* A list of kids with twice the room. */
+static struct expr **more_kids(struct unit *u, struct expr **kids, int *cap)
+{
+    struct expr **more = scratch_alloc(u, sizeof *kids * (size_t) *cap * 2);
+    memcpy(more, kids, sizeof *kids * (size_t) *cap);
+    *cap *= 2;
+    return more;
 }
 
 /* ===== Primary and postfix expressions ===== */
 
-/* `f(args)` at ep->pos (the '('): each argument is a kid, waiting or not. */
+/* `f(args)` at ep->pos (the '('): when an argument waits, each argument
+ * is a kid; else the arguments are just text after the function. */
 static struct expr *call(struct eparser *ep, struct expr *callee)
 {
     struct unit *u = ep->u;
     int open = ep->pos, close = u->toks[open].match, n = 1, cap = 8;
-    struct expr **kids = arena_alloc(u, sizeof *kids * (size_t) cap);
+
+    if (!has_wait_in(u, open, close)) {
+        ep->pos = close + 1;
+        return make(ep, EXPR_CALL, callee->lo, ep->pos, open, &callee, 1);
+    }
+    struct expr **kids = scratch_alloc(u, sizeof *kids * (size_t) cap);
 
     kids[0] = callee;
     for (int a = open + 1; a < close;) {
         int b = a;
         while (b < close && !tok_punct(u, b, ","))
             b = u->toks[b].match > b ? u->toks[b].match + 1 : b + 1;
-        if (n == cap) {
-            kids =
-                arena_grow(u, kids, sizeof *kids * (size_t) cap, sizeof *kids * (size_t) cap * 2);
-            cap *= 2;
-        }
+        if (n == cap)
+            kids = more_kids(u, kids, &cap);
         /* An argument without a wait is not parsed: it may be a type, as in
          * va_arg(ap, int) or offsetof(struct s, m). */
         kids[n++] = has_wait_in(u, a, b) ? sub(ep, a, b, parse_assign) : plain(ep, a, b);
@@ -195,12 +253,15 @@ static struct expr *postfix(struct eparser *ep, struct expr *e)
     for (;;) {
         if (at(ep, "[")) {
             int open = ep->pos, close = u->toks[open].match;
-            struct expr *kids[2] = {e, sub(ep, open + 1, close, parse_comma)};
+            struct expr *kids[2] = {e, NULL};
+            bool index_waits = has_wait_in(u, open, close);
+            if (index_waits)
+                kids[1] = sub(ep, open + 1, close, parse_comma);
             ep->pos = close + 1;
-            e = make(ep, EXPR_OTHER, e->lo, ep->pos, open, kids, 2);
+            e = make(ep, EXPR_OTHER, e->lo, ep->pos, open, kids, index_waits ? 2 : 1);
         } else if (at(ep, "(")) {
             e = call(ep, e);
-        } else if (ep->pos < ep->hi && tok_is_wait(u, ep->pos)) {
+        } else if (skip_directives(ep), ep->pos < ep->hi && tok_is_wait(u, ep->pos)) {
             e = wait_point(ep, e);
         } else if ((at(ep, ".") || at(ep, "->")) && ep->pos + 1 < ep->hi &&
                    u->toks[ep->pos + 1].kind == TOK_IDENT) {
@@ -229,6 +290,7 @@ static struct expr *compound_literal(struct eparser *ep)
 static struct expr *primary(struct eparser *ep)
 {
     struct unit *u = ep->u;
+    skip_directives(ep);
     int lo = ep->pos;
 
     if (lo >= ep->hi)
@@ -301,6 +363,7 @@ static struct expr *parse_unary(struct eparser *ep)
 {
     static const char *const prefix[] = {"++", "--", "&", "*", "+", "-", "~", "!", NULL};
     struct unit *u = ep->u;
+    skip_directives(ep);
     int lo = ep->pos;
 
     if (lo < ep->hi && u->toks[lo].kind == TOK_PUNCT && tok_in(u, lo, prefix)) {
@@ -344,6 +407,7 @@ static bool is_unknown_cast(const struct eparser *ep, int open)
 static struct expr *parse_cast(struct eparser *ep)
 {
     struct unit *u = ep->u;
+    skip_directives(ep);
     int lo = ep->pos;
 
     if (at(ep, "(") && (is_type_name_group(u, lo) || is_unknown_cast(ep, lo))) {
@@ -361,7 +425,7 @@ static struct expr *parse_cast(struct eparser *ep)
 
 /* ===== Binary, conditional, assignment and comma expressions ===== */
 
-static int precedence(const struct eparser *ep)
+static int precedence(struct eparser *ep)
 {
     static const struct {
         const char *op;
@@ -371,6 +435,7 @@ static int precedence(const struct eparser *ep)
         {"!=", 6}, {"<", 7},  {">", 7}, {"<=", 7}, {">=", 7}, {"<<", 8},
         {">>", 8}, {"+", 9},  {"-", 9}, {"*", 10}, {"/", 10}, {"%", 10},
     };
+    skip_directives(ep);
     if (ep->pos >= ep->hi || ep->u->toks[ep->pos].kind != TOK_PUNCT)
         return 0;
     for (size_t k = 0; k < sizeof table / sizeof table[0]; k++)
@@ -421,6 +486,7 @@ static struct expr *parse_assign(struct eparser *ep)
         "=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>=", NULL,
     };
     struct expr *left = parse_conditional(ep);
+    skip_directives(ep);
     if (ep->pos >= ep->hi || ep->u->toks[ep->pos].kind != TOK_PUNCT ||
         !tok_in(ep->u, ep->pos, assignments))
         return left;
@@ -468,7 +534,7 @@ static struct expr *parse_braced(struct eparser *ep)
 {
     struct unit *u = ep->u;
     int open = ep->pos, close = u->toks[open].match, n = 0, cap = 8;
-    struct expr **kids = arena_alloc(u, sizeof *kids * (size_t) cap);
+    struct expr **kids = scratch_alloc(u, sizeof *kids * (size_t) cap);
     struct eparser inner = *ep;
 
     if (!at(ep, "{"))
@@ -477,12 +543,9 @@ static struct expr *parse_braced(struct eparser *ep)
     inner.pos = open + 1;
     inner.hi = close;
     inner.depth = ep->depth;
-    while (inner.pos < close) {
-        if (n == cap) {
-            kids =
-                arena_grow(u, kids, sizeof *kids * (size_t) cap, sizeof *kids * (size_t) cap * 2);
-            cap *= 2;
-        }
+    while (skip_directives(&inner), inner.pos < close) {
+        if (n == cap)
+            kids = more_kids(u, kids, &cap);
         kids[n++] = element(&inner);
         if (inner.pos < close && !at(&inner, ","))
             expected(&inner, "',' or '}'");
@@ -491,21 +554,48 @@ static struct expr *parse_braced(struct eparser *ep)
     }
     ep->depth--;
     ep->pos = close + 1;
+    ep->nspare = inner.nspare; /* they share the spare nodes */
     return make(ep, EXPR_OTHER, open, ep->pos, open, kids, n);
 }
 
-/* ===== Entry points ===== */
+/* ===== Preprocessor lines ===== */
 
-static struct eparser start(struct unit *u, struct coroutine *co, int lo, int hi, int stmt_lo,
-                            int stmt_hi, bool in_switch)
+/* The lowering moves the parts of an expression that waits, so a
+ * preprocessor line may only sit where text is not moved apart: inside the
+ * future of a wait (which is copied whole to where it is made). Checks
+ * [lo, hi) of e, `inside` such a future or not. */
+static void check_directives(struct eparser *ep, const struct expr *e, bool inside)
 {
-    return (struct eparser){u, co, lo, hi, stmt_lo, stmt_hi, in_switch, 0};
+    struct unit *u = ep->u;
+    if (inside)
+        return;
+    if (e->kind == EXPR_WAIT) {
+        check_directives(ep, e->kids[0], true);
+        return;
+    }
+    int pos = e->lo;
+    for (int k = 0; k <= e->nkids; k++) {
+        int end = k < e->nkids ? e->kids[k]->lo : e->hi;
+        for (int i = pos; i < end; i++)
+            if (u->toks[i].kind == TOK_DIRECTIVE)
+                fail(u, i,
+                     "a preprocessor line inside an expression that waits is only "
+                     "supported inside the future it waits for (corofy moves the other "
+                     "parts of such an expression apart)");
+        if (k < e->nkids) {
+            check_directives(ep, e->kids[k], false);
+            pos = e->kids[k]->hi;
+        }
+    }
 }
+
+/* ===== Entry points ===== */
 
 /* The whole range must be one expression; what is left means a ';' (or the
  * ')' of a header) is missing. */
 static void expect_end(struct eparser *ep)
 {
+    skip_directives(ep);
     if (ep->pos < ep->hi) {
         int len;
         const char *s = tok_text(ep->u, ep->hi, &len);
@@ -515,20 +605,16 @@ static void expect_end(struct eparser *ep)
     }
 }
 
-struct expr *parse_wait_expression(struct unit *u, struct coroutine *co, int lo, int hi,
-                                   int stmt_lo, int stmt_hi, bool in_switch)
+struct expr *wait_tree(struct unit *u, struct coroutine *co, const struct wexpr *w,
+                       const struct wait_point *adding)
 {
-    struct eparser ep = start(u, co, lo, hi, stmt_lo, stmt_hi, in_switch);
-    struct expr *e = parse_comma(&ep);
+    struct expr *spare[MAX_SPARE];
+    struct eparser ep = {
+        .u = u, .co = co, .pos = w->lo, .hi = w->hi, .adding = adding, .spare = spare};
+    struct expr *e = !w->initializer ? parse_comma(&ep)
+                     : at(&ep, "{")  ? parse_braced(&ep)
+                                     : parse_assign(&ep);
     expect_end(&ep);
-    return e;
-}
-
-struct expr *parse_wait_initializer(struct unit *u, struct coroutine *co, int lo, int hi,
-                                    int stmt_lo, int stmt_hi, bool in_switch)
-{
-    struct eparser ep = start(u, co, lo, hi, stmt_lo, stmt_hi, in_switch);
-    struct expr *e = at(&ep, "{") ? parse_braced(&ep) : parse_assign(&ep);
-    expect_end(&ep);
+    check_directives(&ep, e, false);
     return e;
 }

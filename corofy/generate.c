@@ -159,12 +159,25 @@ static bool field_name_taken(struct gen *g, const char *name)
            table_get(&g->field_names, name, (int) strlen(name)) >= 0;
 }
 
-/* A new field named after `orig` (len bytes): x, or x_2, x_3 when taken. */
+/* A new field named after `orig` (len bytes): x, or x_2, x_3 when taken.
+ * The second pass over a body makes the same fields in the same order as
+ * the first: it keeps the first pass's strings. */
 static int new_field(struct gen *g, enum field_kind kind, const char *orig, int len, int line)
 {
     struct unit *u = g->u;
-    const char *name = arena_printf(u, "%.*s", len, orig);
+    int f = g->nfields;
 
+    if (f < g->fields_made && g->fields[f].kind == kind && g->fields[f].orig_len == len &&
+        memcmp(g->fields[f].orig, orig, (size_t) len) == 0) {
+        struct field *old = &g->fields[f];
+        old->in_use = false;
+        old->lines[0] = line;
+        old->nlines = 1;
+        old->same_orig = -1;
+        table_set(u, &g->field_names, old->name, (int) strlen(old->name), f);
+        return g->nfields++;
+    }
+    const char *copy = arena_strdup(u, orig, (size_t) len), *name = copy;
     for (int n = 2; field_name_taken(g, name); n++)
         name = arena_printf(u, "%.*s_%d", len, orig, n);
     if (g->nfields == g->fields_cap) {
@@ -173,33 +186,46 @@ static int new_field(struct gen *g, enum field_kind kind, const char *orig, int 
                                sizeof *g->fields * (size_t) cap);
         g->fields_cap = cap;
     }
-    int f = g->nfields++;
     g->fields[f] = (struct field){.kind = kind,
                                   .name = name,
-                                  .orig = orig,
+                                  .orig = kind == FIELD_TEMP ? copy : orig, /* source text */
                                   .orig_len = len,
                                   .lines = {line},
                                   .nlines = 1,
                                   .same_orig = -1};
     table_set(u, &g->field_names, name, (int) strlen(name), f);
-    return f;
+    if (f == g->fields_made)
+        g->fields_made++;
+    return g->nfields++;
 }
 
 /* The field's type (`key`, '@' for the name) and so its declaration. */
 void set_field_decl(struct gen *g, int f, const char *key)
 {
+    if (g->fields[f].key != NULL && strcmp(g->fields[f].key, key) == 0)
+        return; /* the second pass: the same as the first */
     g->fields[f].key = key;
     g->fields[f].decl = key_with(g->u, key, g->fields[f].name);
 }
 
 /* A field for a value corofy keeps while an expression waits, named after
- * where it comes from: wait_12_9 for the wait on line 12, column 9. */
-int new_temp(struct gen *g, const char *prefix, int tok, const char *key, const char *comment)
+ * where it comes from: wait_12_9 for the wait on line 12, column 9. Its
+ * type (`key`, or NULL for the caller to set) and the comment `fmt` says
+ * are only worked out once: the second pass finds them made. */
+int new_temp(struct gen *g, const char *prefix, int tok, const char *key, const char *fmt, ...)
 {
-    const char *orig =
-        arena_printf(g->u, "%s_%d_%d", prefix, tok_line(g->u, tok), tok_col(g->u, tok));
+    char orig[64];
+    snprintf(orig, sizeof orig, "%s_%d_%d", prefix, tok_line(g->u, tok), tok_col(g->u, tok));
     int f = new_field(g, FIELD_TEMP, orig, (int) strlen(orig), tok_line(g->u, tok));
-    g->fields[f].comment = comment;
+    if (g->fields[f].comment == NULL) {
+        struct buf b = {0};
+        va_list ap;
+        va_start(ap, fmt);
+        buf_vprintf(&b, fmt, ap);
+        va_end(ap);
+        g->fields[f].comment = arena_strdup(g->u, b.data ? b.data : "", b.len);
+        buf_free(&b);
+    }
     if (key != NULL)
         set_field_decl(g, f, key);
     return f;
@@ -285,7 +311,10 @@ int local_field(struct gen *g, const struct decl *d, const struct declarator *dl
     struct unit *u = g->u;
     int len;
     const char *name = tok_text(u, dl->name, &len);
-    const char *key = type_text(u, d->spec_lo, d->spec_hi, dl->lo, dl->hi, dl->name, "@", false);
+    if (dl->key == NULL)
+        ((struct declarator *) dl)->key =
+            type_text(u, d->spec_lo, d->spec_hi, dl->lo, dl->hi, dl->name, "@", false);
+    const char *key = dl->key;
     struct binding *same_block = lookup(g, name, len);
 
     if (same_block != NULL && same_block->block == g->block) {
@@ -316,7 +345,7 @@ int local_field(struct gen *g, const struct decl *d, const struct declarator *dl
         set_field_decl(g, f, key);
         g->fields[f].same_orig = table_get(&g->last_orig, name, len);
         table_set(u, &g->last_orig, name, len, f);
-        if (d->trailing_comment >= 0 && d->count == 1) {
+        if (d->trailing_comment >= 0) {
             const struct span *c = &u->comments[d->trailing_comment];
             g->fields[f].comment =
                 arena_strdup(u, u->text + c->start, (size_t) (c->end - c->start));
@@ -364,13 +393,15 @@ static void find_labels(struct gen *g)
 static void add_param_fields(struct gen *g)
 {
     struct unit *u = g->u;
-    const struct coroutine *co = g->co;
+    struct coroutine *co = g->co;
     for (int k = 0; k < co->nparams; k++) {
-        const struct param *p = &co->params[k];
+        struct param *p = &co->params[k];
         int spec_end = skip_specifiers(u, p->lo, p->hi), len;
         const char *name = tok_text(u, p->name, &len);
         int f = new_field(g, FIELD_PARAM, name, len, tok_line(u, p->name));
-        set_field_decl(g, f, type_text(u, p->lo, spec_end, spec_end, p->hi, p->name, "@", true));
+        if (p->key == NULL)
+            p->key = type_text(u, p->lo, spec_end, spec_end, p->hi, p->name, "@", true);
+        set_field_decl(g, f, p->key);
     }
 }
 
@@ -378,9 +409,9 @@ static void add_param_fields(struct gen *g)
 static void reset_frame(struct gen *g)
 {
     g->nfields = g->nscope = g->consumed = g->block = 0;
-    g->field_names = (struct table){0};
-    g->last_orig = (struct table){0};
-    g->innermost = (struct table){0};
+    table_clear(&g->field_names);
+    table_clear(&g->last_orig);
+    table_clear(&g->innermost);
     add_param_fields(g);
     for (int k = 0; k < g->co->nparams; k++)
         bind(g, g->co->params[k].name, k, g->fields[k].key, false);
@@ -712,6 +743,7 @@ static void return_type(struct gen *g)
     size_t n = strlen(g->return_type);
     g->output_cast = arena_printf(u, "(%s%s)", g->return_type,
                                   n > 0 && g->return_type[n - 1] == '*' ? "*" : " *");
+    g->return_key = key_of_type(u, g->return_type);
 }
 
 static void gen_definition(struct unit *u, struct writer *out, struct coroutine *co)

@@ -84,6 +84,7 @@ struct gen {
 
     struct field *fields;
     int nfields, fields_cap;
+    int fields_made;          /* by any pass so far */
     struct table field_names; /* member name -> field */
     struct table last_orig;   /* source name -> the last field made for it */
 
@@ -96,6 +97,7 @@ struct gen {
 
     const char *return_type; /* with top-level const removed */
     const char *output_cast; /* "(T *)" */
+    const char *return_key;  /* "T @" */
     bool needs_result;       /* some return needs the `result` temporary */
     bool uses_output;        /* some return writes *output */
     int waits_to_come;       /* statements with a wait from the current one to its block's end */
@@ -122,7 +124,8 @@ struct binding *lookup_tok(struct gen *g, int i);
 int local_field(struct gen *g, const struct decl *d, const struct declarator *dl);
 void bind_c_local(struct gen *g, int tok, const char *key, bool is_array);
 void unbind_to(struct gen *g, int mark);
-int new_temp(struct gen *g, const char *prefix, int tok, const char *key, const char *comment);
+int new_temp(struct gen *g, const char *prefix, int tok, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 void set_field_decl(struct gen *g, int f, const char *key);
 const char *label_name(struct gen *g, const char *prefix, int tok);
 
@@ -130,14 +133,15 @@ const char *label_name(struct gen *g, const char *prefix, int tok);
 
 void begin_line(struct gen *g, int tok);
 void gen_line(struct gen *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void gen_line_at(struct gen *g, int line, const char *text);
+void gen_line_at(struct gen *g, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 void emit_tokens(struct gen *g, int lo, int hi, bool lead);
 void emit_trivia_between(struct gen *g, int a, int b, int next);
 void emit_leading(struct gen *g, int tok, bool allow_blank, bool final_blank);
 void gen_items(struct gen *g, const struct stmt *block);
 const char *collapsed_text(struct unit *u, int lo, int hi); /* one line, for comments */
 const char *comment_safe(struct unit *u, const char *s, size_t n);
-void gen_wait(struct gen *g, const struct expr *wait, const char *dest);
+void gen_wait(struct gen *g, const struct expr *wait, const char *dest, const char *name);
 
 /* ===== Expressions that wait (lower.c) ===== */
 
@@ -148,11 +152,11 @@ void gen_wait(struct gen *g, const struct expr *wait, const char *dest);
 void lower(struct gen *g, struct expr *e, bool need);
 void emit_expr(struct gen *g, const struct expr *e, bool lead);
 bool has_effect(struct gen *g, const struct expr *e); /* after lower: is e worth a statement? */
-const char *expr_text(struct gen *g, const struct expr *e);    /* emit_expr into a string */
-const char *wait_type(struct gen *g, const struct expr *wait); /* its value's type, or NULL */
+const char *expr_text(struct gen *g, const struct expr *e); /* emit_expr into a string */
 const struct expr *strip_parens(const struct expr *e);
 void lower_top(struct gen *g, struct expr *e, bool need); /* lower() for a full expression */
-bool lower_direct(struct gen *g, struct expr *value, const char *dest_key, const char *dest);
+bool lower_direct(struct gen *g, struct expr *value, const char *dest_key, const char *dest,
+                  const char *name);
 bool lower_assignment_direct(struct gen *g, struct expr *assign);
 
 #endif

@@ -331,9 +331,10 @@ static const char *typeof_key(struct gen *g, const struct expr *e)
 /* Evaluate e now, into a field: frame->tmp_L_C = e; */
 static void spill(struct gen *g, struct expr *e, const char *why)
 {
-    int f = new_temp(
-        g, "tmp", e->lo, typeof_key(g, e),
-        arena_printf(g->u, "%s, line %d: %s", short_text(g, e), tok_line(g->u, e->lo), why));
+    int f = new_temp(g, "tmp", e->lo, NULL, "%s, line %d: %s", short_text(g, e),
+                     tok_line(g->u, e->lo), why);
+    if (g->fields[f].key == NULL)
+        set_field_decl(g, f, typeof_key(g, e));
     begin_line(g, e->lo);
     w_printf(g->w, "frame->%s = ", g->fields[f].name);
     emit_expr(g, e, false);
@@ -345,10 +346,10 @@ static void spill(struct gen *g, struct expr *e, const char *why)
 /* Locate the place e names now, into a pointer field: frame->ptr_L_C = &(e); */
 static void spill_place(struct gen *g, struct expr *e)
 {
-    const char *key = arena_printf(g->u, "__typeof__(%s) *@", render(g, e, true));
-    int f = new_temp(
-        g, "ptr", e->lo, key,
-        arena_printf(g->u, "where %s is, line %d", short_text(g, e), tok_line(g->u, e->lo)));
+    int f = new_temp(g, "ptr", e->lo, NULL, "where %s is, line %d", short_text(g, e),
+                     tok_line(g->u, e->lo));
+    if (g->fields[f].key == NULL)
+        set_field_decl(g, f, arena_printf(g->u, "__typeof__(%s) *@", render(g, e, true)));
     begin_line(g, e->lo);
     w_printf(g->w, "frame->%s = &(", g->fields[f].name);
     emit_expr(g, e, false);
@@ -372,30 +373,30 @@ static const struct coroutine *called_coroutine(struct gen *g, const struct expr
         return NULL;
     const char *s = tok_text(u, name, &len);
     int index = table_get(&u->coroutine_names, s, len);
-    if (index < 0)
-        return NULL;
-    const struct coroutine *co = u->coroutines;
-    while (index-- > 0)
-        co = co->next;
-    return co;
+    return index < 0 ? NULL : u->by_index[index];
 }
 
-const char *wait_type(struct gen *g, const struct expr *wait)
+/* The key ("int @") of the value of the wait, or NULL when unknown. */
+static const char *wait_key(struct gen *g, const struct expr *wait)
 {
-    const struct coroutine *co = called_coroutine(g, wait->kids[0]);
+    struct coroutine *co = (struct coroutine *) called_coroutine(g, wait->kids[0]);
     if (co == NULL)
         return NULL;
-    int star = co->type_lo;
-    while (star < co->type_hi && !tok_punct(g->u, star, "*"))
-        star++;
-    return type_text(g->u, co->type_lo, star, star, co->type_hi, -1, NULL, false);
+    if (co->type_key == NULL) {
+        int star = co->type_lo;
+        while (star < co->type_hi && !tok_punct(g->u, star, "*"))
+            star++;
+        co->type_key = key_of_type(
+            g->u, type_text(g->u, co->type_lo, star, star, co->type_hi, -1, NULL, false));
+    }
+    return co->type_key;
 }
 
-/* The type of the wait's value, or a clear refusal. */
+/* The key of the wait's value, or a clear refusal. */
 static const char *needed_type(struct gen *g, const struct expr *wait)
 {
     struct unit *u = g->u;
-    const char *type = wait_type(g, wait);
+    const char *type = wait_key(g, wait);
     const struct expr *future = strip_parens(wait->kids[0]);
     int len;
 
@@ -414,7 +415,7 @@ static const char *needed_type(struct gen *g, const struct expr *wait)
              "done, and cannot tell its type (a future does not say): wait into a "
              "variable first (`T v = ... .wait;`), or wait for a call of a "
              "coroutine declared `coroutine T name(...);`");
-    if (strcmp(type, "void") == 0)
+    if (strcmp(type, "void @") == 0)
         fail(u, wait->op,
              "this wait gives no value (its coroutine is void), but its value is "
              "used");
@@ -427,14 +428,13 @@ static void lower_wait(struct gen *g, struct expr *e, bool need)
 {
     lower(g, e->kids[0], true);
     if (!need) {
-        gen_wait(g, e, "NULL");
+        gen_wait(g, e, "NULL", NULL);
         e->discarded = true;
         return;
     }
-    const char *type = needed_type(g, e);
-    int f = new_temp(g, "wait", e->op, key_of_type(g->u, type),
-                     arena_printf(g->u, "the value of wait point %d", e->wait->number));
-    gen_wait(g, e, arena_printf(g->u, "&frame->%s", g->fields[f].name));
+    const char *key = needed_type(g, e);
+    int f = new_temp(g, "wait", e->op, key, "the value of wait point %d", e->wait);
+    gen_wait(g, e, "&frame->", g->fields[f].name);
     e->hoisted = true;
     e->field = f;
 }
@@ -462,9 +462,8 @@ static void lower_logical(struct gen *g, struct expr *e, bool need)
     if (!b->has_wait)
         return;
     if (need) {
-        f = new_temp(g, and? "and" : "or", e->op, "int @",
-                     arena_printf(g->u, "the value of the '%s' on line %d", and? "&&" : "||",
-                                  tok_line(g->u, e->op)));
+        f = new_temp(g, and? "and" : "or", e->op, "int @", "the value of the '%s' on line %d",
+                     and? "&&" : "||", tok_line(g->u, e->op));
         gen_line(g, "frame->%s = %d;", g->fields[f].name, and? 0 : 1);
     }
     begin_line(g, e->op);
@@ -518,8 +517,8 @@ static void lower_conditional(struct gen *g, struct expr *e, bool need)
     if (!x->has_wait && !y->has_wait)
         return;
     if (need) /* its type is worked out once both branches are lowered */
-        f = new_temp(g, "cond", e->op, NULL,
-                     arena_printf(g->u, "the value of the '?:' on line %d", tok_line(g->u, e->op)));
+        f = new_temp(g, "cond", e->op, NULL, "the value of the '?:' on line %d",
+                     tok_line(g->u, e->op));
     begin_line(g, e->op);
     w_text(g->w, "if (");
     emit_expr(g, c, false);
@@ -529,9 +528,10 @@ static void lower_conditional(struct gen *g, struct expr *e, bool need)
     lower_branch(g, y, f);
     gen_line(g, "}");
     if (need) {
-        set_field_decl(g, f,
-                       arena_printf(g->u, "__typeof__(1 ? %s : %s) @", render(g, x, true),
-                                    render(g, y, true)));
+        if (g->fields[f].key == NULL)
+            set_field_decl(g, f,
+                           arena_printf(g->u, "__typeof__(1 ? %s : %s) @", render(g, x, true),
+                                        render(g, y, true)));
         e->hoisted = true;
         e->field = f;
     } else {
@@ -656,21 +656,22 @@ void lower_top(struct gen *g, struct expr *e, bool need)
     lower(g, e, need);
 }
 
-bool lower_direct(struct gen *g, struct expr *value, const char *dest_key, const char *dest)
+bool lower_direct(struct gen *g, struct expr *value, const char *dest_key, const char *dest,
+                  const char *name)
 {
     struct expr *wait = (struct expr *) strip_parens(value);
     if (wait->kind != EXPR_WAIT)
         return false;
     begin_expression(g, value);
-    const char *type = wait_type(g, wait);
-    if (type != NULL && strcmp(key_of_type(g->u, type), dest_key) != 0)
+    const char *key = wait_key(g, wait);
+    if (key != NULL && strcmp(key, dest_key) != 0)
         return false; /* a different type: a field, and C's conversion */
     for (struct expr *e = value; e != wait; e = e->kids[0]) {
         e->hoisted = e->deref = e->discarded = false;
         e->same = NULL;
     }
     lower(g, wait->kids[0], true);
-    gen_wait(g, wait, dest);
+    gen_wait(g, wait, dest, name);
     return true;
 }
 
@@ -683,20 +684,22 @@ bool lower_assignment_direct(struct gen *g, struct expr *assign)
     if (wait->kind != EXPR_WAIT)
         return false;
     begin_expression(g, assign);
-    const char *type = wait_type(g, wait);
+    const char *key = wait_key(g, wait);
     const struct expr *name = strip_parens(place);
     struct binding *b = NULL;
     if (name->kind == EXPR_PLAIN && name->hi == name->lo + 1 && tok_is_ident(u, name->lo))
         b = lookup_tok(g, name->lo);
-    if (type != NULL && (b == NULL || b->key == NULL || strcmp(key_of_type(u, type), b->key) != 0))
+    if (key != NULL && (b == NULL || b->key == NULL || strcmp(key, b->key) != 0))
         return false; /* a different (or unknown) type: a field, and C's conversion */
     lower(g, place, true);
     if (!place_stable(g, place))
         spill_place(g, place);
     lower(g, wait->kids[0], true);
-    const char *where = expr_text(g, place);
-    gen_wait(g, wait,
-             b != NULL && !place->hoisted ? arena_printf(u, "&%s", where)
-                                          : arena_printf(u, "&(%s)", where));
+    if (b != NULL && b->field >= 0 && !place->hoisted)
+        gen_wait(g, wait, "&frame->", g->fields[b->field].name);
+    else if (b != NULL && !place->hoisted)
+        gen_wait(g, wait, "&", expr_text(g, place));
+    else
+        gen_wait(g, wait, arena_printf(u, "&(%s)", expr_text(g, place)), NULL);
     return true;
 }

@@ -5,6 +5,7 @@
  * of tokens. What the dialect cannot express is refused here, with the
  * reason and a way out. Part of corofy/, the coroutine preprocessor of
  * ch04-coroutines and ch05-runtime. */
+#include <stddef.h>
 #include <string.h>
 
 #include "unit.h"
@@ -197,10 +198,12 @@ static void collect_typedefs(struct unit *u)
 
 static struct stmt *new_stmt(struct parser *p, enum stmt_kind kind, int lo)
 {
-    struct stmt *s = arena_alloc(p->u, sizeof *s);
-    s->kind = kind;
+    bool small = stmt_is_small(kind);
+    struct stmt *s = arena_alloc(p->u, small ? offsetof(struct stmt, head) : sizeof *s);
+    s->kind = (unsigned char) kind;
     s->lo = lo;
-    s->head = s->else_tok = -1;
+    if (!small)
+        s->head = s->else_tok = -1;
     return s;
 }
 
@@ -259,16 +262,22 @@ static int expect_semicolon(struct parser *p, int lo, int hi)
     return semi;
 }
 
-/* The tree of [lo, hi) if a wait is inside, else NULL. The statement's
- * text [show_lo, show_hi) labels its wait points (see mark_alone). */
-static struct expr *wait_expression(struct parser *p, int lo, int hi, int show_lo, int show_hi,
-                                    bool initializer)
+/* The expression [lo, hi), if a wait is inside (else NULL): its tree is
+ * parsed to check it, and to add its wait points to the coroutine's, with
+ * the statement's text [show_lo, show_hi) for their comments. */
+static struct wexpr *wait_expression(struct parser *p, int lo, int hi, int show_lo, int show_hi,
+                                     bool initializer)
 {
     if (find_wait(p->u, lo, hi) < 0)
         return NULL;
-    if (initializer)
-        return parse_wait_initializer(p->u, p->co, lo, hi, show_lo, show_hi, p->switches > 0);
-    return parse_wait_expression(p->u, p->co, lo, hi, show_lo, show_hi, p->switches > 0);
+    struct wexpr *w = arena_alloc(p->u, sizeof *w);
+    struct wait_point where = {
+        .stmt_lo = show_lo, .stmt_hi = show_hi, .in_switch = p->switches > 0};
+    struct arena_mark mark = scratch_mark(p->u);
+    *w = (struct wexpr){lo, hi, initializer};
+    wait_tree(p->u, p->co, w, &where);
+    scratch_release(p->u, mark);
+    return w;
 }
 
 /* A statement (or header) whose text holds one wait, the last one parsed
@@ -276,7 +285,7 @@ static struct expr *wait_expression(struct parser *p, int lo, int hi, int show_l
 static void mark_alone(struct parser *p, int before)
 {
     if (p->co->nwaits == before + 1)
-        p->co->last_wait->alone = true;
+        p->co->waits[before].alone = true;
 }
 
 /* ===== Declarations ===== */
@@ -400,21 +409,19 @@ static struct decl *parse_decl(struct parser *p, int lo, int end)
 {
     struct unit *u = p->u;
     struct decl *d = arena_alloc(u, sizeof *d);
-    int spec_end = skip_specifiers(u, lo, end), cap = 0;
+    int spec_end = skip_specifiers(u, lo, end), count = 1;
 
     d->trailing_comment = -1;
     d->spec_lo = lo;
     d->spec_hi = spec_end;
     check_specifiers(u, d, lo, spec_end);
+    for (int a = spec_end; (a = find_punct(u, a, end, ",")) >= 0; a++)
+        count++;
+    d->items = arena_alloc(u, sizeof *d->items * (size_t) count);
     for (int a = spec_end; a < end;) {
         int b = find_punct(u, a, end, ",");
         if (b < 0)
             b = end;
-        if (d->count == cap) {
-            cap = cap ? cap * 2 : 4;
-            d->items = arena_grow(u, d->items, sizeof *d->items * (size_t) d->count,
-                                  sizeof *d->items * (size_t) cap);
-        }
         parse_declarator(p, d, &d->items[d->count++], a, b, lo, end);
         a = b + 1;
     }
@@ -446,6 +453,11 @@ static struct stmt *parse_block(struct parser *p, int lbrace)
         if (u->toks[i].kind == TOK_DIRECTIVE) {
             item = new_stmt(p, STMT_DIRECTIVE, i);
             item->hi = ++i;
+        } else if (tok_punct(u, i, ";")) { /* empty statements: one item for a run of them */
+            item = new_stmt(p, STMT_SIMPLE, i);
+            while (i < rbrace && tok_punct(u, i, ";"))
+                i++;
+            item->hi = i;
         } else if (looks_like_declaration(u, i, rbrace)) {
             int semi = expect_semicolon(p, i, rbrace), before = p->co->nwaits;
             item = new_stmt(p, STMT_DECL, i);
@@ -468,11 +480,15 @@ static struct stmt *parse_block(struct parser *p, int lbrace)
     return s;
 }
 
-/* An expression statement [lo, semi]. */
+/* An expression statement [lo, semi]; one without a wait is copied as it is. */
 static struct stmt *parse_expression_stmt(struct parser *p, int lo, int semi)
 {
-    struct stmt *s = new_stmt(p, STMT_EXPR, lo);
+    struct stmt *s = new_stmt(p, find_wait(p->u, lo, semi) < 0 ? STMT_SIMPLE : STMT_EXPR, lo);
     int before = p->co->nwaits;
+    if (s->kind == STMT_SIMPLE) {
+        s->hi = semi + 1;
+        return s;
+    }
     s->hi = semi + 1;
     s->expr = wait_expression(p, lo, semi, lo, semi + 1, false);
     mark_alone(p, before);
@@ -591,7 +607,13 @@ static struct stmt *parse_for(struct parser *p, int lo, int *i, int hi)
     if (semi2 < 0)
         fail(u, head, "expected 'for (init; condition; step)'");
     s->head = head;
-    *l = (struct loop){lo, head + 1, semi1, semi1 + 1, semi2, semi2 + 1, rparen, NULL, NULL, false};
+    *l = (struct loop){.keyword = lo,
+                       .init_lo = head + 1,
+                       .init_hi = semi1,
+                       .cond_lo = semi1 + 1,
+                       .cond_hi = semi2,
+                       .step_lo = semi2 + 1,
+                       .step_hi = rparen};
     if (looks_like_declaration(u, l->init_lo, l->init_hi))
         s->decl = parse_decl(p, l->init_lo, l->init_hi);
     else
@@ -658,7 +680,10 @@ static struct stmt *parse_simple(struct parser *p, int lo, int hi)
              is_break ? "break" : "continue", is_break ? " or switch" : "");
     no_wait_in(p, lo, semi, tok_is(u, lo, "_Static_assert") ? "a _Static_assert" : "this statement",
                "it is not evaluated when the coroutine runs");
-    s->loop = is_continue ? p->loop : NULL;
+    if (is_continue) { /* only a continue has the field (a small statement has not) */
+        s->loop = p->loop;
+        p->loop->has_continue = true;
+    }
     s->declaration_like = tok_is(u, lo, "_Static_assert");
     s->hi = semi + 1;
     return s;
@@ -741,7 +766,7 @@ static void add_param(struct unit *u, struct coroutine *co, int *cap, int a, int
         co->params = arena_grow(u, co->params, sizeof *co->params * (size_t) co->nparams,
                                 sizeof *co->params * (size_t) *cap);
     }
-    co->params[co->nparams++] = (struct param){a, b, pname};
+    co->params[co->nparams++] = (struct param){.lo = a, .hi = b, .name = pname};
 }
 
 static void parse_params(struct unit *u, struct coroutine *co)
@@ -822,16 +847,19 @@ static void parse_header(struct unit *u, struct coroutine *co, int keyword)
 
 static void append_coroutine(struct unit *u, struct coroutine *co)
 {
-    if (u->coroutines == NULL) {
-        u->coroutines = co;
-    } else {
-        struct coroutine *c = u->coroutines;
-        while (c->next != NULL)
-            c = c->next;
-        c->next = co;
-    }
     int len;
     const char *name = spelling(u, co->name, &len);
+    if (u->ncoroutines == u->by_index_cap) {
+        int cap = u->by_index_cap ? 2 * u->by_index_cap : 16;
+        u->by_index = arena_grow(u, u->by_index, sizeof *u->by_index * (size_t) u->ncoroutines,
+                                 sizeof *u->by_index * (size_t) cap);
+        u->by_index_cap = cap;
+    }
+    if (u->ncoroutines > 0)
+        u->by_index[u->ncoroutines - 1]->next = co;
+    else
+        u->coroutines = co;
+    u->by_index[u->ncoroutines] = co;
     if (table_get(&u->coroutine_names, name, len) < 0)
         table_set(u, &u->coroutine_names, name, len, u->ncoroutines);
     u->ncoroutines++;
@@ -905,14 +933,6 @@ static bool declares(const struct unit *u, int i)
            tok_punct(u, i - 1, "*");
 }
 
-static const struct coroutine *coroutine_at(const struct unit *u, int index)
-{
-    const struct coroutine *co = u->coroutines;
-    while (index-- > 0)
-        co = co->next;
-    return co;
-}
-
 /* At file scope (outside every bracket), the file may not declare a name
  * the generated code declares: a reserved one (self, frame, ...), or one
  * made from a coroutine's name (job_poll next to `coroutine int job`). */
@@ -930,7 +950,7 @@ static void check_names(struct unit *u)
         const char *name = spelling(u, i, &len);
         int owner = table_get(&generated, name, len);
         if (owner >= 0 && declares(u, i)) {
-            const char *co_name = spelling(u, coroutine_at(u, owner)->name, &co_len);
+            const char *co_name = spelling(u, u->by_index[owner]->name, &co_len);
             fail(u, i,
                  "the name '%.*s' belongs to the code corofy generates for coroutine "
                  "'%.*s'; rename this one",

@@ -71,15 +71,18 @@ void gen_line(struct gen *g, const char *fmt, ...)
 }
 
 /* A line of corofy's that stands for source line `line` (for --line). */
-void gen_line_at(struct gen *g, int line, const char *text)
+void gen_line_at(struct gen *g, int line, const char *fmt, ...)
 {
     struct writer *w = g->w;
+    va_list ap;
     if (w->col > 0)
         w_raw(w, "\n", 1);
     w->origin = line;
     w->fixed = true;
     w_spaces(w, w->indent);
-    w_text(w, text);
+    va_start(ap, fmt);
+    w_vprintf(w, fmt, ap);
+    va_end(ap);
 }
 
 /* ===== The student's text ===== */
@@ -298,34 +301,62 @@ void emit_leading(struct gen *g, int tok, bool allow_blank, bool final_blank)
 
 /* ===== Wait points ===== */
 
-/* The text of a wait point's comment: the statement when it is its only
- * wait, else the wait itself; long ones are cut. */
-static const char *wait_label(struct gen *g, const struct expr *wait)
+/* Tokens [lo, hi) on one line, as text inside a comment: at most `limit`
+ * bytes, then " ...". Written straight out, to keep no copy. */
+static void w_tokens_in_comment(struct gen *g, int lo, int hi, int limit)
 {
-    const struct wait_point *wp = wait->wait;
-    const char *text = wp->alone ? collapsed_text(g->u, wp->stmt_lo, wp->stmt_hi)
-                                 : collapsed_text(g->u, wait->lo, wait->hi);
-    size_t n = strlen(text);
-    if (n > 100)
-        text = arena_printf(g->u, "%.90s ...", text);
-    if (!wp->alone)
-        text = arena_printf(g->u, "%s (line %d)", text, tok_line(g->u, wp->dot));
-    return comment_safe(g->u, text, strlen(text));
+    struct unit *u = g->u;
+    int written = 0;
+    for (int i = lo; i < hi && written <= limit; i++) {
+        int len;
+        const char *s = tok_text(u, i, &len);
+        if (i > lo && tok_trivia(u, i) < u->toks[i].start) {
+            w_raw(g->w, " ", 1);
+            written++;
+        }
+        for (int k = 0; k < len && written <= limit; k++, written++) {
+            char c = s[k];
+            bool closes = c == '*' && k + 1 < len && s[k + 1] == '/';
+            bool opens = c == '/' && k + 1 < len && s[k + 1] == '*';
+            if (closes || opens || c == '\\' || c == '\n' || c == '\r')
+                w_raw(g->w, closes ? "* " : opens ? "/ " : " ", closes || opens ? 2 : 1);
+            else
+                w_raw(g->w, &c, 1);
+        }
+    }
+    if (written > limit)
+        w_text(g->w, " ...");
+}
+
+/* The comment that opens a wait point: the statement when it is its only
+ * wait, else the wait itself and its line. */
+static void gen_wait_comment(struct gen *g, const struct expr *wait)
+{
+    const struct wait_point *wp = &g->co->waits[wait->wait - 1];
+    gen_line(g, "/* ---- wait point %d: ", wait->wait);
+    if (wp->alone) {
+        w_tokens_in_comment(g, wp->stmt_lo, wp->stmt_hi, 100);
+    } else {
+        w_tokens_in_comment(g, wait->lo, wait->hi, 100);
+        w_printf(g->w, " (line %d)", tok_line(g->u, wp->dot));
+    }
+    w_text(g->w, " ---- */");
 }
 
 /* A wait point: store the future, poll it (the case label lets the next
  * poll come straight back here), and continue once it is ready, its value
- * written to `dest` ("NULL": not wanted). Inside a switch of the body's
+ * written to `dest` followed by `name` (unless NULL): "&frame->" "x", or
+ * "NULL" when the value is not wanted. Inside a switch of the body's
  * own, the label is a goto target instead, reached from a case at the top
  * of the poll function (a case label here would belong to that switch). */
-void gen_wait(struct gen *g, const struct expr *wait, const char *dest)
+void gen_wait(struct gen *g, const struct expr *wait, const char *dest, const char *name)
 {
     struct unit *u = g->u;
     struct writer *w = g->w;
-    const struct wait_point *wp = wait->wait;
-    int line = tok_line(u, wp->stmt_lo);
+    const struct wait_point *wp = &g->co->waits[wait->wait - 1];
+    int number = wait->wait, line = tok_line(u, wp->stmt_lo);
 
-    gen_line(g, "/* ---- wait point %d: %s ---- */", wp->number, wait_label(g, wait));
+    gen_wait_comment(g, wait);
     gen_line_at(g, line, "frame->awaited = ");
     emit_expr(g, wait->kids[0], false);
     w_text(w, ";");
@@ -336,14 +367,14 @@ void gen_wait(struct gen *g, const struct expr *wait, const char *dest)
         emit_comment(g, u->comments[comment].start, u->comments[comment].end);
         g->consumed = u->comments[comment].end;
     }
-    gen_line_at(g, line, arena_printf(u, "frame->state = %d;", wp->number));
+    gen_line_at(g, line, "frame->state = %d;", number);
     gen_line_at(g, line, "/* fall through */");
     /* No #line may come between the comment and the label, or gcc no longer
      * sees the comment (-Wimplicit-fallthrough); a label has no code anyway. */
     int indent = w->indent;
     w->indent = 4;
     if (wp->in_switch) {
-        gen_line_at(g, -1, arena_printf(u, "wait_point_%d:", wp->number));
+        gen_line_at(g, -1, "wait_point_%d:", number);
         if (w->out == NULL) { /* the dry pass collects them for the top of the poll function */
             if (g->ntrampolines == g->trampolines_cap) {
                 int cap = g->trampolines_cap ? 2 * g->trampolines_cap : 8;
@@ -352,27 +383,32 @@ void gen_wait(struct gen *g, const struct expr *wait, const char *dest)
                                sizeof(int) * (size_t) cap);
                 g->trampolines_cap = cap;
             }
-            g->trampolines[g->ntrampolines++] = wp->number;
+            g->trampolines[g->ntrampolines++] = number;
         }
     } else {
-        gen_line_at(g, -1, arena_printf(u, "case %d:", wp->number));
+        gen_line_at(g, -1, "case %d:", number);
     }
     w->indent = indent;
-    gen_line_at(g, line,
-                arena_printf(u,
-                             "if (frame->awaited->poll(frame->awaited, %s%s) == "
-                             "POLL_PENDING)",
-                             u->waker ? "waker, " : "", dest));
+    gen_line_at(g, line, "if (frame->awaited->poll(frame->awaited, %s%s%s) == POLL_PENDING)",
+                u->waker ? "waker, " : "", dest, name ? name : "");
     w->indent += 4;
     gen_line_at(g, line, "return POLL_PENDING;");
     w->indent -= 4;
     gen_line_at(g, line, "frame->awaited->drop(frame->awaited);");
     gen_line_at(g, line, "frame->awaited = NULL;");
     w->fixed = false;
-    gen_line(g, "/* ---- end of wait point %d ---- */", wp->number);
+    gen_line(g, "/* ---- end of wait point %d ---- */", number);
 }
 
 /* ===== Statements ===== */
+
+/* The tree of an expression that waits (NULL for none), for the statement
+ * being written: in the scratch arena, so the caller releases it with
+ * scratch_release once the statement is out. */
+static struct expr *tree(struct gen *g, const struct wexpr *w)
+{
+    return w == NULL ? NULL : wait_tree(g->u, g->co, w, NULL);
+}
 
 static void gen_stmt(struct gen *g, const struct stmt *s);
 
@@ -422,9 +458,9 @@ static void gen_store_output(struct gen *g, int line, const char *value, const s
     gen_line_at(g, line, "if (output != NULL)");
     w->indent += 4;
     if (value != NULL) {
-        gen_line_at(g, line, arena_printf(g->u, "*%s output = %s;", g->output_cast, value));
+        gen_line_at(g, line, "*%s output = %s;", g->output_cast, value);
     } else {
-        gen_line_at(g, line, arena_printf(g->u, "*%s output = ", g->output_cast));
+        gen_line_at(g, line, "*%s output = ", g->output_cast);
         emit_expr(g, e, false);
         w_text(w, ";");
     }
@@ -439,7 +475,8 @@ static void gen_return(struct gen *g, const struct stmt *s)
     const struct coroutine *co = g->co;
     int line = tok_line(u, s->lo);
     int lo = s->lo + 1, hi = s->hi - 1; /* the value */
-    struct expr *e = s->expr;
+    struct arena_mark mark = scratch_mark(u);
+    struct expr *e = tree(g, s->expr);
 
     if (e != NULL && co->returns_void) {
         const struct expr *w = strip_parens(e);
@@ -451,7 +488,7 @@ static void gen_return(struct gen *g, const struct stmt *s)
         lower_top(g, (struct expr *) w, false);
     } else if (e != NULL) {
         g->uses_output = true;
-        if (lower_direct(g, e, key_of_type(u, g->return_type), "&result")) {
+        if (lower_direct(g, e, g->return_key, "&result", NULL)) {
             g->needs_result = true;
             gen_store_output(g, line, "result", NULL);
         } else {
@@ -486,6 +523,7 @@ static void gen_return(struct gen *g, const struct stmt *s)
     gen_line_at(g, line, "frame->state = -1;");
     gen_line_at(g, line, "return POLL_READY;");
     g->w->fixed = false;
+    scratch_release(u, mark);
 }
 
 /* Is this declarator's type variably modified (an array sized by a variable)? */
@@ -546,7 +584,7 @@ static void gen_c_local(struct gen *g, const struct decl *d, int lo, int hi, boo
  * comma expression): `frame->x = v`, an array through memcpy, a struct
  * through a compound literal. Returns false when there is nothing to do. */
 static bool gen_initialiser(struct gen *g, const struct decl *d, const struct declarator *dl,
-                            const char *field, bool in_for, bool first)
+                            const struct expr *init, const char *field, bool in_for, bool first)
 {
     struct unit *u = g->u;
     struct writer *w = g->w;
@@ -566,13 +604,13 @@ static bool gen_initialiser(struct gen *g, const struct decl *d, const struct de
     }
     if (dl->is_array) {
         w_printf(w, "memcpy(frame->%s, (%s)%s", field, type, braced ? "" : "{");
-        dl->init ? emit_expr(g, dl->init, false) : emit_tokens(g, dl->init_lo, dl->init_hi, false);
+        init ? emit_expr(g, init, false) : emit_tokens(g, dl->init_lo, dl->init_hi, false);
         w_printf(w, "%s, sizeof frame->%s)", braced ? "" : "}", field);
     } else {
         w_printf(w, "frame->%s = ", field);
         if (braced)
             w_printf(w, "(%s)", type);
-        dl->init ? emit_expr(g, dl->init, false) : emit_tokens(g, dl->init_lo, dl->init_hi, false);
+        init ? emit_expr(g, init, false) : emit_tokens(g, dl->init_lo, dl->init_hi, false);
     }
     if (!in_for)
         w_text(w, ";");
@@ -619,20 +657,20 @@ static void gen_decl(struct gen *g, const struct decl *d, int lo, int hi, bool i
                  len, name);
         }
         int f = local_field(g, d, dl);
-        const char *dest = arena_printf(u, "&frame->%s", g->fields[f].name);
-        if (dl->init != NULL && !dl->is_array && !in_for &&
-            lower_direct(g, dl->init, g->fields[f].key, dest)) {
+        struct arena_mark mark = scratch_mark(u);
+        struct expr *init = tree(g, dl->init);
+        if (init != NULL && !dl->is_array && !in_for &&
+            lower_direct(g, init, g->fields[f].key, "&frame->", g->fields[f].name)) {
             emitted = true;
-            continue;
+        } else if (dl->init_lo < dl->init_hi) {
+            if (init != NULL)
+                lower_top(g, init, true);
+            emitted |= gen_initialiser(g, d, dl, init, g->fields[f].name, in_for, first);
+            first = false;
         }
-        if (dl->init != NULL)
-            lower_top(g, dl->init, true);
-        if (dl->init_lo == dl->init_hi)
-            continue;
-        emitted |= gen_initialiser(g, d, dl, g->fields[f].name, in_for, first);
-        first = false;
+        scratch_release(u, mark);
     }
-    if (!emitted && !in_for && d->trailing_comment >= 0 && d->count == 1)
+    if (!emitted && !in_for && d->trailing_comment >= 0)
         g->consumed = u->comments[d->trailing_comment].end; /* it labels the field instead */
 }
 
@@ -640,22 +678,20 @@ static void gen_decl(struct gen *g, const struct decl *d, int lo, int hi, bool i
  * still does something. */
 static void gen_expr_stmt(struct gen *g, const struct stmt *s)
 {
-    struct expr *e = s->expr;
-    if (e == NULL) {
-        begin_line(g, s->lo);
-        emit_tokens(g, s->lo, s->hi, false);
-        return;
-    }
+    struct arena_mark mark = scratch_mark(g->u);
+    struct expr *e = tree(g, s->expr);
     const struct expr *top = strip_parens(e);
-    if (top->kind == EXPR_ASSIGN && tok_punct(g->u, top->op, "=") &&
-        lower_assignment_direct(g, (struct expr *) top))
-        return;
-    lower_top(g, e, false);
-    if (!has_effect(g, e))
-        return;
-    begin_line(g, s->lo);
-    emit_expr(g, e, false);
-    w_text(g->w, ";");
+    bool direct = top->kind == EXPR_ASSIGN && tok_punct(g->u, top->op, "=") &&
+                  lower_assignment_direct(g, (struct expr *) top);
+    if (!direct) {
+        lower_top(g, e, false);
+        if (has_effect(g, e)) {
+            begin_line(g, s->lo);
+            emit_expr(g, e, false);
+            w_text(g->w, ";");
+        }
+    }
+    scratch_release(g->u, mark);
 }
 
 static bool needs_braces(const struct stmt *body)
@@ -697,28 +733,31 @@ static bool gen_body(struct gen *g, const struct stmt *body)
 }
 
 /* `keyword (head)`: the header as written, or with its waits done before. */
-static void gen_head(struct gen *g, const struct stmt *s, const char *keyword)
+static void gen_head(struct gen *g, const struct stmt *s, const char *keyword, const struct expr *e)
 {
     int close = g->u->toks[s->head].match;
     g->base = visual_col(g->u, g->u->toks[s->lo].start);
     w_text(g->w, keyword);
     w_text(g->w, " ");
-    if (s->expr == NULL) {
+    if (e == NULL) {
         emit_tokens(g, s->head, close + 1, false);
         return;
     }
     emit_tokens(g, s->head, s->head + 1, false);
-    emit_expr(g, s->expr, true);
+    emit_expr(g, e, true);
     emit_tokens(g, close, close + 1, true);
 }
 
-/* The waits of a header's expression, written before the statement. */
-static void lower_head(struct gen *g, const struct stmt *s)
+/* The waits of a header's expression, written before the statement; its
+ * tree, or NULL when it does not wait. */
+static struct expr *lower_head(struct gen *g, const struct stmt *s)
 {
-    if (s->expr == NULL)
-        return;
+    struct expr *e = tree(g, s->expr);
+    if (e == NULL)
+        return NULL;
     g->base = visual_col(g->u, g->u->toks[s->lo].start);
-    lower_top(g, s->expr, true);
+    lower_top(g, e, true);
+    return e;
 }
 
 /* A statement's header [lo, hi), on one line and cut if long: for a comment. */
@@ -733,9 +772,11 @@ static const char *header_comment(struct gen *g, int lo, int hi)
 static void gen_if(struct gen *g, const struct stmt *s)
 {
     struct writer *w = g->w;
-    lower_head(g, s);
+    struct arena_mark mark = scratch_mark(g->u);
+    struct expr *e = lower_head(g, s);
     begin_line(g, s->lo);
-    gen_head(g, s, "if");
+    gen_head(g, s, "if", e);
+    scratch_release(g->u, mark);
     bool braced = gen_body(g, s->body);
     if (s->else_body == NULL)
         return;
@@ -760,14 +801,16 @@ static void gen_if(struct gen *g, const struct stmt *s)
  * condition waits. */
 static void gen_loop_test(struct gen *g, const struct stmt *s)
 {
-    lower_head(g, s);
+    struct arena_mark mark = scratch_mark(g->u);
+    struct expr *e = lower_head(g, s);
     begin_line(g, s->head);
     w_text(g->w, "if (!(");
-    emit_expr(g, s->expr, false);
+    emit_expr(g, e, false);
     w_text(g->w, "))");
     g->w->indent += 4;
     gen_line(g, "break;");
     g->w->indent -= 4;
+    scratch_release(g->u, mark);
 }
 
 /* The body of a lowered loop, inside the braces of its `for (;;)`. */
@@ -790,7 +833,7 @@ static void gen_while(struct gen *g, const struct stmt *s)
     int close = g->u->toks[s->head].match;
     begin_line(g, s->lo);
     if (s->expr == NULL) {
-        gen_head(g, s, "while");
+        gen_head(g, s, "while", NULL);
         gen_body(g, s->body);
         return;
     }
@@ -818,7 +861,7 @@ static void gen_do(struct gen *g, const struct stmt *s)
             w_join(w, " ");
         else
             begin_line(g, s->else_tok);
-        gen_head(g, s, "while");
+        gen_head(g, s, "while", NULL);
         w_text(w, ";");
         return;
     }
@@ -826,11 +869,28 @@ static void gen_do(struct gen *g, const struct stmt *s)
     w->indent += 4;
     gen_loop_body(g, s->body);
     w->indent -= 4;
-    gen_line(g, "%s: /* what a continue goes to */", label_name(g, "continue", s->lo));
+    if (s->loop->has_continue)
+        gen_line(g, "%s: /* what a continue goes to */", label_name(g, "continue", s->lo));
     w->indent += 4;
     gen_loop_test(g, s);
     w->indent -= 4;
     gen_line(g, "}");
+}
+
+/* The statement `e;` for an expression that waits and whose value is not
+ * used (a part of a for header), after its waits; none if nothing is left
+ * to do. */
+static void gen_effect_statement(struct gen *g, const struct wexpr *w)
+{
+    struct arena_mark mark = scratch_mark(g->u);
+    struct expr *e = tree(g, w);
+    lower_top(g, e, false);
+    if (has_effect(g, e)) {
+        begin_line(g, e->lo);
+        emit_expr(g, e, false);
+        w_text(g->w, ";");
+    }
+    scratch_release(g->u, mark);
 }
 
 /* The init part of a for header, in place or as statements before it. */
@@ -843,12 +903,7 @@ static void gen_for_init(struct gen *g, const struct stmt *s, bool in_header)
         gen_decl(g, s->decl, l->init_lo, l->init_hi, in_header);
         g->waits_to_come = saved;
     } else if (l->init != NULL) {
-        lower_top(g, l->init, false);
-        if (has_effect(g, l->init)) {
-            begin_line(g, l->init_lo);
-            emit_expr(g, l->init, false);
-            w_text(g->w, ";");
-        }
+        gen_effect_statement(g, l->init);
     } else if (l->init_lo < l->init_hi) {
         if (!in_header)
             begin_line(g, l->init_lo);
@@ -874,7 +929,7 @@ static void gen_plain_for(struct gen *g, const struct stmt *s)
     struct loop *l = s->loop;
     begin_line(g, s->lo);
     if (s->decl == NULL) {
-        gen_head(g, s, "for");
+        gen_head(g, s, "for", NULL);
     } else {
         w_text(g->w, "for (");
         gen_for_init(g, s, true);
@@ -920,15 +975,11 @@ static void gen_lowered_for(struct gen *g, const struct stmt *s)
     gen_loop_body(g, s->body);
     if (l->step != NULL) {
         w->indent -= 4;
-        gen_line(g, "%s: /* what a continue goes to */", label_name(g, "continue", s->lo));
+        if (l->has_continue)
+            gen_line(g, "%s: /* what a continue goes to */", label_name(g, "continue", s->lo));
         w->indent += 4;
         g->base = visual_col(g->u, g->u->toks[s->lo].start);
-        lower_top(g, l->step, false);
-        if (has_effect(g, l->step)) {
-            begin_line(g, l->step_lo);
-            emit_expr(g, l->step, false);
-            w_text(w, ";");
-        }
+        gen_effect_statement(g, l->step);
     }
     w->indent -= 4;
     gen_line(g, "}");
@@ -960,9 +1011,11 @@ static void gen_for(struct gen *g, const struct stmt *s)
 
 static void gen_switch(struct gen *g, const struct stmt *s)
 {
-    lower_head(g, s);
+    struct arena_mark mark = scratch_mark(g->u);
+    struct expr *e = lower_head(g, s);
     begin_line(g, s->lo);
-    gen_head(g, s, "switch");
+    gen_head(g, s, "switch", e);
+    scratch_release(g->u, mark);
     gen_body(g, s->body);
 }
 

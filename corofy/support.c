@@ -18,13 +18,13 @@ void out_of_memory(void)
 
 /* ===== Byte buffers ===== */
 
-static void buf_reserve(struct buf *b, size_t extra)
+void buf_reserve(struct buf *b, size_t extra)
 {
     if (b->len + extra + 1 <= b->cap)
         return;
     size_t cap = b->cap ? b->cap : 256;
     while (cap < b->len + extra + 1)
-        cap = cap < 1 << 20 ? cap * 2 : cap + cap / 2; /* big buffers grow by half */
+        cap = cap < 1 << 20 ? cap * 2 : cap + cap / 4; /* big ones grow by a quarter */
     char *data = realloc(b->data, cap);
     if (data == NULL)
         out_of_memory();
@@ -82,13 +82,14 @@ void buf_free(struct buf *b)
 struct arena_block {
     struct arena_block *next;
     size_t used, size;
-    max_align_t data[];
+    void *data[]; /* aligned for pointers: nothing here needs more */
 };
 
-void *arena_alloc(struct unit *u, size_t size)
+/* `size` bytes from the list of blocks at *list. */
+static void *block_alloc(struct arena_block **list, size_t size)
 {
-    size = (size + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
-    struct arena_block *b = u->arena;
+    size = (size + sizeof(void *) - 1) / sizeof(void *) * sizeof(void *);
+    struct arena_block *b = *list;
     if (b == NULL || b->size - b->used < size) {
         size_t block = size > 60000 ? size : 60000;
         b = malloc(sizeof *b + block);
@@ -96,13 +97,45 @@ void *arena_alloc(struct unit *u, size_t size)
             out_of_memory();
         b->used = 0;
         b->size = block;
-        b->next = u->arena;
-        u->arena = b;
+        b->next = *list;
+        *list = b;
     }
     void *p = (char *) b->data + b->used;
     b->used += size;
     memset(p, 0, size);
     return p;
+}
+
+void *arena_alloc(struct unit *u, size_t size)
+{
+    return block_alloc(&u->arena, size);
+}
+
+/* ===== The scratch arena =====
+ *
+ * The same, for what lives only while one statement is written (the trees
+ * of expressions that wait): scratch_release gives back everything
+ * allocated since the mark, and keeps the block it started in. */
+
+void *scratch_alloc(struct unit *u, size_t size)
+{
+    return block_alloc(&u->scratch, size);
+}
+
+struct arena_mark scratch_mark(const struct unit *u)
+{
+    return (struct arena_mark){u->scratch, u->scratch ? u->scratch->used : 0};
+}
+
+void scratch_release(struct unit *u, struct arena_mark mark)
+{
+    while (u->scratch != mark.block) {
+        struct arena_block *next = u->scratch->next;
+        free(u->scratch);
+        u->scratch = next;
+    }
+    if (u->scratch != NULL)
+        u->scratch->used = mark.used;
 }
 
 /* Arrays in the arena grow by moving: the old copy is simply abandoned
@@ -136,18 +169,23 @@ char *arena_printf(struct unit *u, const char *fmt, ...)
     return s;
 }
 
-void arena_free(struct unit *u)
+static void blocks_free(struct arena_block **list)
 {
-    while (u->arena != NULL) {
-        struct arena_block *next = u->arena->next;
-        free(u->arena);
-        u->arena = next;
+    while (*list != NULL) {
+        struct arena_block *next = (*list)->next;
+        free(*list);
+        *list = next;
     }
 }
 
+void arena_free(struct unit *u)
+{
+    blocks_free(&u->arena);
+    blocks_free(&u->scratch);
+}
+
 /* ===== Names to numbers =====
- *
- * Open addressing with linear probing; the table is kept at most half full.
+ * * Open addressing with linear probing; the table is kept at most 3/4 full.
  * A name is set again by overwriting its value. */
 
 static unsigned hash(const char *name, int len)
@@ -176,11 +214,19 @@ int table_get(const struct table *t, const char *name, int len)
     return s->name == NULL ? -1 : s->value;
 }
 
+/* Empties the table, keeping its room. */
+void table_clear(struct table *t)
+{
+    if (t->cap > 0)
+        memset(t->slots, 0, sizeof *t->slots * (size_t) t->cap);
+    t->count = 0;
+}
+
 void table_set(struct unit *u, struct table *t, const char *name, int len, int value)
 {
-    if (2 * (t->count + 1) > t->cap) {
+    if (4 * (t->count + 1) > 3 * t->cap) {
         struct table old = *t;
-        t->cap = t->cap ? 2 * t->cap : 64;
+        t->cap = t->cap ? 2 * t->cap : 8;
         t->count = 0;
         t->slots = arena_alloc(u, sizeof *t->slots * (size_t) t->cap);
         for (int k = 0; k < old.cap; k++)
@@ -339,7 +385,13 @@ static const char *const keywords[] = {
 
 bool tok_keyword(const struct unit *u, int i)
 {
-    return u->toks[i].kind == TOK_IDENT && tok_in(u, i, keywords);
+    return u->toks[i].keyword;
+}
+
+void mark_keywords(struct unit *u)
+{
+    for (int i = 0; i < u->ntoks; i++)
+        u->toks[i].keyword = u->toks[i].kind == TOK_IDENT && tok_in(u, i, keywords);
 }
 
 bool tok_is_ident(const struct unit *u, int i)

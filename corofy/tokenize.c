@@ -520,5 +520,9 @@ void tokenize(struct unit *u)
     do
         skip_trivia(&lx);
     while (next_token(&lx));
+    struct token *exact = realloc(u->toks, sizeof *u->toks * (size_t) u->ntoks);
+    if (exact != NULL) /* give back the room it grew by */
+        u->toks = exact;
+    mark_keywords(u);
     match_brackets(u);
 }

@@ -37,6 +37,7 @@ enum token_kind {
 struct token {
     unsigned char kind; /* enum token_kind */
     bool respelled;     /* spelled differently from its bytes (a splice inside, a digraph) */
+    bool keyword;       /* a C keyword (or a GNU one): set once tokens are known */
     int start, end;     /* its bytes: [start, end) of the input */
     int match;          /* ( [ { and ) ] }: the index of its partner; -1 for others */
 };
@@ -48,10 +49,13 @@ struct span {
 
 /* ===== Expressions that wait (expr.c) =====
  *
- * Only an expression with a `.wait` inside is parsed into a tree, and only
- * as finely as the lowering needs: a part without a wait is one EXPR_PLAIN
- * node, copied as it was written. The kids of a node are in source order,
- * which is the order corofy evaluates them in (left to right). */
+ * An expression with a `.wait` inside is parsed into a tree when its
+ * statement is written (and once before, to check it), and only as finely
+ * as the lowering needs: a part without a wait is one EXPR_PLAIN node,
+ * copied as it was written. The kids of a node are in source order, which
+ * is the order corofy evaluates them in (left to right). Trees live in the
+ * unit's scratch arena and die with the statement, so a big file never
+ * holds them all at once. */
 
 enum expr_kind {
     EXPR_PLAIN,  /* holds no wait */
@@ -66,29 +70,33 @@ enum expr_kind {
     EXPR_OTHER,  /* any other operator, subscript, member access, cast, initialiser list */
 };
 
-struct wait_point;
-
 struct expr {
-    enum expr_kind kind;
-    int lo, hi; /* its tokens: [lo, hi) */
-    int op;     /* the operator token: && || ? , = += ...; the '.' of a wait */
-    struct expr **kids;
-    int nkids;
-    bool has_wait;           /* a wait somewhere inside */
-    struct wait_point *wait; /* EXPR_WAIT */
+    unsigned char kind; /* enum expr_kind */
+    bool has_wait;      /* a wait somewhere inside */
     /* Set by the lowering (lower.c) while it writes the statement: */
-    bool hoisted; /* its value is now in frame field `field` ... */
-    bool deref;   /* ... or the field points to it (a place found early) */
+    bool hoisted;   /* its value is now in frame field `field` ... */
+    bool deref;     /* ... or the field points to it (a place found early) */
+    bool discarded; /* its value was not wanted, and nothing is left of it */
+    int lo, hi;     /* its tokens: [lo, hi) */
+    int op;         /* the operator token: && || ? , = += ...; the '.' of a wait */
+    int wait;       /* EXPR_WAIT: its number (see struct coroutine) */
+    int nkids;
     int field;
-    bool discarded;          /* its value was not wanted, and nothing is left of it */
+    struct expr **kids;
     const struct expr *same; /* it now reads as this kid (a comma's right side) */
+};
+
+/* An expression of a statement that waits: its tokens, and whether it is an
+ * initialiser (which may be a braced list). */
+struct wexpr {
+    int lo, hi;
+    bool initializer;
 };
 
 /* ===== Statements of a coroutine body (parse.c) ===== */
 
 /* One `.wait`: a place where the coroutine can stop and be resumed. */
 struct wait_point {
-    int number;           /* 1, 2, ... in source order: its case label */
     int dot;              /* the '.' of `.wait` */
     int stmt_lo, stmt_hi; /* the statement it is in, for the comment */
     bool alone;           /* the statement's only wait: its comment shows the statement */
@@ -100,8 +108,9 @@ struct declarator {
     int name;             /* the declared identifier */
     int init_lo, init_hi; /* the initialiser; init_lo == init_hi when there is none */
     bool is_array;        /* the name is followed by '[' */
+    const char *key;      /* its type with '@' for the name, once generate.c needs it */
     bool is_function;     /* the name is followed by '(' */
-    struct expr *init;    /* the initialiser, when a wait is inside */
+    struct wexpr *init;   /* the initialiser, when a wait is inside */
 };
 
 struct decl {
@@ -134,18 +143,23 @@ struct loop {
     int init_lo, init_hi; /* for: the three parts of the header */
     int cond_lo, cond_hi;
     int step_lo, step_hi;
-    struct expr *init, *step; /* ... when a wait is inside */
-    bool continue_label;      /* its `continue`s jump to a label corofy writes */
+    struct wexpr *init, *step; /* ... when a wait is inside */
+    bool continue_label;       /* its `continue`s jump to a label corofy writes ... */
+    bool has_continue;         /* ... if it has any */
 };
 
+/* A big input can hold millions of statements, so a small one (STMT_SIMPLE
+ * and STMT_DIRECTIVE: stmt_is_small) is allocated without the fields after
+ * `hi`, which the other kinds need. */
 struct stmt {
-    enum stmt_kind kind;
-    bool has_wait;          /* a wait point somewhere inside */
-    bool declaration_like;  /* simple: a _Static_assert (a label may not precede it) */
-    int lo, hi;             /* tokens [lo, hi) */
+    unsigned char kind;    /* enum stmt_kind */
+    bool has_wait;         /* a wait point somewhere inside */
+    bool declaration_like; /* simple: a _Static_assert (a label may not precede it) */
+    int lo, hi;            /* tokens [lo, hi) */
+    /* ---- not in a small statement ---- */
     int head;               /* '(' of an if/while/do/for/switch header; -1 otherwise */
     int else_tok;           /* if: the 'else' token; do: the 'while' token; label: one past ':' */
-    struct expr *expr;      /* the expression (statement, return value, header), when it waits */
+    struct wexpr *expr;     /* the expression (statement, return value, header), when it waits */
     struct stmt *body;      /* if/while/do/for/switch/label */
     struct stmt *else_body; /* if */
     struct stmt **items;    /* block */
@@ -155,8 +169,9 @@ struct stmt {
 };
 
 struct param {
-    int lo, hi; /* its tokens */
-    int name;   /* the parameter's name */
+    int lo, hi;      /* its tokens */
+    int name;        /* the parameter's name */
+    const char *key; /* its type with '@' for the name, once generate.c needs it */
 };
 
 /* `coroutine T name(params) { body }`, or a declaration `coroutine T name(params);`. */
@@ -172,11 +187,17 @@ struct coroutine {
     bool is_definition;
     struct param *params;
     int nparams;
-    struct stmt *body; /* a block; NULL for a declaration */
-    int nwaits;
-    struct wait_point *last_wait; /* the wait point parsed last */
+    struct stmt *body;        /* a block; NULL for a declaration */
+    struct wait_point *waits; /* its wait points, in source order: wait point N is waits[N - 1] */
+    int nwaits, waits_cap;
+    const char *type_key; /* its return type with '@' for a name, once needed */
     struct coroutine *next;
 };
+
+static inline bool stmt_is_small(enum stmt_kind kind)
+{
+    return kind == STMT_SIMPLE || kind == STMT_DIRECTIVE;
+}
 
 /* ===== Names to numbers (support.c) =====
  *
@@ -197,6 +218,11 @@ struct table {
 /* ===== One translation: everything the stages share ===== */
 
 struct arena_block;
+
+struct arena_mark {
+    struct arena_block *block;
+    size_t used;
+};
 
 struct unit {
     const struct corofy_options *options;
@@ -224,9 +250,11 @@ struct unit {
     struct table coroutine_names; /* name -> index in coroutines */
 
     struct coroutine *coroutines; /* in file order */
-    int ncoroutines;
+    struct coroutine **by_index;  /* the same, as an array (see coroutine_names) */
+    int ncoroutines, by_index_cap;
 
-    struct arena_block *arena; /* everything above is allocated here (but toks) */
+    struct arena_block *arena;   /* everything above is allocated here (but toks) */
+    struct arena_block *scratch; /* what lives only while one statement is written */
     struct buf *out;
     struct buf *messages;
     jmp_buf failed; /* fail() jumps here */
@@ -245,10 +273,14 @@ void *arena_grow(struct unit *u, void *old, size_t old_size, size_t new_size);
 char *arena_strdup(struct unit *u, const char *s, size_t n);
 char *arena_printf(struct unit *u, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void arena_free(struct unit *u);
+void *scratch_alloc(struct unit *u, size_t size); /* zeroed, never NULL */
+struct arena_mark scratch_mark(const struct unit *u);
+void scratch_release(struct unit *u, struct arena_mark mark); /* all allocated since mark */
 _Noreturn void out_of_memory(void);
 
 int table_get(const struct table *t, const char *name, int len); /* its value, or -1 */
 void table_set(struct unit *u, struct table *t, const char *name, int len, int value);
+void table_clear(struct table *t); /* empty, keeping the room */
 
 /* Report an error at a token (or a line and column) and abandon the
  * translation: control returns to corofy_translate, which frees everything. */
@@ -258,10 +290,11 @@ _Noreturn void fail_at(struct unit *u, int line, int col, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void warn(struct unit *u, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-const char *tok_text(const struct unit *u, int i, int *len);        /* its spelling */
-bool tok_is(const struct unit *u, int i, const char *text);         /* exact spelling */
-bool tok_punct(const struct unit *u, int i, const char *p);         /* a TOK_PUNCT spelled p */
-bool tok_keyword(const struct unit *u, int i);                      /* a C keyword (or a GNU one) */
+const char *tok_text(const struct unit *u, int i, int *len); /* its spelling */
+bool tok_is(const struct unit *u, int i, const char *text);  /* exact spelling */
+bool tok_punct(const struct unit *u, int i, const char *p);  /* a TOK_PUNCT spelled p */
+bool tok_keyword(const struct unit *u, int i);               /* a C keyword (or a GNU one) */
+void mark_keywords(struct unit *u); /* after tokenizing: sets token.keyword */
 bool tok_in(const struct unit *u, int i, const char *const *words); /* NULL-terminated */
 bool tok_is_wait(const struct unit *u, int i);          /* '.' of a `.wait` (not a designator) */
 bool tok_is_ident(const struct unit *u, int i);         /* an identifier that is not a keyword */
@@ -288,12 +321,11 @@ bool is_typedef_name(const struct unit *u, int i);
 bool is_type_name_group(const struct unit *u, int open); /* `(T *)` of a cast */
 int trailing_comment(const struct unit *u, int tok);     /* comment after tok on its line, or -1 */
 
-/* expr.c: the tree of [lo, hi), an expression with a wait inside it (the
- * statement it is in is [stmt_lo, stmt_hi); `in_switch`: inside a switch of
- * the coroutine's own). Numbers its wait points from co->nwaits + 1. */
-struct expr *parse_wait_expression(struct unit *u, struct coroutine *co, int lo, int hi,
-                                   int stmt_lo, int stmt_hi, bool in_switch);
-struct expr *parse_wait_initializer(struct unit *u, struct coroutine *co, int lo, int hi,
-                                    int stmt_lo, int stmt_hi, bool in_switch);
+/* expr.c: the tree of an expression that waits, in the scratch arena.
+ * While parsing (`w` non-NULL) it also adds its wait points to co->waits,
+ * with w as their statement's text and place; afterwards it finds them
+ * there. */
+struct expr *wait_tree(struct unit *u, struct coroutine *co, const struct wexpr *e,
+                       const struct wait_point *w);
 
 #endif

@@ -10,7 +10,11 @@
  * A runnable test prints the same thing either way; test_corofy.py checks it.
  * At exit the runtime reports on stderr how often a leaf was not ready (so a
  * test can check the coroutine really was suspended), and fails if a future
- * was never dropped. */
+ * was never dropped. leaves_made() counts the leaves made so far, in both
+ * builds, so a test can show that a wait C would not evaluate was skipped.
+ *
+ *   #define FUTURE_COUNT_ALLOCATIONS   before including: malloc is counted
+ *                          (allocations()), to show frames that need none */
 #ifndef FUTURE_H
 #define FUTURE_H
 
@@ -23,29 +27,75 @@ struct pair {
     int x, y;
 };
 
+static long test_leaves_made; /* leaves made, in either build */
+
+static inline long leaves_made(void)
+{
+    return test_leaves_made;
+}
+
+#ifdef FUTURE_COUNT_ALLOCATIONS
+static long test_allocations;
+
+static inline void *test_malloc(size_t size)
+{
+    test_allocations++;
+    return malloc(size);
+}
+
+static inline void *test_calloc(size_t n, size_t size)
+{
+    test_allocations++;
+    return calloc(n, size);
+}
+
+static inline long allocations(void)
+{
+    return test_allocations;
+}
+#define malloc(size) test_malloc(size)
+#define calloc(n, size) test_calloc(n, size)
+#endif
+
 #ifdef SEQUENTIAL
 
 static inline int ready_int(int polls, int value)
 {
     (void) polls;
+    test_leaves_made++;
     return value;
 }
 
 static inline char *ready_str(int polls, const char *text)
 {
     (void) polls;
+    test_leaves_made++;
     return strdup(text);
 }
 
 static inline struct pair ready_pair(int polls, int x, int y)
 {
     (void) polls;
+    test_leaves_made++;
     return (struct pair){x, y};
 }
 
 static inline void sleep_polls(int polls)
 {
     (void) polls;
+    test_leaves_made++;
+}
+
+struct countdown {
+    int unused;
+};
+
+static inline int countdown_init(struct countdown *c, int polls, int value)
+{
+    (void) c;
+    (void) polls;
+    test_leaves_made++;
+    return value;
 }
 
 #define RUN(call, dest) ((dest) = (call))
@@ -153,6 +203,7 @@ static inline struct future *leaf_new(int polls, const void *value, size_t size)
     if (size > 0)
         memcpy(leaf->value, value, size);
     test_live_futures++;
+    test_leaves_made++;
     return &leaf->base;
 }
 
@@ -178,6 +229,48 @@ static inline struct future *ready_pair(int polls, int x, int y)
 static inline struct future *sleep_polls(int polls)
 {
     return leaf_new(polls, NULL, 0);
+}
+
+/* A leaf in storage of the caller's (no malloc): not ready `polls` times,
+ * then ready with `value`. */
+struct countdown {
+    struct future base;
+    int polls_left;
+    int value;
+};
+
+static inline enum poll_status countdown_poll(struct future *self, WAKER_PARAMETER void *output)
+{
+    struct countdown *c = (struct countdown *) self;
+    if (c->polls_left > 0) {
+        c->polls_left--;
+        test_not_ready++;
+#ifdef FUTURE_WAKER
+        waker->wakes++;
+#endif
+        return POLL_PENDING;
+    }
+    if (output != NULL)
+        *(int *) output = c->value;
+    return POLL_READY;
+}
+
+static inline void countdown_drop(struct future *self)
+{
+    (void) self;
+    test_live_futures--;
+}
+
+static inline struct future *countdown_init(struct countdown *c, int polls, int value)
+{
+    test_report_at_exit();
+    c->base.poll = countdown_poll;
+    c->base.drop = countdown_drop;
+    c->polls_left = polls;
+    c->value = value;
+    test_live_futures++;
+    test_leaves_made++;
+    return &c->base;
 }
 
 /* Poll `future` until it is ready, then drop it. */
