@@ -373,6 +373,8 @@ static const struct coroutine *called_coroutine(struct gen *g, const struct expr
         return NULL;
     const char *s = tok_text(u, name, &len);
     int index = table_get(&u->coroutine_names, s, len);
+    if (index < 0 && u->init && len > 5 && memcmp(s + len - 5, "_init", 5) == 0)
+        index = table_get(&u->coroutine_names, s, len - 5); /* NAME_init: NAME's type */
     return index < 0 ? NULL : u->by_index[index];
 }
 

@@ -511,12 +511,29 @@ static void refuse_nul_bytes(struct unit *u)
     }
 }
 
+/* A carriage return that does not end a line (classic Mac line endings):
+ * compilers read it as a line break, so a // comment or a directive would
+ * end there for them and not for corofy. */
+static void refuse_lone_carriage_returns(struct unit *u)
+{
+    for (const char *p = u->text; (p = memchr(p, '\r', (size_t) (u->text + u->len - p))) != NULL;
+         p++) {
+        if (p + 1 < u->text + u->len && p[1] == '\n')
+            continue;
+        int at = (int) (p - u->text), line = line_of_offset(u, at);
+        fail_at(u, line, at - u->line_starts[line - 1] + 1,
+                "a carriage return (\\r) that does not end a line: compilers read it as a line "
+                "break, corofy does not; save the file with \\n or \\r\\n line endings");
+    }
+}
+
 void tokenize(struct unit *u)
 {
     struct lexer lx = {.u = u, .s = u->text, .len = u->len};
 
     find_lines(u);
     refuse_nul_bytes(u);
+    refuse_lone_carriage_returns(u);
     do
         skip_trivia(&lx);
     while (next_token(&lx));
