@@ -125,8 +125,8 @@ struct future {
     void (*drop)(struct future *self);
 };
 
-static int test_live_futures;  /* leaves created and not yet dropped */
-static int test_not_ready;     /* POLL_PENDING answers given by leaves */
+static int test_live_futures; /* leaves created and not yet dropped */
+static int test_not_ready;    /* POLL_PENDING answers given by leaves */
 
 static inline void test_report(void)
 {
@@ -143,8 +143,8 @@ struct leaf {
     struct future base;
     int polls_left;
     bool done;
-    char *owned;              /* a string the leaf frees if it is never delivered */
-    size_t size;              /* bytes of the value */
+    char *owned; /* a string the leaf frees if it is never delivered */
+    size_t size; /* bytes of the value */
     unsigned char value[16];
 };
 
@@ -160,14 +160,14 @@ static inline enum poll_status leaf_poll(struct future *self, WAKER_PARAMETER vo
         leaf->polls_left--;
         test_not_ready++;
 #ifdef FUTURE_WAKER
-        waker->wakes++;  /* a real leaf would hand the waker to a reactor */
+        waker->wakes++; /* a real leaf would hand the waker to a reactor */
 #endif
         return POLL_PENDING;
     }
     leaf->done = true;
     if (output != NULL) {
         memcpy(output, leaf->value, leaf->size);
-        leaf->owned = NULL;  /* delivered: the receiver owns it now */
+        leaf->owned = NULL; /* delivered: the receiver owns it now */
     }
     return POLL_READY;
 }
