@@ -374,7 +374,14 @@ void gen_wait(struct gen *g, const struct expr *wait, const char *dest, const ch
     int indent = w->indent;
     w->indent = 4;
     if (wp->in_switch) {
-        gen_line_at(g, -1, "wait_point_%d:", number);
+        char label[32];
+        snprintf(label, sizeof label, "wait_point_%d", number);
+        if (table_get(&g->labels, label, (int) strlen(label)) >= 0)
+            fail(u, wp->dot,
+                 "corofy needs the label '%s' here, and the coroutine has a label of "
+                 "that name: rename yours",
+                 label);
+        gen_line_at(g, -1, "%s:", label);
         if (w->out == NULL) { /* the dry pass collects them for the top of the poll function */
             if (g->ntrampolines == g->trampolines_cap) {
                 int cap = g->trampolines_cap ? 2 * g->trampolines_cap : 8;
