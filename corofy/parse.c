@@ -49,11 +49,6 @@ static int find_wait(const struct unit *u, int lo, int hi)
     return -1;
 }
 
-static const char *spelling(const struct unit *u, int i, int *len)
-{
-    return tok_text(u, i, len);
-}
-
 static const char *const type_keywords[] = {
     "void",   "char",     "short", "int",      "long",       "float", "double",
     "signed", "unsigned", "_Bool", "_Complex", "_Imaginary", NULL,
@@ -87,7 +82,7 @@ bool is_typedef_name(const struct unit *u, int i)
     if (tok_in(u, i, builtin_typedefs))
         return true;
     int len;
-    const char *s = spelling(u, i, &len);
+    const char *s = tok_text(u, i, &len);
     return table_get(&u->typedefs, s, len) >= 0;
 }
 
@@ -185,7 +180,7 @@ static void collect_typedefs(struct unit *u)
                 b = end;
             int name = declarator_name(u, a, b), len;
             if (name >= 0) {
-                const char *s = spelling(u, name, &len);
+                const char *s = tok_text(u, name, &len);
                 table_set(u, &u->typedefs, s, len, 1);
             }
             a = b + 1;
@@ -207,11 +202,11 @@ static struct stmt *new_stmt(struct parser *p, enum stmt_kind kind, int lo)
     return s;
 }
 
-static void no_wait_in(struct parser *p, int lo, int hi, const char *where, const char *why)
+static void no_wait_in(struct unit *u, int lo, int hi, const char *where, const char *why)
 {
-    int w = find_wait(p->u, lo, hi);
+    int w = find_wait(u, lo, hi);
     if (w >= 0)
-        fail(p->u, w, "a wait cannot be part of %s: %s", where, why);
+        fail(u, w, "a wait cannot be part of %s: %s", where, why);
 }
 
 /* corofy rewrites declarations and coroutine headers onto single lines,
@@ -230,7 +225,7 @@ static void check_declaration_tokens(struct unit *u, int lo, int hi)
 {
     for (int i = lo; i < hi; i++) {
         int len;
-        const char *s = spelling(u, i, &len);
+        const char *s = tok_text(u, i, &len);
         if (u->toks[i].kind == TOK_IDENT && tok_punct(u, i + 1, "(") &&
             (tok_in(u, i, group_keywords) || tok_in(u, i, typeof_keywords) ||
              tok_is(u, i, "_Atomic"))) {
@@ -248,7 +243,7 @@ static void check_declaration_tokens(struct unit *u, int lo, int hi)
 static int expect_paren(struct parser *p, int keyword)
 {
     int len;
-    const char *s = spelling(p->u, keyword, &len);
+    const char *s = tok_text(p->u, keyword, &len);
     if (!tok_punct(p->u, keyword + 1, "("))
         fail(p->u, keyword + 1, "expected '(' after '%.*s'", len, s);
     return keyword + 1;
@@ -357,7 +352,7 @@ static void check_specifiers(struct unit *u, struct decl *d, int lo, int spec_en
             d->is_static = true;
         if (tok_in(u, i, tag_keywords)) {
             int t = i + 1 < spec_end && tok_is_ident(u, i + 1) ? i + 2 : i + 1, len;
-            const char *s = spelling(u, i, &len);
+            const char *s = tok_text(u, i, &len);
             if (t < spec_end && tok_punct(u, t, "{"))
                 fail(u, i,
                      "a %.*s definition inside a coroutine is not supported: the frame "
@@ -367,7 +362,7 @@ static void check_specifiers(struct unit *u, struct decl *d, int lo, int spec_en
     }
     no_directive_in(u, lo, spec_end, "a declaration in a coroutine");
     check_declaration_tokens(u, lo, spec_end);
-    no_wait_in(&(struct parser){.u = u}, lo, spec_end, "a type",
+    no_wait_in(u, lo, spec_end, "a type",
                "a type is not evaluated, so there is nothing to wait for");
 }
 
@@ -393,7 +388,7 @@ static void parse_declarator(struct parser *p, struct decl *d, struct declarator
         fail(u, eq, "a function declaration cannot have an initialiser");
     no_directive_in(u, a, dl->hi, "a declaration in a coroutine");
     check_declaration_tokens(u, a, dl->hi);
-    no_wait_in(p, a, dl->hi, "a declarator (the size of an array, say)",
+    no_wait_in(p->u, a, dl->hi, "a declarator (the size of an array, say)",
                "a frame field needs a size known before the coroutine starts");
     if (find_wait(u, dl->init_lo, dl->init_hi) >= 0) {
         if (d->is_static)
@@ -503,7 +498,7 @@ static struct stmt *parse_return(struct parser *p, int lo, int hi)
     struct coroutine *co = p->co;
     int semi = expect_semicolon(p, lo + 1, hi), len, before = co->nwaits;
     struct stmt *s = new_stmt(p, STMT_RETURN, lo);
-    const char *name = spelling(u, co->name, &len);
+    const char *name = tok_text(u, co->name, &len);
 
     s->hi = semi + 1;
     if (co->returns_void && semi > lo + 1 && find_wait(u, lo + 1, semi) < 0)
@@ -657,7 +652,7 @@ static struct stmt *parse_label(struct parser *p, int lo, int *i, int hi)
         colon = find_punct(u, lo + 1, hi, ":");
         if (colon < 0 || (tok_is(u, lo, "default") && colon != lo + 1))
             fail(u, lo, "expected ':' after this label");
-        no_wait_in(p, lo, colon, "a 'case' label", "a label must be a constant");
+        no_wait_in(p->u, lo, colon, "a 'case' label", "a label must be a constant");
     }
     s->else_tok = *i = colon + 1;
     if (*i < hi) {
@@ -678,7 +673,8 @@ static struct stmt *parse_simple(struct parser *p, int lo, int hi)
     if ((is_break || is_continue) && p->loop == NULL && (!is_break || p->switches == 0))
         fail(u, lo, "'%s' outside a loop%s: in a coroutine it would leave corofy's own switch",
              is_break ? "break" : "continue", is_break ? " or switch" : "");
-    no_wait_in(p, lo, semi, tok_is(u, lo, "_Static_assert") ? "a _Static_assert" : "this statement",
+    no_wait_in(p->u, lo, semi,
+               tok_is(u, lo, "_Static_assert") ? "a _Static_assert" : "this statement",
                "it is not evaluated when the coroutine runs");
     if (is_continue) { /* only a continue has the field (a small statement has not) */
         s->loop = p->loop;
@@ -694,7 +690,7 @@ static void check_statement_start(struct parser *p, int lo, int hi, const char *
 {
     struct unit *u = p->u;
     int len;
-    const char *s = spelling(u, lo, &len);
+    const char *s = tok_text(u, lo, &len);
 
     if (lo >= hi)
         fail(u, lo, "expected a statement before '%.*s'", len, s);
@@ -772,7 +768,7 @@ static void add_param(struct unit *u, struct coroutine *co, int *cap, int a, int
 static void parse_params(struct unit *u, struct coroutine *co)
 {
     int lo = co->lparen + 1, hi = co->rparen, len, cap = 0;
-    const char *name = spelling(u, co->name, &len);
+    const char *name = tok_text(u, co->name, &len);
 
     if (lo == hi || (hi == lo + 1 && tok_is(u, lo, "void")))
         return;
@@ -824,7 +820,7 @@ static void parse_header(struct unit *u, struct coroutine *co, int keyword)
              "expected a function after 'coroutine': `coroutine T name(parameters) "
              "{ ... }`, where T is a type name (a typedef for anything fancier)");
     co->name = i - 1;
-    const char *name = spelling(u, co->name, &len);
+    const char *name = tok_text(u, co->name, &len);
     if (tok_is(u, co->name, "coroutine"))
         fail(u, co->name, "a coroutine cannot be named 'coroutine'");
     if (tok_in(u, co->name, reserved_names))
@@ -848,7 +844,7 @@ static void parse_header(struct unit *u, struct coroutine *co, int keyword)
 static void append_coroutine(struct unit *u, struct coroutine *co)
 {
     int len;
-    const char *name = spelling(u, co->name, &len);
+    const char *name = tok_text(u, co->name, &len);
     if (u->ncoroutines == u->by_index_cap) {
         int cap = u->by_index_cap ? 2 * u->by_index_cap : 16;
         u->by_index = arena_grow(u, u->by_index, sizeof *u->by_index * (size_t) u->ncoroutines,
@@ -872,7 +868,7 @@ static int parse_coroutine(struct unit *u, int keyword)
     int len;
 
     parse_header(u, co, keyword);
-    const char *name = spelling(u, co->name, &len);
+    const char *name = tok_text(u, co->name, &len);
     int after = co->rparen + 1;
     if (tok_punct(u, after, ";")) {
         co->last = after;
@@ -906,7 +902,7 @@ static void generated_names(struct unit *u, struct table *names)
     int index = 0;
     for (const struct coroutine *co = u->coroutines; co != NULL; co = co->next, index++) {
         int len;
-        const char *name = spelling(u, co->name, &len);
+        const char *name = tok_text(u, co->name, &len);
         const char *suffixes[] = {"_poll", "_drop", "_frame", "_init", "_release", NULL};
         for (int k = 0; suffixes[k] != NULL && (k < 3 || u->init); k++) {
             const char *full = arena_printf(u, "%.*s%s", len, name, suffixes[k]);
@@ -947,10 +943,10 @@ static void check_names(struct unit *u)
             i = u->toks[i].match;
         if (u->toks[i].kind != TOK_IDENT || is_tag_or_member(u, i))
             continue;
-        const char *name = spelling(u, i, &len);
+        const char *name = tok_text(u, i, &len);
         int owner = table_get(&generated, name, len);
         if (owner >= 0 && declares(u, i)) {
-            const char *co_name = spelling(u, u->by_index[owner]->name, &co_len);
+            const char *co_name = tok_text(u, u->by_index[owner]->name, &co_len);
             fail(u, i,
                  "the name '%.*s' belongs to the code corofy generates for coroutine "
                  "'%.*s'; rename this one",
