@@ -603,7 +603,7 @@ static void gen_poll(struct gen *g)
     int last = co->body->count - 1;
 
     gen_line(g, "static enum poll_status %s_poll(struct future *self, %svoid *output)", g->name,
-             g->u->waker ? "struct waker *waker, " : "");
+             g->u->waker ? "const struct waker *waker, " : "");
     gen_line(g, "{");
     gen_line(g, "    struct %s_frame *frame = (struct %s_frame *) self;", g->name, g->name);
     if (g->needs_result)

@@ -107,11 +107,12 @@ enum poll_status { POLL_PENDING = 0, POLL_READY = 1 };
 
 #ifdef FUTURE_WAKER
 /* The waker of this test runtime only counts wake-ups: block_on checks that
- * every POLL_PENDING came with one, i.e. the waker reached the leaf. */
+ * every POLL_PENDING came with one, i.e. the waker reached the leaf. A poll
+ * only borrows the waker (const), so it counts through a pointer. */
 struct waker {
-    int wakes;
+    int *wakes;
 };
-#define WAKER_PARAMETER struct waker *waker,
+#define WAKER_PARAMETER const struct waker *waker,
 #define WAKER_ARGUMENT(w) (w),
 #else
 #define WAKER_PARAMETER
@@ -160,7 +161,7 @@ static inline enum poll_status leaf_poll(struct future *self, WAKER_PARAMETER vo
         leaf->polls_left--;
         test_not_ready++;
 #ifdef FUTURE_WAKER
-        waker->wakes++; /* a real leaf would hand the waker to a reactor */
+        (*waker->wakes)++; /* a real leaf would clone the waker for a reactor */
 #endif
         return POLL_PENDING;
     }
@@ -246,7 +247,7 @@ static inline enum poll_status countdown_poll(struct future *self, WAKER_PARAMET
         c->polls_left--;
         test_not_ready++;
 #ifdef FUTURE_WAKER
-        waker->wakes++;
+        (*waker->wakes)++;
 #endif
         return POLL_PENDING;
     }
@@ -278,16 +279,17 @@ static inline void block_on(struct future *future, void *output)
 {
     test_report_at_exit();
 #ifdef FUTURE_WAKER
-    struct waker waker = {0};
+    int woken = 0;
+    struct waker waker = {&woken};
 #endif
     for (long polls = 1;; polls++) {
 #ifdef FUTURE_WAKER
-        int wakes = waker.wakes;
+        int wakes = woken;
 #endif
         if (future->poll(future, WAKER_ARGUMENT(&waker) output) == POLL_READY)
             break;
 #ifdef FUTURE_WAKER
-        if (waker.wakes == wakes) {
+        if (woken == wakes) {
             fprintf(stderr, "test runtime: POLL_PENDING without a wake-up: a lost waker\n");
             exit(4);
         }

@@ -32,7 +32,7 @@ struct twice_frame {
     struct future *awaited; /* the future being waited for, or NULL */
 };
 
-static enum poll_status twice_poll(struct future *self, struct waker *waker, void *output)
+static enum poll_status twice_poll(struct future *self, const struct waker *waker, void *output)
 {
     struct twice_frame *frame = (struct twice_frame *) self;
 
@@ -118,7 +118,7 @@ struct hello_frame {
     struct future *awaited; /* the future being waited for, or NULL */
 };
 
-static enum poll_status hello_poll(struct future *self, struct waker *waker, void *output)
+static enum poll_status hello_poll(struct future *self, const struct waker *waker, void *output)
 {
     struct hello_frame *frame = (struct hello_frame *) self;
 
@@ -189,7 +189,7 @@ struct waker_main_frame {
     struct future *awaited; /* the future being waited for, or NULL */
 };
 
-static enum poll_status waker_main_poll(struct future *self, struct waker *waker, void *output)
+static enum poll_status waker_main_poll(struct future *self, const struct waker *waker, void *output)
 {
     struct waker_main_frame *frame = (struct waker_main_frame *) self;
 
