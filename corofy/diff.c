@@ -1,6 +1,6 @@
 /* diff.c: a small unified diff (Myers' O((N+M)D) algorithm) for
- * `corofy --check`, so the check needs no diff program. Part of corofy/
- * (issue 6). */
+ * `corofy --check`, so the check needs no diff program. Part of corofy/,
+ * the coroutine preprocessor of ch04 and ch05. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,7 +11,7 @@
 #define MAX_EDITS 2000
 
 struct line {
-    const char *text;  /* with its '\n', if it has one */
+    const char *text; /* with its '\n', if it has one */
     size_t len;
 };
 
@@ -19,7 +19,7 @@ enum op { EQUAL, DELETE, INSERT };
 
 struct edit {
     enum op op;
-    int a, b;  /* line indexes in a and b (the one the op does not use is where it would be) */
+    int a, b; /* line indexes in a and b (the one the op does not use is where it would be) */
 };
 
 static struct line *split(const char *s, size_t n, int *count)
@@ -87,7 +87,7 @@ static int myers(const struct line *a, int n, const struct line *b, int m, struc
     if (found >= 0) {
         int x = n, y = m;
         for (d = found; d >= 0; d--) {
-            int *pv = trace[d] + d + 1;  /* pv[k] for k in [-d-1, d+1] */
+            int *pv = trace[d] + d + 1; /* pv[k] for k in [-d-1, d+1] */
             int k = x - y;
             int prev_k = k == -d || (k != d && pv[k - 1] < pv[k + 1]) ? k + 1 : k - 1;
             int prev_x = d == 0 ? 0 : pv[prev_k], prev_y = d == 0 ? 0 : prev_x - prev_k;
@@ -127,24 +127,13 @@ static void print_range(struct buf *out, char sign, int start, int count)
         buf_printf(out, "%c%d,%d", sign, count == 0 ? start : start + 1, count);
 }
 
-bool unified_diff(const char *a_text, size_t alen, const char *b_text, size_t blen,
-                  const char *a_label, const char *b_label, struct buf *out)
+/* The whole edit script turning a[0, n) into b[0, m), forwards: the
+ * common prefix, the middle (the shortest script, or all of it deleted
+ * then inserted when that is too long to find), the common suffix.
+ * Returns its length; the script is malloc'd into *out. */
+static int edit_script(const struct line *a, int n, const struct line *b, int m, int prefix,
+                       int suffix, struct edit **out)
 {
-    int n, m;
-    struct line *a = split(a_text, alen, &n), *b = split(b_text, blen, &m);
-    int prefix = 0, suffix = 0;
-
-    while (prefix < n && prefix < m && same(&a[prefix], &b[prefix]))
-        prefix++;
-    while (suffix < n - prefix && suffix < m - prefix && same(&a[n - 1 - suffix], &b[m - 1 - suffix]))
-        suffix++;
-    if (prefix == n && prefix == m) {
-        free(a);
-        free(b);
-        return false;
-    }
-
-    /* The whole script, forwards: the common prefix, the middle, the suffix. */
     int mid_n = n - prefix - suffix, mid_m = m - prefix - suffix, len = 0;
     struct edit *script = calloc((size_t) (n + m + 1), sizeof *script);
     struct edit *middle = calloc((size_t) (mid_n + mid_m + 1), sizeof *middle);
@@ -167,53 +156,83 @@ bool unified_diff(const char *a_text, size_t alen, const char *b_text, size_t bl
     for (int i = 0; i < suffix; i++)
         script[len++] = (struct edit){EQUAL, n - suffix + i, m - suffix + i};
     free(middle);
+    *out = script;
+    return len;
+}
 
-    buf_printf(out, "--- %s\n+++ %s\n", a_label, b_label);
-    int i = 0;
-    while (i < len) {
-        while (i < len && script[i].op == EQUAL)
-            i++;
-        if (i == len)
-            break;
-        /* A hunk: 3 lines of context on each side; changes closer than
-         * 6 unchanged lines share one hunk. */
-        int start = i >= 3 ? i - 3 : 0, end = i;
-        for (;;) {
-            while (end < len && script[end].op != EQUAL)
-                end++;
-            int run = end;
-            while (run < len && script[run].op == EQUAL)
-                run++;
-            if (run < len && run - end <= 6) {
-                end = run;
-                continue;
-            }
-            end = end + 3 < run ? end + 3 : run;
-            break;
+/* The end of the hunk whose first change is script[i]: 3 lines of context
+ * after the last change, and changes closer than 6 unchanged lines share
+ * one hunk. */
+static int hunk_end(const struct edit *script, int len, int i)
+{
+    int end = i;
+    for (;;) {
+        while (end < len && script[end].op != EQUAL)
+            end++;
+        int run = end;
+        while (run < len && script[run].op == EQUAL)
+            run++;
+        if (run < len && run - end <= 6) {
+            end = run;
+            continue;
         }
-        int a_count = 0, b_count = 0;
-        for (int j = start; j < end; j++) {
-            a_count += script[j].op != INSERT;
-            b_count += script[j].op != DELETE;
-        }
-        buf_puts(out, "@@ ");
-        print_range(out, '-', script[start].a, a_count);
-        buf_puts(out, " ");
-        print_range(out, '+', script[start].b, b_count);
-        buf_puts(out, " @@\n");
-        for (int j = start; j < end; j++) {
-            const struct edit *e = &script[j];
-            if (e->op == EQUAL)
-                print_line(out, ' ', &a[e->a]);
-            else if (e->op == DELETE)
-                print_line(out, '-', &a[e->a]);
-            else
-                print_line(out, '+', &b[e->b]);
-        }
-        i = end;
+        return end + 3 < run ? end + 3 : run;
     }
-    free(script);
+}
+
+/* One hunk, script[start, end): its @@ header and its lines. */
+static void print_hunk(struct buf *out, const struct edit *script, int start, int end,
+                       const struct line *a, const struct line *b)
+{
+    int a_count = 0, b_count = 0;
+    for (int j = start; j < end; j++) {
+        a_count += script[j].op != INSERT;
+        b_count += script[j].op != DELETE;
+    }
+    buf_puts(out, "@@ ");
+    print_range(out, '-', script[start].a, a_count);
+    buf_puts(out, " ");
+    print_range(out, '+', script[start].b, b_count);
+    buf_puts(out, " @@\n");
+    for (int j = start; j < end; j++) {
+        const struct edit *e = &script[j];
+        if (e->op == EQUAL)
+            print_line(out, ' ', &a[e->a]);
+        else if (e->op == DELETE)
+            print_line(out, '-', &a[e->a]);
+        else
+            print_line(out, '+', &b[e->b]);
+    }
+}
+
+bool unified_diff(const char *a_text, size_t alen, const char *b_text, size_t blen,
+                  const char *a_label, const char *b_label, struct buf *out)
+{
+    int n, m, prefix = 0, suffix = 0;
+    struct line *a = split(a_text, alen, &n), *b = split(b_text, blen, &m);
+
+    while (prefix < n && prefix < m && same(&a[prefix], &b[prefix]))
+        prefix++;
+    while (suffix < n - prefix && suffix < m - prefix &&
+           same(&a[n - 1 - suffix], &b[m - 1 - suffix]))
+        suffix++;
+    bool differ = prefix < n || prefix < m;
+    if (differ) {
+        struct edit *script;
+        int len = edit_script(a, n, b, m, prefix, suffix, &script);
+        buf_printf(out, "--- %s\n+++ %s\n", a_label, b_label);
+        for (int i = 0; i < len;) {
+            while (i < len && script[i].op == EQUAL)
+                i++;
+            if (i == len)
+                break;
+            int start = i >= 3 ? i - 3 : 0, end = hunk_end(script, len, i);
+            print_hunk(out, script, start, end, a, b);
+            i = end;
+        }
+        free(script);
+    }
     free(a);
     free(b);
-    return true;
+    return differ;
 }

@@ -10,7 +10,11 @@
  * A runnable test prints the same thing either way; test_corofy.py checks it.
  * At exit the runtime reports on stderr how often a leaf was not ready (so a
  * test can check the coroutine really was suspended), and fails if a future
- * was never dropped. */
+ * was never dropped. leaves_made() counts the leaves made so far, in both
+ * builds, so a test can show that a wait C would not evaluate was skipped.
+ *
+ *   #define FUTURE_COUNT_ALLOCATIONS   before including: malloc is counted
+ *                          (allocations()), to show frames that need none */
 #ifndef FUTURE_H
 #define FUTURE_H
 
@@ -23,29 +27,75 @@ struct pair {
     int x, y;
 };
 
+static long test_leaves_made; /* leaves made, in either build */
+
+static inline long leaves_made(void)
+{
+    return test_leaves_made;
+}
+
+#ifdef FUTURE_COUNT_ALLOCATIONS
+static long test_allocations;
+
+static inline void *test_malloc(size_t size)
+{
+    test_allocations++;
+    return malloc(size);
+}
+
+static inline void *test_calloc(size_t n, size_t size)
+{
+    test_allocations++;
+    return calloc(n, size);
+}
+
+static inline long allocations(void)
+{
+    return test_allocations;
+}
+#define malloc(size) test_malloc(size)
+#define calloc(n, size) test_calloc(n, size)
+#endif
+
 #ifdef SEQUENTIAL
 
 static inline int ready_int(int polls, int value)
 {
     (void) polls;
+    test_leaves_made++;
     return value;
 }
 
 static inline char *ready_str(int polls, const char *text)
 {
     (void) polls;
+    test_leaves_made++;
     return strdup(text);
 }
 
 static inline struct pair ready_pair(int polls, int x, int y)
 {
     (void) polls;
+    test_leaves_made++;
     return (struct pair){x, y};
 }
 
 static inline void sleep_polls(int polls)
 {
     (void) polls;
+    test_leaves_made++;
+}
+
+struct countdown {
+    int unused;
+};
+
+static inline int countdown_init(struct countdown *c, int polls, int value)
+{
+    (void) c;
+    (void) polls;
+    test_leaves_made++;
+    return value;
 }
 
 #define RUN(call, dest) ((dest) = (call))
@@ -57,9 +107,10 @@ enum poll_status { POLL_PENDING = 0, POLL_READY = 1 };
 
 #ifdef FUTURE_WAKER
 /* The waker of this test runtime only counts wake-ups: block_on checks that
- * every POLL_PENDING came with one, i.e. the waker reached the leaf. */
+ * every POLL_PENDING came with one, i.e. the waker reached the leaf. A poll
+ * only borrows the waker (const), so it counts through a pointer. */
 struct waker {
-    int *wakes; /* the count lives with block_on: the waker itself is borrowed (const) */
+    int *wakes;
 };
 #define WAKER_PARAMETER const struct waker *waker,
 #define WAKER_ARGUMENT(w) (w),
@@ -75,8 +126,8 @@ struct future {
     void (*drop)(struct future *self);
 };
 
-static int test_live_futures;  /* leaves created and not yet dropped */
-static int test_not_ready;     /* POLL_PENDING answers given by leaves */
+static int test_live_futures; /* leaves created and not yet dropped */
+static int test_not_ready;    /* POLL_PENDING answers given by leaves */
 
 static inline void test_report(void)
 {
@@ -93,8 +144,8 @@ struct leaf {
     struct future base;
     int polls_left;
     bool done;
-    char *owned;              /* a string the leaf frees if it is never delivered */
-    size_t size;              /* bytes of the value */
+    char *owned; /* a string the leaf frees if it is never delivered */
+    size_t size; /* bytes of the value */
     unsigned char value[16];
 };
 
@@ -110,14 +161,14 @@ static inline enum poll_status leaf_poll(struct future *self, WAKER_PARAMETER vo
         leaf->polls_left--;
         test_not_ready++;
 #ifdef FUTURE_WAKER
-        (*waker->wakes)++; /* a real leaf would hand the waker to a reactor */
+        (*waker->wakes)++; /* a real leaf would clone the waker for a reactor */
 #endif
         return POLL_PENDING;
     }
     leaf->done = true;
     if (output != NULL) {
         memcpy(output, leaf->value, leaf->size);
-        leaf->owned = NULL;  /* delivered: the receiver owns it now */
+        leaf->owned = NULL; /* delivered: the receiver owns it now */
     }
     return POLL_READY;
 }
@@ -153,6 +204,7 @@ static inline struct future *leaf_new(int polls, const void *value, size_t size)
     if (size > 0)
         memcpy(leaf->value, value, size);
     test_live_futures++;
+    test_leaves_made++;
     return &leaf->base;
 }
 
@@ -180,22 +232,64 @@ static inline struct future *sleep_polls(int polls)
     return leaf_new(polls, NULL, 0);
 }
 
+/* A leaf in storage of the caller's (no malloc): not ready `polls` times,
+ * then ready with `value`. */
+struct countdown {
+    struct future base;
+    int polls_left;
+    int value;
+};
+
+static inline enum poll_status countdown_poll(struct future *self, WAKER_PARAMETER void *output)
+{
+    struct countdown *c = (struct countdown *) self;
+    if (c->polls_left > 0) {
+        c->polls_left--;
+        test_not_ready++;
+#ifdef FUTURE_WAKER
+        (*waker->wakes)++;
+#endif
+        return POLL_PENDING;
+    }
+    if (output != NULL)
+        *(int *) output = c->value;
+    return POLL_READY;
+}
+
+static inline void countdown_drop(struct future *self)
+{
+    (void) self;
+    test_live_futures--;
+}
+
+static inline struct future *countdown_init(struct countdown *c, int polls, int value)
+{
+    test_report_at_exit();
+    c->base.poll = countdown_poll;
+    c->base.drop = countdown_drop;
+    c->polls_left = polls;
+    c->value = value;
+    test_live_futures++;
+    test_leaves_made++;
+    return &c->base;
+}
+
 /* Poll `future` until it is ready, then drop it. */
 static inline void block_on(struct future *future, void *output)
 {
     test_report_at_exit();
 #ifdef FUTURE_WAKER
-    int wake_count = 0;
-    struct waker waker = {&wake_count};
+    int woken = 0;
+    struct waker waker = {&woken};
 #endif
     for (long polls = 1;; polls++) {
 #ifdef FUTURE_WAKER
-        int wakes = wake_count;
+        int wakes = woken;
 #endif
         if (future->poll(future, WAKER_ARGUMENT(&waker) output) == POLL_READY)
             break;
 #ifdef FUTURE_WAKER
-        if (wake_count == wakes) {
+        if (woken == wakes) {
             fprintf(stderr, "test runtime: POLL_PENDING without a wake-up: a lost waker\n");
             exit(4);
         }
