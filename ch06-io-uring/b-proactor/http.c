@@ -110,7 +110,7 @@ struct http_get {
 };
 
 /* Let go of the socket. There is nothing to deregister: the ring knows
- * operations, not sockets, and none is in flight when we get here. */
+ * operations, not sockets. */
 static void close_socket(struct http_get *req)
 {
     if (req->fd >= 0)
@@ -177,8 +177,11 @@ static int receive_response(struct http_get *req, const struct waker *waker)
     if (req->cap - req->len < 1024) { /* keep room for a recv and the NUL */
         if (req->cap >= MAX_RESPONSE)
             return -EFBIG;
+        size_t old = req->cap;
         req->cap = req->cap ? 2 * req->cap : 4096;
         req->response = xrealloc(req->response, req->cap);
+        /* Zeroed, because valgrind cannot see the kernel write into it. */
+        memset(req->response + old, 0, req->cap - old);
     }
     struct io_uring_sqe sqe = {
         .opcode = IORING_OP_RECV,
@@ -255,9 +258,8 @@ static enum poll_status http_poll(struct future *self, const struct waker *waker
             report(req->path, "cannot connect to", errno);
             return finish(req, NULL, output);
         }
-        req->state = CONNECTING;
-        return wait_for(req, connect_to_server(req, waker),
-                        output); /* the first poll only starts */
+        req->state = CONNECTING; /* the first poll only starts */
+        return wait_for(req, connect_to_server(req, waker), output);
     }
     /* Polled before the completion came (by a combinator that polls all its
        children, say): hand the reactor the waker of this poll, and wait. */
