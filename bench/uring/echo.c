@@ -21,12 +21,12 @@ static size_t count; /* N */
 struct echo_end {
     struct future base;
     int fd;
-    bool client;          /* the side that pings (else echoes) */
-    bool started;         /* the first operation has been started */
-    bool sending;         /* the operation in flight (or just done) is a send */
-    size_t rounds;        /* client: round trips done */
-    size_t len, off;      /* bytes of buf to send, and sent; or expected, and received */
-    struct operation op;  /* the send or recv in flight */
+    bool client;         /* the side that pings (else echoes) */
+    bool started;        /* the first operation has been started */
+    bool sending;        /* the operation in flight (or just done) is a send */
+    size_t rounds;       /* client: round trips done */
+    size_t len, off;     /* bytes of buf to send, and sent; or expected, and received */
+    struct operation op; /* the send or recv in flight */
     char buf[ECHO_MSG];
 };
 
