@@ -9,17 +9,16 @@ with the program's own line as the reason.
 """
 import os
 import re
-import shutil
 import subprocess
-import sys
 import time
 
 import pytest
 
 from test_ch05_runtime import B_DELAYS, check_one_executor
-from workbook import (ROOT, UNAVAILABLE_EXIT, ScriptedServer, SilentServer, assert_corofied_current,
-                      assert_readme_output, assert_sanitizer_clean, closed_port, path, readme_blocks,
-                      run, skip_if_unavailable, stop_and_continue_in, timed_run)
+from workbook import (UNAVAILABLE_EXIT, ScriptedServer, SilentServer, assert_corofied_current,
+                      assert_readme_output, assert_sanitizer_clean, closed_port, path,
+                      readme_blocks, require_io_uring, run, run_under_strace, stop_and_continue_in,
+                      timed_run)
 
 STEP = path("ch06-io-uring", "b-proactor")
 README = path("ch06-io-uring", "b-proactor", "README.md")
@@ -27,12 +26,6 @@ PROACTOR = path("ch06-io-uring", "b-proactor", "proactor")
 NO_URING = path("ch06-io-uring", "b-proactor", "no-uring")
 IO_URING_ENTER = 426  # the system call's number on x86-64 and arm64
 
-UNAVAILABLE = {
-    "ENOSYS": "io_uring is not available here: io_uring_setup: Function not implemented "
-              "(a kernel without io_uring, or a seccomp filter that hides it)",
-    "EPERM": "io_uring is not available here: io_uring_setup: Operation not permitted "
-             "(kernel.io_uring_disabled or a seccomp profile forbids it)",
-}
 HALF_RESPONSE = b"HTTP/1.1 200 OK\r\ncontent-length: 20\r\n\r\nHalf"
 
 
@@ -43,24 +36,7 @@ def lines(text):
 @pytest.fixture(scope="module")
 def io_uring():
     """Skip, with the program's own line as the reason, where this kernel offers no io_uring."""
-    result = run([PROACTOR], env={"DELAYSERVER_ADDR": f"127.0.0.1:{closed_port()}"},
-                 check=False, timeout=10)
-    skip_if_unavailable(result)
-    assert "cannot connect" in result.stderr, result.stderr
-
-
-def strace(cmd, tmp_path, *, env, calls):
-    """Run cmd under strace -f (-y: name each descriptor); return (result, traced lines),
-    each without the thread id in front."""
-    if shutil.which("strace") is None:
-        pytest.skip("strace is not installed (scripts/test-deps installs it)")
-    log = tmp_path / "strace.txt"
-    result = run(["strace", "-f", "-y", "-o", str(log), "-e", f"trace={calls}", *cmd], env=env,
-                 check=False, timeout=60)
-    if not log.exists() or "PTRACE" in result.stderr:
-        pytest.skip(f"strace cannot trace here: {result.stderr.strip()}")
-    return result, [re.sub(r"^\d+ +", "", line) for line in log.read_text().split("\n")
-                    if line and "+++" not in line and "---" not in line]
+    require_io_uring(PROACTOR)
 
 
 ENTER_CALL = re.compile(r"io_uring_enter\(\d+<anon_inode:\[io_uring\]>, (\d+), (\d+), "
@@ -137,8 +113,8 @@ def test_stop_and_continue_while_waiting(delayserver, io_uring):
 def test_the_connects_go_to_the_kernel_in_one_call(delayserver, io_uring, tmp_path):
     """The five tasks' connects must reach the kernel together, in the first io_uring_enter,
     and every call must wait for a completion."""
-    result, traced = strace([PROACTOR], tmp_path, env={"DELAYSERVER_ADDR": delayserver.addr},
-                            calls="io_uring_enter")
+    result, traced = run_under_strace([PROACTOR], tmp_path, calls="io_uring_enter",
+                                      env={"DELAYSERVER_ADDR": delayserver.addr})
     assert result.returncode == 0, result.stderr
     check_one_executor(result.stdout)
     calls = [ENTER_CALL.fullmatch(line) for line in traced]
@@ -154,8 +130,8 @@ def test_the_connects_go_to_the_kernel_in_one_call(delayserver, io_uring, tmp_pa
 def test_no_socket_system_calls_but_the_ring(delayserver, io_uring, tmp_path):
     """connect, send and receive must all go through the ring: the futures never touch a socket themselves."""
     calls = "connect,sendto,sendmsg,recvfrom,recvmsg,read,write,readv,writev,epoll_wait,poll,ppoll"
-    result, traced = strace([PROACTOR], tmp_path, env={"DELAYSERVER_ADDR": delayserver.addr},
-                            calls=calls)
+    result, traced = run_under_strace([PROACTOR], tmp_path, calls=calls,
+                                      env={"DELAYSERVER_ADDR": delayserver.addr})
     assert result.returncode == 0, result.stderr
     check_one_executor(result.stdout)
     others = [line for line in traced
@@ -173,8 +149,9 @@ def test_a_server_that_stops_answering_is_given_up(io_uring, tmp_path, partial):
     or spins while it waits instead of sleeping in io_uring_enter."""
     with SilentServer(partial) as server:
         start = time.monotonic()
-        result, traced = strace([PROACTOR], tmp_path, calls="io_uring_enter",
-                                env={"DELAYSERVER_ADDR": server.addr, "DELAYSERVER_TIMEOUT_MS": "300"})
+        result, traced = run_under_strace([PROACTOR], tmp_path, calls="io_uring_enter",
+                                          env={"DELAYSERVER_ADDR": server.addr,
+                                               "DELAYSERVER_TIMEOUT_MS": "300"})
         elapsed = time.monotonic() - start
     assert result.returncode == 1, result
     assert result.stderr == "proactor: gave up after 300 ms: 5 of 5 responses never came\n"
@@ -242,33 +219,11 @@ def test_bad_arguments():
 
 # ===== Where io_uring is not available =====
 
-@pytest.mark.parametrize("error", ["ENOSYS", "EPERM"])
-def test_missing_io_uring_is_one_line_and_status_77(error):
-    """Without io_uring the program must say so in one line and exit 77, before any request."""
-    result = run([NO_URING, "--errno", error, PROACTOR], check=False, timeout=10,
-                 env={"DELAYSERVER_ADDR": f"127.0.0.1:{closed_port()}"})
-    assert (result.returncode, result.stdout, result.stderr) == \
-        (UNAVAILABLE_EXIT, "", f"proactor: {UNAVAILABLE[error]}\n")
-
-
 def test_waker_check_skips_without_io_uring():
     """waker-check must say it cannot run, with status 77, rather than fail its checks."""
     result = run([NO_URING, "./waker-check"], cwd=STEP, check=False, timeout=10)
     assert (result.returncode, result.stdout) == \
         (UNAVAILABLE_EXIT, "SKIPPED: io_uring is not available here: Function not implemented\n")
-
-
-def test_tests_skip_where_io_uring_is_missing():
-    """On a machine without io_uring this file's tests must be skipped with the program's reason."""
-    tests = [f"tests/test_ch06_b_proactor.py::{name}" for name in
-             ("test_one_executor_runs_every_task", "test_waker_after_finish")]
-    result = run([NO_URING, "--errno", "EPERM", sys.executable, "-m", "pytest", "-q", "-rs",
-                  "-p", "no:cacheprovider", *tests], cwd=ROOT, check=False, timeout=60,
-                 env={"WORKBOOK_BUILT": "1"})
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "2 skipped" in result.stdout, result.stdout
-    assert f"proactor: {UNAVAILABLE['EPERM']}" in result.stdout, result.stdout
-    assert "SKIPPED: io_uring is not available here: Operation not permitted" in result.stdout
 
 
 # ===== Wakers, on this reactor =====
@@ -364,13 +319,3 @@ def test_waker_after_finish_sanitized(variant):
     result = run_waker_check(variant, sanitizer=True)
     assert_sanitizer_clean(result)
     assert [t for t in lines(result.stdout) if not t.startswith("check:")] == WAKER_CHECK_LINES
-
-
-@pytest.mark.sanitizer
-@pytest.mark.parametrize("variant", ["-asan", "-tsan"])
-def test_sanitized_without_io_uring(variant):
-    """The helper and the program, both sanitized, must take the missing-io_uring path cleanly."""
-    result = run([NO_URING + variant, PROACTOR + variant], sanitizer=True, check=False, timeout=20,
-                 env={"DELAYSERVER_ADDR": "127.0.0.1:1"})
-    assert_sanitizer_clean(result, returncode=UNAVAILABLE_EXIT)
-    assert result.stderr == f"proactor{variant}: {UNAVAILABLE['ENOSYS']}\n"

@@ -11,28 +11,19 @@ nearest of them.
 """
 import os
 import re
-import shutil
-import sys
 import time
 
 import pytest
 
-from workbook import (ROOT, SANITIZER_EXIT, UNAVAILABLE_EXIT, DelayServer, ScriptedServer,
-                      SilentServer, assert_corofied_current, assert_readme_output,
-                      assert_sanitizer_clean, closed_port, path, readme_blocks, run,
-                      skip_if_unavailable, timed_run)
+from workbook import (SANITIZER_EXIT, UNAVAILABLE_EXIT, DelayServer, ScriptedServer, SilentServer,
+                      assert_corofied_current, assert_readme_output, assert_sanitizer_clean,
+                      closed_port, path, readme_blocks, require_io_uring, run, run_under_strace,
+                      timed_run)
 
 STEP = path("ch06-io-uring", "c-cancel")
 README = path("ch06-io-uring", "c-cancel", "README.md")
 CANCEL = path("ch06-io-uring", "c-cancel", "cancel")
-NO_URING = path("ch06-io-uring", "c-cancel", "no-uring")
 
-UNAVAILABLE = {
-    "ENOSYS": "io_uring is not available here: io_uring_setup: Function not implemented "
-              "(a kernel without io_uring, or a seccomp filter that hides it)",
-    "EPERM": "io_uring is not available here: io_uring_setup: Operation not permitted "
-             "(kernel.io_uring_disabled or a seccomp profile forbids it)",
-}
 LINE = re.compile(r"200 OK  HelloWorld(\d)  \((\d+) ms\)")
 DROPPED = re.compile(r"HelloWorld(\d): no answer within (\d+) ms: dropped")
 HALF_RESPONSE = b"HTTP/1.1 200 OK\r\ncontent-length: 20\r\n\r\nHalf"
@@ -46,10 +37,7 @@ def lines(text):
 @pytest.fixture(scope="module")
 def io_uring():
     """Skip, with the program's own line as the reason, where this kernel offers no io_uring."""
-    result = run([CANCEL], env={"DELAYSERVER_ADDR": f"127.0.0.1:{closed_port()}"},
-                 check=False, timeout=10)
-    skip_if_unavailable(result)
-    assert "cannot connect" in result.stderr, result.stderr
+    require_io_uring(CANCEL)
 
 
 @pytest.fixture(scope="module")
@@ -150,25 +138,15 @@ def test_fixed_build_is_clean_under_tsan(slow_server, io_uring):
 
 # ===== The deadline: linked timeouts =====
 
-def strace_enters(cmd, tmp_path, env):
-    if shutil.which("strace") is None:
-        pytest.skip("strace is not installed (scripts/test-deps installs it)")
-    log = tmp_path / "strace.txt"
-    result = run(["strace", "-f", "-o", str(log), "-e", "trace=io_uring_enter", *cmd], env=env,
-                 check=False, timeout=60)
-    if not log.exists() or "PTRACE" in result.stderr:
-        pytest.skip(f"strace cannot trace here: {result.stderr.strip()}")
-    return result, [t for t in log.read_text().split("\n") if "io_uring_enter(" in t]
-
-
 @pytest.mark.parametrize("partial", [b"", HALF_RESPONSE], ids=["silent", "half-answer"])
 def test_a_server_that_stops_answering_is_given_up(io_uring, tmp_path, partial):
     """The kernel must end each request's operation at its deadline: one line, exit 1, no hang,
     and the thread asleep meanwhile, not spinning."""
     with SilentServer(partial) as server:
         start = time.monotonic()
-        result, enters = strace_enters([CANCEL], tmp_path, {"DELAYSERVER_ADDR": server.addr,
-                                                            "DELAYSERVER_TIMEOUT_MS": "300"})
+        result, enters = run_under_strace([CANCEL], tmp_path, calls="io_uring_enter",
+                                          env={"DELAYSERVER_ADDR": server.addr,
+                                               "DELAYSERVER_TIMEOUT_MS": "300"})
         elapsed = time.monotonic() - start
     assert result.returncode == 1, result
     assert result.stderr == "cancel: gave up after 300 ms: 5 of 5 responses never came\n"
@@ -235,26 +213,6 @@ def test_help_names_patience_deadline_and_status():
 
 # ===== Where io_uring is not available =====
 
-@pytest.mark.parametrize("error", ["ENOSYS", "EPERM"])
-def test_missing_io_uring_is_one_line_and_status_77(error):
-    """Without io_uring the program must say so in one line and exit 77, before any request."""
-    result = run([NO_URING, "--errno", error, CANCEL], check=False, timeout=10,
-                 env={"DELAYSERVER_ADDR": f"127.0.0.1:{closed_port()}"})
-    assert (result.returncode, result.stdout, result.stderr) == \
-        (UNAVAILABLE_EXIT, "", f"cancel: {UNAVAILABLE[error]}\n")
-
-
-def test_tests_skip_where_io_uring_is_missing():
-    """On a machine without io_uring this file's tests must be skipped with the program's reason."""
-    test = "tests/test_ch06_c_cancel.py::test_patience_drops_the_slow_requests"
-    result = run([NO_URING, "--errno", "EPERM", sys.executable, "-m", "pytest", "-q", "-rs",
-                  "-p", "no:cacheprovider", test], cwd=ROOT, check=False, timeout=60,
-                 env={"WORKBOOK_BUILT": "1"})
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "1 skipped" in result.stdout, result.stdout
-    assert f"cancel: {UNAVAILABLE['EPERM']}" in result.stdout, result.stdout
-
-
 # ===== The files behind the program, and the README =====
 
 def test_corofied_file_regenerates():
@@ -306,13 +264,3 @@ def test_giving_up_is_sanitizer_clean(io_uring, variant):
                      env={"DELAYSERVER_ADDR": server.addr, "DELAYSERVER_TIMEOUT_MS": "300"})
     assert_sanitizer_clean(result, returncode=1)
     assert "responses never came" in result.stderr
-
-
-@pytest.mark.sanitizer
-@pytest.mark.parametrize("variant", ["-asan", "-tsan"])
-def test_sanitized_without_io_uring(variant):
-    """The helper and the program, both sanitized, must take the missing-io_uring path cleanly."""
-    result = run([NO_URING + variant, CANCEL + variant], sanitizer=True, check=False, timeout=20,
-                 env={"DELAYSERVER_ADDR": "127.0.0.1:1"})
-    assert_sanitizer_clean(result, returncode=UNAVAILABLE_EXIT)
-    assert result.stderr == f"cancel{variant}: {UNAVAILABLE['ENOSYS']}\n"
