@@ -2,33 +2,22 @@
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 
 import pytest
 
 from conftest import SPEEDUP
-from workbook import (ROOT, UNAVAILABLE_EXIT, ScriptedServer, assert_readme_output,
-                      assert_sanitizer_clean, closed_port, path, run, skip_if_unavailable,
-                      stop_and_continue_in, timed_run)
+from workbook import (UNAVAILABLE_EXIT, ScriptedServer, assert_readme_output,
+                      assert_sanitizer_clean, closed_port, path, require_io_uring, run,
+                      run_under_strace, stop_and_continue_in, timed_run)
 
 STEP = path("ch06-io-uring", "a-rings")
 README = path("ch06-io-uring", "a-rings", "README.md")
 RINGS = path("ch06-io-uring", "a-rings", "rings")
 RINGS_ASAN = path("ch06-io-uring", "a-rings", "rings-asan")
-NO_URING = path("ch06-io-uring", "a-rings", "no-uring")
-NO_URING_ASAN = path("ch06-io-uring", "a-rings", "no-uring-asan")
-
-MESSAGES = {
-    "ENOSYS": "io_uring is not available here: io_uring_setup: Function not implemented "
-              "(a kernel without io_uring, or a seccomp filter that hides it)",
-    "EPERM": "io_uring is not available here: io_uring_setup: Operation not permitted "
-             "(kernel.io_uring_disabled or a seccomp profile forbids it)",
-}
 
 QUEUED = re.compile(r"QUEUED: request-(\d+): connect -> send GET /(\d+)/request-(\d+) -> recv")
 ENTER = re.compile(r"ENTER: submitted (\d+), completions ready: (\d+)")
@@ -41,11 +30,7 @@ FINISHED = re.compile(r"FINISHED: (\d+) responses, (\d+) operations in (\d+) cal
 @pytest.fixture(scope="module")
 def io_uring():
     """Skip, with the program's own line as the reason, where this kernel offers no io_uring."""
-    # The ring is set up before the first connection, so a closed port is enough.
-    result = run([RINGS], env={"DELAYSERVER_ADDR": f"127.0.0.1:{closed_port()}"},
-                 check=False, timeout=10)
-    skip_if_unavailable(result)
-    assert "cannot connect" in result.stderr, result.stderr
+    require_io_uring(RINGS)
 
 
 def completions(out):
@@ -164,15 +149,8 @@ def test_readme_deadline(start_server, io_uring):
 # ===== One system call, many operations =====
 
 def strace(cmd, tmp_path, *, env, calls="io_uring_enter"):
-    """Run cmd under strace (-y: name each descriptor); return (result, traced lines)."""
-    if shutil.which("strace") is None:
-        pytest.skip("strace is not installed (scripts/test-deps installs it)")
-    log = tmp_path / "strace.txt"
-    result = run(["strace", "-y", "-o", str(log), "-e", f"trace={calls}", *cmd], env=env,
-                 check=False, timeout=60)
-    if not log.exists() or "PTRACE" in result.stderr:
-        pytest.skip(f"strace cannot trace here: {result.stderr.strip()}")
-    return result, [line for line in log.read_text().split("\n") if line and not line.startswith("+++")]
+    """Run cmd under strace; return (result, traced lines)."""
+    return run_under_strace(cmd, tmp_path, env=env, calls=calls)
 
 
 ENTER_CALL = re.compile(r"io_uring_enter\(\d+<anon_inode:\[io_uring\]>, (\d+), (\d+), "
@@ -383,34 +361,11 @@ def test_server_that_answers_garbage(io_uring, reply, message):
 
 # ===== Where io_uring is not available =====
 
-@pytest.mark.parametrize("error", ["ENOSYS", "EPERM"])
-def test_missing_io_uring_is_one_line_and_status_77(error):
-    """Without io_uring (an old kernel, a seccomp profile) the program must say so in one line
-    and exit 77, before it connects anywhere."""
-    result = run([NO_URING, "--errno", error, RINGS], check=False, timeout=10,
-                 env={"DELAYSERVER_ADDR": f"127.0.0.1:{closed_port()}"})
-    assert (result.returncode, result.stdout, result.stderr) == \
-        (UNAVAILABLE_EXIT, "", f"rings: {MESSAGES[error]}\n")
-
-
 def test_readme_missing_io_uring():
     """The README's run without io_uring must match what the program prints."""
     result = run(["./no-uring", "./rings"], cwd=STEP, check=False)
     assert result.returncode == UNAVAILABLE_EXIT
     assert_readme_output(README, "./no-uring ./rings", result.stdout + result.stderr)
-
-
-def test_tests_skip_where_io_uring_is_missing():
-    """On a machine without io_uring the tests must be skipped with the program's reason, not fail."""
-    # Run one of this file's tests in a pytest that no-uring starts: the
-    # seccomp filter is inherited by everything it runs.
-    test = "tests/test_ch06_io_uring.py::test_responses_arrive_in_reverse_order"
-    result = run([NO_URING, "--errno", "EPERM", sys.executable, "-m", "pytest", "-q", "-rs",
-                  "-p", "no:cacheprovider", test], cwd=ROOT, check=False, timeout=60,
-                 env={"WORKBOOK_BUILT": "1"})
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "1 skipped" in result.stdout, result.stdout
-    assert f"rings: {MESSAGES['EPERM']}" in result.stdout, result.stdout
 
 
 @pytest.mark.parametrize("args, status, message", [
@@ -458,12 +413,3 @@ def test_asan_clean_on_error_paths(io_uring):
         server.close()
     assert_sanitizer_clean(result, returncode=1)
     assert "gave up after 300 ms" in result.stderr
-
-
-@pytest.mark.sanitizer
-def test_asan_clean_without_io_uring():
-    """The helper and the program, both under ASan, must take the missing-io_uring path cleanly."""
-    result = run([NO_URING_ASAN, RINGS_ASAN], sanitizer=True, check=False, timeout=20,
-                 env={"DELAYSERVER_ADDR": "127.0.0.1:1"})
-    assert_sanitizer_clean(result, returncode=UNAVAILABLE_EXIT)
-    assert result.stderr == f"rings-asan: {MESSAGES['ENOSYS']}\n"

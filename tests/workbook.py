@@ -83,6 +83,16 @@ def assert_sanitizer_clean(result, returncode=0):
 UNAVAILABLE_EXIT = 77
 
 
+# What every io_uring program of ch06 says on stderr (after "<program>: ")
+# where io_uring_setup fails, by the error no-uring --errno makes it fail with.
+IO_URING_UNAVAILABLE = {
+    "ENOSYS": "io_uring is not available here: io_uring_setup: Function not implemented "
+              "(a kernel without io_uring, or a seccomp filter that hides it)",
+    "EPERM": "io_uring is not available here: io_uring_setup: Operation not permitted "
+             "(kernel.io_uring_disabled or a seccomp profile forbids it)",
+}
+
+
 def skip_if_unavailable(result, wanted=None):
     """Skip the running test, with the program's own last line as the reason,
     if `result` is a run that found its kernel feature missing (and the test
@@ -91,6 +101,33 @@ def skip_if_unavailable(result, wanted=None):
         import pytest
         lines = [line for line in result.stderr.split("\n") if line and not line.startswith("==")]
         pytest.skip(lines[-1] if lines else f"{result.args[0]} exited {UNAVAILABLE_EXIT}")
+
+
+def require_io_uring(program):
+    """Skip the running test, with the program's own line as the reason, where
+    this kernel offers no io_uring. The ch06 programs set up their ring before
+    the first connection, so a run against a closed port is enough to know."""
+    result = run([program], env={"DELAYSERVER_ADDR": f"127.0.0.1:{closed_port()}"},
+                 check=False, timeout=10)
+    skip_if_unavailable(result)
+    assert "cannot connect" in result.stderr, result.stderr
+
+
+def run_under_strace(cmd, tmp_path, *, env, calls):
+    """Run cmd under `strace -f -y -e trace=<calls>` (-y names each descriptor,
+    as in `read(3</usr/lib/...>`); return (result, traced lines), each line
+    without the thread id strace -f puts in front. Skips the test where strace
+    is missing or cannot trace (a container without ptrace)."""
+    import pytest
+    if shutil.which("strace") is None:
+        pytest.skip("strace is not installed (scripts/test-deps installs it)")
+    log = tmp_path / "strace.txt"
+    result = run(["strace", "-f", "-y", "-o", str(log), "-e", f"trace={calls}", *cmd], env=env,
+                 check=False, timeout=60)
+    if not log.exists() or "PTRACE" in result.stderr:
+        pytest.skip(f"strace cannot trace here: {result.stderr.strip()}")
+    return result, [re.sub(r"^\d+ +", "", line) for line in log.read_text().split("\n")
+                    if line and "+++" not in line and "--- SIG" not in line]
 
 
 def assert_corofied_current(source):

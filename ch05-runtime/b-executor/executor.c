@@ -138,7 +138,7 @@ static struct task *next_ready(struct executor *ex)
             pthread_mutex_unlock(&ex->lock);
             int err = reactor_wait(); /* events and deadlines wake tasks */
             if (err < 0)
-                die("epoll_wait: %s", strerror(-err));
+                die("reactor_wait: %s", strerror(-err));
             pthread_mutex_lock(&ex->lock);
             ex->parked = false;
         }
