@@ -98,7 +98,10 @@ def strace_counts(cmd, tmp_path):
 def test_demo_matches_readme(args):
     """The README's run of the demo no longer matches what the program prints."""
     out = run(["./timers", *args], cwd=STEP).stdout
-    assert_readme_output(README, " ".join(["./timers", *args]), out)
+    # The wakes and their order are the lesson; how often the executor slept
+    # in between depends on whether it was late for a wake (a busy machine).
+    assert_readme_output(README, " ".join(["./timers", *args]), out,
+                         optional=r"^main: \d+ pending tasks\. Sleep until notified\.$")
 
 
 @pytest.mark.parametrize("args", BACKENDS, ids=BACKEND_IDS)

@@ -24,6 +24,16 @@ def test_ellipsis_matches_any_number_of_lines():
     assert not match_lines([], ["unexpected"])
 
 
+def test_optional_lines_may_be_missing_but_nothing_else():
+    """An optional README line may be absent from the output; any other line, or a changed one, still fails."""
+    expected = ["a", "sleep", "b", "sleep", "c"]
+    assert match_lines(expected, ["a", "b", "sleep", "c"], optional="^sleep$")
+    assert match_lines(expected, ["a", "b", "c"], optional="^sleep$")
+    assert not match_lines(expected, ["a", "c"], optional="^sleep$")
+    assert not match_lines(expected, ["a", "b", "c", "sleep"], optional="^sleep$")
+    assert not match_lines(expected, ["a", "b", "c"])
+
+
 def test_readme_blocks_are_found(tmp_path):
     """A README's ```shell block must be read as command plus output lines."""
     readme = tmp_path / "README.md"
