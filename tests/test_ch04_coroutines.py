@@ -273,7 +273,7 @@ def test_server_that_is_not_a_delay_server_is_reported(step, reply, message):
 @pytest.mark.parametrize("args,message", [
     (["--frobnicate"], "unknown argument '--frobnicate' (try --help)"),
     (["extra"], "unknown argument 'extra' (try --help)"),
-    (["--help", "extra"], "unexpected argument 'extra' after --help"),
+    (["--help", "extra"], "unexpected argument 'extra' after --help (try --help)"),
 ], ids=["unknown-flag", "stray-word", "help-extra"])
 def test_help_and_unknown_arguments(step, args, message):
     """--help does not explain the program, or a typo in an argument is silently ignored."""

@@ -296,7 +296,7 @@ def test_bad_arguments(bad):
     if bad[0] == "--bogus":
         expected = "timers: unknown argument '--bogus' (try --help)"
     elif bad[0] == "--help":
-        expected = "timers: unexpected argument 'extra' after --help"
+        expected = "timers: unexpected argument 'extra' after --help (try --help)"
     else:
         value = bad[1] if len(bad) > 1 else ""
         expected = f"timers: --many needs a number from 1 to {MANY_MAX}, not '{value}' (try --help)"

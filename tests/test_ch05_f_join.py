@@ -168,7 +168,7 @@ def test_bad_arguments():
     """join ignores a bad argument or a malformed DELAYSERVER_ADDR, or --help fails."""
     assert run(["./join", "--help"], cwd=STEP).stdout.startswith("usage: join")
     for args, message in [(["--bogus"], "unknown argument '--bogus' (try --help)"),
-                          (["--help", "extra"], "unexpected argument 'extra' after --help")]:
+                          (["--help", "extra"], "unexpected argument 'extra' after --help (try --help)")]:
         bad = run(["./join", *args], cwd=STEP, check=False)
         assert bad.returncode == 2 and bad.stdout == "" and bad.stderr == f"join: {message}\n"
     addr = run(["./join"], cwd=STEP, check=False, env={"DELAYSERVER_ADDR": "nonsense"})

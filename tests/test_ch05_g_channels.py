@@ -178,7 +178,7 @@ def test_bad_arguments():
     assert helped.stdout.startswith("usage: ")
     for args, message in [
         (["--bogus"], "unknown argument '--bogus'"),
-        (["--help", "extra"], "unexpected argument 'extra' after --help"),
+        (["--help", "extra"], "unexpected argument 'extra' after --help (try --help)"),
         (["--stress", "--capacity", "0"], "--capacity needs a number from 1 to 100000000, not '0'"),
         (["--stress", "--messages", "ten"], "--messages needs a number from 1 to 100000000, not 'ten'"),
         (["--stress", "--messages", "-1"], "--messages needs a number from 1 to 100000000, not '-1'"),

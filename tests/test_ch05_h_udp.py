@@ -211,7 +211,7 @@ def test_refused_is_one_clear_error():
     (["--burst", "64", "--size", "2000"], "could overflow a socket's receive buffer"),
     (["--count", "-1"], "--count needs a number from 1 to 1000000"),
     (["--count", "99999999999999999999"], "--count needs a number from 1 to 1000000"),
-    (["--help", "extra"], "unexpected argument 'extra' after --help"),
+    (["--help", "extra"], "unexpected argument 'extra' after --help (try --help)"),
 ], ids=["unknown", "missing", "zero", "junk", "small", "large", "no-burst", "big-burst", "overflow",
         "negative", "huge", "help-extra"])
 def test_bad_arguments(args, message):

@@ -274,7 +274,7 @@ def test_bad_arguments(step):
     helped = run([program(step), "--help"], cwd=step)
     assert helped.stdout.startswith(f"usage: {name}") and "DELAYSERVER_TIMEOUT_MS" in helped.stdout
     for args, message in [(["--bogus"], "unknown argument '--bogus' (try --help)"),
-                          (["--help", "extra"], "unexpected argument 'extra' after --help")]:
+                          (["--help", "extra"], "unexpected argument 'extra' after --help (try --help)")]:
         bad = run([program(step), *args], cwd=step, check=False)
         assert bad.returncode == 2 and bad.stdout == ""
         assert bad.stderr == f"{name}: {message}\n"

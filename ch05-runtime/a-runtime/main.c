@@ -44,7 +44,8 @@ int main(int argc, char **argv)
 
     if (argc > 1 && strcmp(argv[1], "--help") == 0) {
         if (argc > 2) {
-            fprintf(stderr, "runtime: unexpected argument '%s' after --help\n", argv[2]);
+            fprintf(stderr, "runtime: unexpected argument '%s' after --help (try --help)\n",
+                    argv[2]);
             return 2;
         }
         fputs(usage, stdout);

@@ -586,7 +586,7 @@ static int parse_options(int argc, char **argv, struct options *opt)
     *opt = (struct options){.count = 5, .size = 0, .burst = 1, .refused = false};
     if (argc > 1 && strcmp(argv[1], "--help") == 0) {
         if (argc > 2) {
-            fprintf(stderr, "udp: unexpected argument '%s' after --help\n", argv[2]);
+            fprintf(stderr, "udp: unexpected argument '%s' after --help (try --help)\n", argv[2]);
             return 2;
         }
         usage();
