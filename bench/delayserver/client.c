@@ -32,9 +32,9 @@
 
 struct request {
     int fd;
-    int state;          /* CONNECTING, WAITING (sent), READING (first bytes seen), DONE */
-    int ok;             /* the answer starts with "HTTP/1.1 200" */
-    double sent_at;     /* seconds, CLOCK_MONOTONIC */
+    int state;      /* CONNECTING, WAITING (sent), READING (first bytes seen), DONE */
+    int ok;         /* the answer starts with "HTTP/1.1 200" */
+    double sent_at; /* seconds, CLOCK_MONOTONIC */
 };
 
 enum { CONNECTING, CONNECTED, WAITING, READING, DONE };
@@ -43,7 +43,7 @@ static double now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }
 
 static void die(const char *what)
@@ -54,14 +54,14 @@ static void die(const char *what)
 
 static int compare_doubles(const void *a, const void *b)
 {
-    double x = *(const double *)a, y = *(const double *)b;
+    double x = *(const double *) a, y = *(const double *) b;
     return (x > y) - (x < y);
 }
 
 /* The same percentile as the Python side: the value at index n*p/100. */
 static double percentile(const double *sorted, size_t n, int p)
 {
-    size_t i = n * (size_t)p / 100;
+    size_t i = n * (size_t) p / 100;
     return sorted[i < n ? i : n - 1];
 }
 
@@ -69,13 +69,13 @@ static int parse_addr(const char *text, struct sockaddr_in *addr)
 {
     char host[64];
     const char *colon = strrchr(text, ':');
-    if (!colon || (size_t)(colon - text) >= sizeof host)
+    if (!colon || (size_t) (colon - text) >= sizeof host)
         return -1;
-    memcpy(host, text, (size_t)(colon - text));
+    memcpy(host, text, (size_t) (colon - text));
     host[colon - text] = '\0';
     memset(addr, 0, sizeof *addr);
     addr->sin_family = AF_INET;
-    addr->sin_port = htons((uint16_t)atoi(colon + 1));
+    addr->sin_port = htons((uint16_t) atoi(colon + 1));
     return inet_pton(AF_INET, host, &addr->sin_addr) == 1 ? 0 : -1;
 }
 
@@ -95,9 +95,10 @@ static void connect_all(int ep, struct request *reqs, size_t count, const struct
             r->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
             if (r->fd < 0)
                 die("socket");
-            if (connect(r->fd, (const struct sockaddr *)addr, sizeof *addr) < 0 && errno != EINPROGRESS)
+            if (connect(r->fd, (const struct sockaddr *) addr, sizeof *addr) < 0 &&
+                errno != EINPROGRESS)
                 die("connect");
-            struct epoll_event ev = { .events = EPOLLOUT, .data.ptr = r };
+            struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = r};
             if (epoll_ctl(ep, EPOLL_CTL_ADD, r->fd, &ev) < 0)
                 die("epoll_ctl");
             r->state = CONNECTING;
@@ -121,7 +122,7 @@ static void connect_all(int ep, struct request *reqs, size_t count, const struct
                 die("connect");
             }
             /* From now on only the answer matters: wait for input. */
-            struct epoll_event ev = { .events = EPOLLIN, .data.ptr = r };
+            struct epoll_event ev = {.events = EPOLLIN, .data.ptr = r};
             if (epoll_ctl(ep, EPOLL_CTL_MOD, r->fd, &ev) < 0)
                 die("epoll_ctl");
             r->state = CONNECTED;
@@ -137,13 +138,13 @@ static void send_all(struct request *reqs, size_t count, const char *request, do
     size_t len = strlen(request);
     double start = now_s();
     for (size_t i = 0; i < count; i++) {
-        double ahead = start + spread * (double)i / (double)count - now_s();
+        double ahead = start + spread * (double) i / (double) count - now_s();
         if (ahead > 0.0005) { /* sleeping less than that is not worth a wake-up */
-            struct timespec ts = { (time_t)ahead, (long)((ahead - (double)(time_t)ahead) * 1e9) };
+            struct timespec ts = {(time_t) ahead, (long) ((ahead - (double) (time_t) ahead) * 1e9)};
             nanosleep(&ts, NULL);
         }
-        if (send(reqs[i].fd, request, len, MSG_NOSIGNAL) != (ssize_t)len)
-            die("send");  /* an idle connected socket takes a short request whole */
+        if (send(reqs[i].fd, request, len, MSG_NOSIGNAL) != (ssize_t) len)
+            die("send"); /* an idle connected socket takes a short request whole */
         reqs[i].sent_at = now_s();
         reqs[i].state = WAITING;
     }
@@ -175,7 +176,7 @@ static size_t receive_all(int ep, size_t count, double delay_s, double *late, si
                 r->state = READING;
             }
             if (got <= 0) { /* the server closed (or reset): this answer is complete */
-                *answered += (size_t)r->ok;
+                *answered += (size_t) r->ok;
                 close(r->fd); /* closing removes it from the epoll set */
                 r->state = DONE;
                 open--;
@@ -192,7 +193,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: client HOST:PORT COUNT DELAY_MS SPREAD_S\n");
         return 2;
     }
-    size_t count = (size_t)strtoul(argv[2], NULL, 10);
+    size_t count = (size_t) strtoul(argv[2], NULL, 10);
     long delay_ms = atol(argv[3]);
     double spread = atof(argv[4]);
     if (count == 0 || delay_ms < 0 || spread < 0) {
@@ -206,7 +207,7 @@ int main(int argc, char **argv)
         setrlimit(RLIMIT_NOFILE, &lim);
         if (lim.rlim_cur < count + 16) {
             fprintf(stderr, "client: the descriptor limit (%lu) is below %zu connections\n",
-                    (unsigned long)lim.rlim_cur, count);
+                    (unsigned long) lim.rlim_cur, count);
             return 1;
         }
     }
@@ -227,13 +228,13 @@ int main(int argc, char **argv)
     /* connect() completes when the kernel has queued the connection, not when
      * the server has accepted it: give the server time to accept them all,
      * so that its accepting is not counted as lateness. */
-    struct timespec settle = { 1, 0 };
+    struct timespec settle = {1, 0};
     nanosleep(&settle, NULL);
     double start = now_s();
     send_all(reqs, count, request, spread);
     double sent_ms = (now_s() - start) * 1e3;
     size_t answered = 0;
-    size_t n_late = receive_all(ep, count, (double)delay_ms / 1e3, late, &answered);
+    size_t n_late = receive_all(ep, count, (double) delay_ms / 1e3, late, &answered);
 
     printf("answered=%zu sent_ms=%.1f", answered, sent_ms);
     if (n_late > 0) {

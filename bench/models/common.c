@@ -41,7 +41,7 @@ static int parse_count(const char *text, const char *flag, int low, int high)
 static void parse(int argc, char **argv, const char *usage_extra, bool allow_stack,
                   struct bench_options *options)
 {
-    *options = (struct bench_options) {.requests = 1, .delay_ms = 1000, .stack_kib = 0};
+    *options = (struct bench_options){.requests = 1, .delay_ms = 1000, .stack_kib = 0};
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (strcmp(arg, "--help") == 0) {
@@ -49,8 +49,7 @@ static void parse(int argc, char **argv, const char *usage_extra, bool allow_sta
                    "Sends N concurrent GET /<MS>/m requests to the delay server at\n"
                    "DELAYSERVER_ADDR (default 127.0.0.1:8080), one connection each, and\n"
                    "prints one 'models:' line with the wall time and peak memory.\n%s",
-                   program_invocation_short_name, allow_stack ? " [--stack KIB]" : "",
-                   usage_extra);
+                   program_invocation_short_name, allow_stack ? " [--stack KIB]" : "", usage_extra);
             exit(0);
         }
         if (i + 1 >= argc) {
@@ -83,8 +82,8 @@ static void raise_fd_limit(int requests)
     if (setrlimit(RLIMIT_NOFILE, &limit) != 0)
         bench_die("setrlimit(RLIMIT_NOFILE): %s", strerror(errno));
     if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < (rlim_t) requests + 16)
-        bench_die("%d sockets need more open files than the hard limit (%llu) allows",
-                  requests, (unsigned long long) limit.rlim_cur);
+        bench_die("%d sockets need more open files than the hard limit (%llu) allows", requests,
+                  (unsigned long long) limit.rlim_cur);
 }
 
 static void server_address(struct sockaddr_in *server)
@@ -97,7 +96,7 @@ static void server_address(struct sockaddr_in *server)
     if (colon == NULL || (size_t) (colon - addr) >= sizeof host)
         bench_die("DELAYSERVER_ADDR='%s' is not ipv4:port", addr);
     snprintf(host, sizeof host, "%.*s", (int) (colon - addr), addr);
-    *server = (struct sockaddr_in) {.sin_family = AF_INET};
+    *server = (struct sockaddr_in){.sin_family = AF_INET};
     char *end;
     long port = strtol(colon + 1, &end, 10);
     if (inet_pton(AF_INET, host, &server->sin_addr) != 1 || *end != '\0' || port < 1 ||

@@ -16,16 +16,16 @@
 
 /* What every driver is told on its command line. */
 struct bench_options {
-    int requests;        /* -n: how many requests are in flight together */
-    int delay_ms;        /* --delay: the delay asked of the server, before its speedup */
-    int stack_kib;       /* --stack: thread stack size (threads driver only; 0 = default) */
+    int requests;  /* -n: how many requests are in flight together */
+    int delay_ms;  /* --delay: the delay asked of the server, before its speedup */
+    int stack_kib; /* --stack: thread stack size (threads driver only; 0 = default) */
 };
 
 /* What a driver needs before it starts: its options, the server, the request. */
 struct bench_job {
     struct bench_options options;
-    struct sockaddr_in server;  /* from DELAYSERVER_ADDR */
-    const char *request;        /* `GET /<delay>/m` with Connection: close; static */
+    struct sockaddr_in server; /* from DELAYSERVER_ADDR */
+    const char *request;       /* `GET /<delay>/m` with Connection: close; static */
     size_t request_length;
 };
 

@@ -18,10 +18,10 @@
 
 /* Everything the loop keeps about one request. */
 struct connection {
-    int fd;             /* -1 once the request is over */
-    unsigned sent;      /* bytes of the request sent so far */
+    int fd;        /* -1 once the request is over */
+    unsigned sent; /* bytes of the request sent so far */
     unsigned char head_length;
-    char head[12];      /* the first bytes of the answer: "HTTP/1.1 200" */
+    char head[12]; /* the first bytes of the answer: "HTTP/1.1 200" */
 };
 
 /* Make progress on c after an event. Returns true when the request is over
@@ -33,9 +33,9 @@ static bool advance(struct connection *c, const char *request, size_t request_le
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN)
-            return false;   /* still connecting, or the buffer is full: wait */
+            return false; /* still connecting, or the buffer is full: wait */
         if (n < 0)
-            goto over;      /* refused: the error shows up at the first send */
+            goto over; /* refused: the error shows up at the first send */
         c->sent += (unsigned) n;
     }
     for (;;) {
@@ -44,9 +44,9 @@ static bool advance(struct connection *c, const char *request, size_t request_le
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN)
-            return false;   /* edge-triggered: read until EAGAIN, then wait */
+            return false; /* edge-triggered: read until EAGAIN, then wait */
         if (n <= 0)
-            goto over;      /* the server closed (Connection: close), or an error */
+            goto over; /* the server closed (Connection: close), or an error */
         size_t keep = sizeof c->head - c->head_length;
         if (keep > (size_t) n)
             keep = (size_t) n;
@@ -54,7 +54,7 @@ static bool advance(struct connection *c, const char *request, size_t request_le
         c->head_length = (unsigned char) (c->head_length + keep);
     }
 over:
-    close(c->fd);           /* closing also removes it from the epoll set */
+    close(c->fd); /* closing also removes it from the epoll set */
     c->fd = -1;
     return true;
 }
@@ -81,7 +81,8 @@ int main(int argc, char **argv)
         c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (c->fd < 0)
             bench_die("socket #%d: %s", i + 1, strerror(errno));
-        if (connect(c->fd, (struct sockaddr *) &job.server, sizeof job.server) < 0 && errno != EINPROGRESS)
+        if (connect(c->fd, (struct sockaddr *) &job.server, sizeof job.server) < 0 &&
+            errno != EINPROGRESS)
             bench_die("connect #%d: %s", i + 1, strerror(errno));
         err = poll_register(poll_registry(&queue), c->fd, (uint64_t) i,
                             EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);

@@ -23,17 +23,17 @@
 #define EVENTS_PER_WAIT 1024
 
 struct request {
-    bool woken;         /* the loop saw an event for its socket since the fiber last looked */
-    bool ok;            /* the output: the answer said 200 OK */
-    bool done;          /* the fiber has finished: later events are stale */
+    bool woken; /* the loop saw an event for its socket since the fiber last looked */
+    bool ok;    /* the output: the answer said 200 OK */
+    bool done;  /* the fiber has finished: later events are stale */
 };
 
 /* What every fiber shares, set up by main before the first one runs. */
 static struct bench_job job;
 static struct poll queue;
 static struct request *requests;
-static int woken_count;   /* requests with woken set: the loop must not sleep */
-static int left;          /* fibers not finished yet */
+static int woken_count; /* requests with woken set: the loop must not sleep */
+static int left;        /* fibers not finished yet */
 
 /* Yield until the loop has seen an event for this request's socket. */
 static void wait_for_event(struct request *r)
@@ -62,9 +62,9 @@ static void get_fiber(void *data)
     while (sent < job.request_length) {
         ssize_t n = send(fd, job.request + sent, job.request_length - sent, MSG_NOSIGNAL);
         if (n < 0 && errno == EAGAIN)
-            wait_for_event(r);  /* still connecting */
+            wait_for_event(r); /* still connecting */
         else if (n < 0 && errno != EINTR)
-            goto close;         /* refused */
+            goto close; /* refused */
         else if (n > 0)
             sent += (size_t) n;
     }
@@ -78,7 +78,7 @@ static void get_fiber(void *data)
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
-            break;              /* the server closed (Connection: close), or an error */
+            break; /* the server closed (Connection: close), or an error */
         size_t keep = sizeof head - head_length;
         if (keep > (size_t) n)
             keep = (size_t) n;
@@ -87,9 +87,9 @@ static void get_fiber(void *data)
     }
     r->ok = bench_is_ok(head, head_length);
 close:
-    close(fd);                  /* also removes it from the epoll set */
+    close(fd); /* also removes it from the epoll set */
 out:
-    if (r->woken) {             /* a last event nobody waits for any more */
+    if (r->woken) { /* a last event nobody waits for any more */
         r->woken = false;
         woken_count--;
     }
@@ -118,7 +118,8 @@ int main(int argc, char **argv)
         int id = fiber_spawn(get_fiber, &requests[i]);
         if (id == -EAGAIN) {
             printf("models: model=fibers n=%d error=fiber %d does not fit: the fiber table "
-                   "has FIBER_MAX %d slots, one of them the main fiber\n", n, i + 1, FIBER_MAX);
+                   "has FIBER_MAX %d slots, one of them the main fiber\n",
+                   n, i + 1, FIBER_MAX);
             return 1;
         }
         if (id < 0)
@@ -126,7 +127,7 @@ int main(int argc, char **argv)
         left++;
     }
     for (;;) {
-        fiber_yield();          /* one round: every fiber runs until it waits or ends */
+        fiber_yield(); /* one round: every fiber runs until it waits or ends */
         if (left == 0)
             break;
         err = poll_wait(&queue, &events, woken_count > 0 ? 0 : POLL_FOREVER);
@@ -141,7 +142,7 @@ int main(int argc, char **argv)
         }
     }
     double wall = bench_now() - start;
-    fiber_run();                /* every fiber has finished: release the stacks */
+    fiber_run(); /* every fiber has finished: release the stacks */
 
     int ok = 0;
     for (int i = 0; i < n; i++)

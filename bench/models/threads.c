@@ -23,9 +23,9 @@ struct get_future {
     const struct sockaddr_in *server; /* shared, read-only */
     const char *request;              /* shared, read-only */
     size_t request_length;
-    char head[16];                    /* the first bytes of the answer */
+    char head[16]; /* the first bytes of the answer */
     size_t head_length;
-    bool ok;                          /* the output: the answer said 200 OK */
+    bool ok; /* the output: the answer said 200 OK */
 };
 
 /* Connect, send, read until the server closes. Every call may block; when
@@ -39,7 +39,8 @@ static enum poll_status get_poll(struct future *self, struct context *cx)
     if (fd < 0)
         return POLL_READY;
     if (connect(fd, (const struct sockaddr *) get->server, sizeof *get->server) == 0 &&
-        send(fd, get->request, get->request_length, MSG_NOSIGNAL) == (ssize_t) get->request_length) {
+        send(fd, get->request, get->request_length, MSG_NOSIGNAL) ==
+            (ssize_t) get->request_length) {
         char buffer[1024];
         for (;;) {
             ssize_t n = read(fd, buffer, sizeof buffer);
@@ -93,7 +94,7 @@ int main(int argc, char **argv)
     double start = bench_now();
     int started = 0, create_error = 0;
     for (; started < n; started++) {
-        gets[started] = (struct get_future) {
+        gets[started] = (struct get_future){
             .base = FUTURE_INIT(get_poll, "get"),
             .server = &job.server,
             .request = job.request,

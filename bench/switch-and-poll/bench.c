@@ -53,7 +53,8 @@ static double now_ns(void)
 static struct fiber_context main_side, partner_side;
 static long rounds;
 
-static __attribute__((noinline)) void bounce(struct fiber_context *self, struct fiber_context *other)
+static __attribute__((noinline)) void bounce(struct fiber_context *self,
+                                             struct fiber_context *other)
 {
     for (long i = 0; i < rounds; i++)
         fiber_switch(self, other);
@@ -296,7 +297,8 @@ int main(int argc, char **argv)
         if (!case_available(&cases[i])) {
             fprintf(report, "%s\tskipped\n", cases[i].name);
         } else {
-            long per_rep = cases[i].units * (cases[i].kind == COROUTINE ? 2 * TIMED_PENDING + 1 : 1);
+            long per_rep =
+                cases[i].units * (cases[i].kind == COROUTINE ? 2 * TIMED_PENDING + 1 : 1);
             fprintf(report, "%s\t%ld", cases[i].name, per_rep);
             for (int rep = 0; rep < reps; rep++)
                 fprintf(report, "\t%.3f", cases[i].ns[rep]);
