@@ -1,4 +1,4 @@
-"""Reliability across the tree (issue 11): every program, whatever its chapter.
+"""Reliability across the tree: every program, whatever its chapter.
 
 - The inventory: every program the Makefiles build (each step's PROG and the
   extra programs its `all` target names), read from make itself, so a new

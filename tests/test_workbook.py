@@ -127,3 +127,22 @@ def _chapter_makefiles():
             mk = os.path.join(ROOT, entry, step, "Makefile")
             if os.path.exists(mk):
                 yield mk
+
+
+def test_no_source_or_page_cites_a_planning_issue():
+    """A source or README that cites a numbered planning issue points at a page no reader can see."""
+    listed = run(["git", "ls-files", "-z"], cwd=ROOT, check=False).stdout
+    pattern = re.compile(r"\bissues? #?\d+", re.I)
+    cited = []
+    for name in filter(None, listed.split("\0")):
+        full = os.path.join(ROOT, name)
+        if name.startswith("bench/results") or not os.path.isfile(full):
+            continue
+        try:
+            with open(full, encoding="utf-8") as f:
+                for n, line in enumerate(f, 1):
+                    if pattern.search(line):
+                        cited.append(f"{name}:{n}: {line.strip()}")
+        except UnicodeDecodeError:
+            continue  # a picture or another binary file
+    assert not cited, "planning issues cited:\n  " + "\n  ".join(cited)

@@ -1,4 +1,4 @@
-/* common.h: what the four drivers of bench/models share (issue 10, item 3):
+/* common.h: what the four drivers of bench/models share:
  * the command line, the server's address, the request text, the clock, the
  * file-descriptor limit, and the one result line each driver prints.
  *
