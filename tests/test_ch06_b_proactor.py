@@ -18,11 +18,12 @@ import time
 import pytest
 
 from test_ch05_runtime import B_DELAYS, check_one_executor
+from test_ch05_trace import title_of
 from trace_check import check_trace
-from workbook import (UNAVAILABLE_EXIT, ScriptedServer, SilentServer, assert_corofied_current,
-                      assert_readme_output, assert_sanitizer_clean, closed_port, path,
-                      readme_blocks, require_io_uring, run, run_under_strace, stop_and_continue_in,
-                      timed_run)
+from workbook import (ROOT, UNAVAILABLE_EXIT, ScriptedServer, SilentServer,
+                      assert_corofied_current, assert_readme_output, assert_sanitizer_clean,
+                      closed_port, path, readme_blocks, require_io_uring, run, run_under_strace,
+                      stop_and_continue_in, timed_run)
 
 STEP = path("ch06-io-uring", "b-proactor")
 README = path("ch06-io-uring", "b-proactor", "README.md")
@@ -251,6 +252,33 @@ def test_trace_shows_each_deadline(io_uring, tmp_path, variant):
     first = min(e.ns for e in deadlines)
     woken = {trace.task_names[a.task] for a in trace.arrows if a.from_ns > first}
     assert woken == set(REQUESTS), woken
+
+
+def committed_picture(step, tmp_path):
+    """Check the step's timeline.svg (its README shows it) against its timeline.json: what
+    scripts/timeline draws from it, a trace of this step's program (`make pictures`);
+    return that trace."""
+    json_path, svg_path = (os.path.join(step, "timeline" + ext) for ext in (".json", ".svg"))
+    out = tmp_path / "t.svg"
+    run([path("scripts", "timeline"), json_path, "-o", str(out), "--title", title_of(svg_path)])
+    with open(svg_path, encoding="utf-8") as f:
+        assert out.read_text() == f.read(), f"run `make -C {os.path.relpath(step, ROOT)} pictures`"
+    for name, wanted in [("Makefile", "\npictures:"), ("README.md", "](timeline.svg)")]:
+        with open(os.path.join(step, name), encoding="utf-8") as f:
+            assert wanted in f.read(), f"{name} has no {wanted.strip()!r}"
+    trace = check_trace(json_path)
+    assert set(trace.tracks.values()) == {"main"}
+    assert set(trace.task_names.values()) == {"main", *REQUESTS}
+    assert {s.name for s in trace.spans if s.cat == "park"} == {"io_uring_enter"}
+    return trace
+
+
+def test_committed_timeline_is_current(tmp_path):
+    """The README's timeline is not what scripts/timeline draws from the committed trace, or
+    that trace is not a run of this step (run `make pictures`)."""
+    trace = committed_picture(STEP, tmp_path)
+    assert {op.split()[0] for ops in started_by(trace).values() for op in ops} == \
+        {"connect", "send", "recv"}
 
 
 # ===== Bad input =====

@@ -16,7 +16,8 @@ import time
 
 import pytest
 
-from test_ch06_b_proactor import REQUESTS, SANITIZED, fd_of, started_by, traced_run
+from test_ch06_b_proactor import (REQUESTS, SANITIZED, committed_picture, fd_of, started_by,
+                                  traced_run)
 from workbook import (SANITIZER_EXIT, UNAVAILABLE_EXIT, DelayServer, ScriptedServer, SilentServer,
                       assert_corofied_current, assert_readme_output, assert_sanitizer_clean,
                       closed_port, path, readme_blocks, require_io_uring, run, run_under_strace,
@@ -211,7 +212,15 @@ def test_trace_shows_each_linked_timeout(io_uring, tmp_path, variant):
         assert trace.task_names[wake.task] == owner[fd_of(e.name)], (e, wake)
 
 
-# ===== Bad input =====
+def test_committed_timeline_is_current(tmp_path):
+    """The README's timeline is not what scripts/timeline draws from the committed trace, or
+    that trace is not a run of this step with three requests dropped (run `make pictures`)."""
+    trace = committed_picture(STEP, tmp_path)
+    assert [e.name for e in trace.instants_of("timer")] == ["timeout expired"] * 3
+    cancels = [op for ops in started_by(trace).values() for op in ops if op.startswith("cancel recv")]
+    assert len(cancels) == 3, cancels
+
+
 
 def test_unreachable_server_is_one_line(io_uring):
     """With no server, the connect's completion must be named in one line, exit 1."""
