@@ -18,9 +18,11 @@ from workbook import (IO_URING_UNAVAILABLE, ROOT, UNAVAILABLE_EXIT, assert_sanit
 # step -> (program, threaded (a TSan build too), tests of the step's file that need io_uring)
 STEPS = {
     "a-rings": ("rings", False, ["tests/test_ch06_io_uring.py::test_responses_arrive_in_reverse_order"]),
-    "b-proactor": ("proactor", True, ["tests/test_ch06_b_proactor.py::test_one_executor_runs_every_task",
-                                      "tests/test_ch06_b_proactor.py::test_waker_after_finish"]),
-    "c-cancel": ("cancel", True, ["tests/test_ch06_c_cancel.py::test_patience_drops_the_slow_requests"]),
+    "b-proactor": ("proactor", True, [f"tests/test_ch06_b_proactor.py::{t}" for t in (
+        "test_one_executor_runs_every_task", "test_waker_after_finish",
+        "test_trace_shows_each_deadline[plain]")]),
+    "c-cancel": ("cancel", True, [f"tests/test_ch06_c_cancel.py::{t}" for t in (
+        "test_patience_drops_the_slow_requests", "test_trace_shows_each_linked_timeout[plain]")]),
 }
 SANITIZED = [(step, variant) for step, (_, threaded, _) in STEPS.items()
              for variant in (["-asan", "-tsan"] if threaded else ["-asan"])]

@@ -5,8 +5,11 @@ checks of ch05 b's output apply as they are; what is new is checked through
 the system calls: the futures hand the kernel whole operations, every
 socket operation goes through the ring, and the thread sleeps in
 io_uring_enter. Where io_uring is missing, every test that needs it skips
-with the program's own line as the reason.
+with the program's own line as the reason. A traced run (ASYNC_TRACE)
+shows the same: parks in io_uring_enter, operations where chapter 5 showed
+registrations, wakes from their completions.
 """
+import collections
 import os
 import re
 import subprocess
@@ -15,10 +18,12 @@ import time
 import pytest
 
 from test_ch05_runtime import B_DELAYS, check_one_executor
-from workbook import (UNAVAILABLE_EXIT, ScriptedServer, SilentServer, assert_corofied_current,
-                      assert_readme_output, assert_sanitizer_clean, closed_port, path,
-                      readme_blocks, require_io_uring, run, run_under_strace, stop_and_continue_in,
-                      timed_run)
+from test_ch05_trace import title_of
+from trace_check import check_trace
+from workbook import (ROOT, UNAVAILABLE_EXIT, ScriptedServer, SilentServer,
+                      assert_corofied_current, assert_readme_output, assert_sanitizer_clean,
+                      closed_port, path, readme_blocks, require_io_uring, run, run_under_strace,
+                      stop_and_continue_in, timed_run)
 
 STEP = path("ch06-io-uring", "b-proactor")
 README = path("ch06-io-uring", "b-proactor", "README.md")
@@ -171,6 +176,109 @@ def test_readme_deadline(start_server, io_uring):
     assert result.returncode == 1, result
     assert_readme_output(README, "DELAYSERVER_TIMEOUT_MS=1000 ./proactor",
                          result.stdout + result.stderr)
+
+
+# ===== The trace (ASYNC_TRACE) =====
+
+REQUESTS = [f"request {i}" for i in range(5)]
+SANITIZED = [pytest.param("", id="plain"),
+             pytest.param("-asan", id="asan", marks=pytest.mark.sanitizer)]
+
+
+def traced_run(program, tmp_path, variant="", args=(), returncode=0, env=None):
+    """Run `program` (its `variant` build) with ASYNC_TRACE=<tmp>/t.json,-; hold
+    the trace to check_trace()'s rules and to what every run of steps b and c
+    shows (one thread, five requests, asleep only in io_uring_enter); return it."""
+    json_path = tmp_path / "t.json"
+    result = run([program + variant, *args], sanitizer=variant != "", check=False, timeout=60,
+                 env={**(env or {}), "ASYNC_TRACE": f"{json_path},-"})
+    if variant:
+        assert_sanitizer_clean(result, returncode=returncode)
+    assert result.returncode == returncode, result
+    trace = check_trace(str(json_path), text=result.stderr)
+    assert set(trace.tracks.values()) == {"main"}, trace.tracks
+    assert set(trace.task_names.values()) == {"main", *REQUESTS}, trace.task_names
+    assert {s.name for s in trace.spans if s.cat == "park"} == {"io_uring_enter"}
+    return trace
+
+
+def started_by(trace):
+    """{task name: what the registrations traced inside its polls say, in order}:
+    the operations each task started ("connect fd 5", ...)."""
+    polls = [s for s in trace.spans if s.cat == "poll"]
+    started = collections.defaultdict(list)
+    for e in trace.instants_of("register"):
+        inside = [s for s in polls if s.track == e.track and s.begin < e.ns < s.end]
+        assert len(inside) == 1, f"{e.name!r} started outside a poll"
+        started[trace.task_names[inside[0].task]].append(e.name)
+    return started
+
+
+def fd_of(name):
+    return int(re.fullmatch(r".* fd (\d+)", name).group(1))
+
+
+@pytest.mark.parametrize("variant", SANITIZED)
+def test_trace_shows_operations_and_their_completions(delayserver, io_uring, tmp_path, variant):
+    """ASYNC_TRACE loses a poll or a wake, sleeps elsewhere than in io_uring_enter, or does not
+    show each request starting its connect, send and recv on one socket."""
+    trace = traced_run(PROACTOR, tmp_path, variant)
+    started = started_by(trace)
+    assert set(started) == set(REQUESTS), started  # main starts no operation
+    for name in REQUESTS:
+        ops = started[name]
+        assert [op.split()[0] for op in ops][:3] == ["connect", "send", "recv"], ops
+        assert {op.split()[0] for op in ops[2:]} == {"recv"} and len({fd_of(op) for op in ops}) == 1
+    # Each completion wakes its task through the executor; every poll but the
+    # first of a request is the arrow of such a wake.
+    arrows = collections.Counter(a.task for a in trace.arrows)
+    for task, name in trace.task_names.items():
+        if name != "main":
+            assert trace.polls[task] == arrows[task] + 1 >= 4, (name, trace.polls[task], arrows[task])
+    assert trace.instants_of("timer") == []
+
+
+@pytest.mark.parametrize("variant", SANITIZED)
+def test_trace_shows_each_deadline(io_uring, tmp_path, variant):
+    """A deadline that cancels a receive is missing from the trace, names another socket,
+    or does not end in a wake of every request."""
+    with SilentServer(HALF_RESPONSE) as server:
+        trace = traced_run(PROACTOR, tmp_path, variant, returncode=1,
+                           env={"DELAYSERVER_ADDR": server.addr, "DELAYSERVER_TIMEOUT_MS": "300"})
+    recv_fds = {fd_of(ops[-1]) for ops in started_by(trace).values()}
+    deadlines = trace.instants_of("timer")
+    assert sorted(e.name for e in deadlines) == sorted(f"deadline of recv fd {fd}" for fd in recv_fds)
+    # The cancels complete: every request is woken, and polled, after its deadline.
+    first = min(e.ns for e in deadlines)
+    woken = {trace.task_names[a.task] for a in trace.arrows if a.from_ns > first}
+    assert woken == set(REQUESTS), woken
+
+
+def committed_picture(step, tmp_path):
+    """Check the step's timeline.svg (its README shows it) against its timeline.json: what
+    scripts/timeline draws from it, a trace of this step's program (`make pictures`);
+    return that trace."""
+    json_path, svg_path = (os.path.join(step, "timeline" + ext) for ext in (".json", ".svg"))
+    out = tmp_path / "t.svg"
+    run([path("scripts", "timeline"), json_path, "-o", str(out), "--title", title_of(svg_path)])
+    with open(svg_path, encoding="utf-8") as f:
+        assert out.read_text() == f.read(), f"run `make -C {os.path.relpath(step, ROOT)} pictures`"
+    for name, wanted in [("Makefile", "\npictures:"), ("README.md", "](timeline.svg)")]:
+        with open(os.path.join(step, name), encoding="utf-8") as f:
+            assert wanted in f.read(), f"{name} has no {wanted.strip()!r}"
+    trace = check_trace(json_path)
+    assert set(trace.tracks.values()) == {"main"}
+    assert set(trace.task_names.values()) == {"main", *REQUESTS}
+    assert {s.name for s in trace.spans if s.cat == "park"} == {"io_uring_enter"}
+    return trace
+
+
+def test_committed_timeline_is_current(tmp_path):
+    """The README's timeline is not what scripts/timeline draws from the committed trace, or
+    that trace is not a run of this step (run `make pictures`)."""
+    trace = committed_picture(STEP, tmp_path)
+    assert {op.split()[0] for ops in started_by(trace).values() for op in ops} == \
+        {"connect", "send", "recv"}
 
 
 # ===== Bad input =====

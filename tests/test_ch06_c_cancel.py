@@ -5,7 +5,8 @@ slow requests are dropped while their receive is in flight. The same run
 is made with cancel-bug-asan (http.c built with -DBUG_FREE_IN_FLIGHT, which
 frees the request at once) and with cancel-asan (which leaves it to the
 reactor until the completion): ASan must catch the first and pass the
-second. Timing is a ratio with wide margins: at speedup 2 the delays are
+second. A traced run (ASYNC_TRACE) shows the timers, the cancels, and the
+close that waits for them. Timing is a ratio with wide margins: at speedup 2 the delays are
 1000 ms down to 200 ms, and a patience of 500 ms sits 100 ms from the
 nearest of them.
 """
@@ -15,6 +16,8 @@ import time
 
 import pytest
 
+from test_ch06_b_proactor import (REQUESTS, SANITIZED, committed_picture, fd_of, started_by,
+                                  traced_run)
 from workbook import (SANITIZER_EXIT, UNAVAILABLE_EXIT, DelayServer, ScriptedServer, SilentServer,
                       assert_corofied_current, assert_readme_output, assert_sanitizer_clean,
                       closed_port, path, readme_blocks, require_io_uring, run, run_under_strace,
@@ -167,7 +170,57 @@ def test_readme_deadline(start_server, io_uring):
     assert_readme_output(README, "DELAYSERVER_TIMEOUT_MS=900 ./cancel", result.stdout + result.stderr)
 
 
-# ===== Bad input =====
+# ===== The trace (ASYNC_TRACE) =====
+
+@pytest.mark.parametrize("variant", SANITIZED)
+def test_trace_shows_the_timers_and_the_cancels(slow_server, io_uring, tmp_path, variant):
+    """ASYNC_TRACE does not show the patience timers expiring, the dropped requests' receives
+    cancelled, or reactor_close waiting in io_uring_enter for those cancels to complete."""
+    trace = traced_run(CANCEL, tmp_path, variant, args=["--patience", str(PATIENCE_MS)],
+                       env={"DELAYSERVER_ADDR": slow_server.addr})
+    started = started_by(trace)
+    dropped, answered = REQUESTS[:3], REQUESTS[3:]  # the slowest three, as check_patience_run says
+    for name in REQUESTS:
+        ops = started[name]
+        assert ops[:2] == ["timeout", f"connect fd {fd_of(ops[1])}"], ops  # with_timeout, then http_get
+        # Dropped: its recv in flight is cancelled. Answered: its timer is.
+        assert ops[-1] == (f"cancel recv fd {fd_of(ops[1])}" if name in dropped else "cancel timeout")
+    timers = trace.instants_of("timer")
+    assert [e.name for e in timers] == ["timeout expired"] * 3, timers
+    for e in timers:  # each timer wakes a request that is then dropped
+        wake = next(w for w in trace.wakes if w.track == e.track and w.ns > e.ns)
+        assert trace.task_names[wake.task] in dropped, wake
+    last_done = max(e.ns for e in trace.instants_of("done"))
+    assert any(s.cat == "park" and s.begin > last_done for s in trace.spans), \
+        "reactor_close did not wait for the cancelled receives"
+    assert set(answered) <= {trace.task_names[a.task] for a in trace.arrows}
+
+
+@pytest.mark.parametrize("variant", SANITIZED)
+def test_trace_shows_each_linked_timeout(io_uring, tmp_path, variant):
+    """A receive ended by its linked timeout is missing from the trace as a deadline, or the
+    deadline does not wake the request whose receive it ended."""
+    with SilentServer() as server:
+        trace = traced_run(CANCEL, tmp_path, variant, returncode=1,
+                           env={"DELAYSERVER_ADDR": server.addr, "DELAYSERVER_TIMEOUT_MS": "300"})
+    owner = {fd_of(op): name for name, ops in started_by(trace).items() for op in ops
+             if op.startswith("recv")}
+    deadlines = trace.instants_of("timer")
+    assert sorted(e.name for e in deadlines) == sorted(f"deadline of recv fd {fd}" for fd in owner)
+    for e in deadlines:  # the cancelled receive's completion wakes its task at once
+        wake = next(w for w in trace.wakes if w.track == e.track and w.ns > e.ns)
+        assert trace.task_names[wake.task] == owner[fd_of(e.name)], (e, wake)
+
+
+def test_committed_timeline_is_current(tmp_path):
+    """The README's timeline is not what scripts/timeline draws from the committed trace, or
+    that trace is not a run of this step with three requests dropped (run `make pictures`)."""
+    trace = committed_picture(STEP, tmp_path)
+    assert [e.name for e in trace.instants_of("timer")] == ["timeout expired"] * 3
+    cancels = [op for ops in started_by(trace).values() for op in ops if op.startswith("cancel recv")]
+    assert len(cancels) == 3, cancels
+
+
 
 def test_unreachable_server_is_one_line(io_uring):
     """With no server, the connect's completion must be named in one line, exit 1."""

@@ -114,7 +114,7 @@ static enum poll_status spawner_poll(struct future *self, const struct waker *wa
         e->fd = s->fds[i];
         e->client = i == 0;
         memset(e->buf, 'x', sizeof e->buf);
-        executor_spawn(&e->base);
+        executor_spawn(&e->base, "%s", e->client ? "client" : "server");
     }
     return POLL_READY;
 }

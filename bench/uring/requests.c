@@ -40,7 +40,7 @@ static FILE *results; /* the real stdout */
  *     coroutine void spawn_all(int n)
  *     {
  *         for (int i = 0; i < n; i++)
- *             executor_spawn(request());
+ *             executor_spawn(request(), "request %d", i);
  *     }
  */
 
@@ -86,7 +86,7 @@ static enum poll_status spawn_all_poll(struct future *self, const struct waker *
         if (frame == NULL)
             abort();
         frame->base = (struct future){.poll = request_poll, .drop = request_drop};
-        executor_spawn(&frame->base);
+        executor_spawn(&frame->base, "request %d", i);
     }
     return POLL_READY;
 }

@@ -5,6 +5,7 @@
 
 #include <assert.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 
 #include "../../common/alloc.h"
 #include "../../common/errors.h"
+#include "../../common/trace.h"
 #include "reactor.h"
 
 /* ===== Data =====
@@ -52,6 +54,8 @@ struct task {
     struct task *next_ready;   /* link in the ready queue (lock) */
     bool queued;               /* on the ready queue right now (lock) */
     bool finished;             /* returned POLL_READY (lock) */
+    uint64_t id;               /* its number in a trace, 0 if none; never changes */
+    char *name;                /* its name in a trace, NULL if none; never changes */
 };
 
 static _Thread_local struct executor *current; /* this thread's executor, if any */
@@ -78,6 +82,7 @@ static void task_unref(struct task *t)
     if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1) {
         assert(t->future == NULL); /* the executor's reference outlives the future */
         executor_unref(t->executor);
+        free(t->name);
         free(t);
     }
 }
@@ -85,13 +90,17 @@ static void task_unref(struct task *t)
 /* ===== The ready queue ===== */
 
 /* Put t on its executor's ready queue unless it is there already, finished,
- * or its executor has ended. Callable from any thread. */
-static void schedule(struct task *t)
+ * or its executor has ended. Callable from any thread. A wake (`woken`: a
+ * waker's, not the spawn) that queues the task is traced here, under the
+ * lock, so that it comes before the poll it causes. */
+static void schedule(struct task *t, bool woken)
 {
     struct executor *ex = t->executor;
     bool notify = false;
     pthread_mutex_lock(&ex->lock);
     if (!t->queued && !t->finished && !ex->closed) {
+        if (woken)
+            trace_wake(t->id, t->name);
         t->queued = true;
         task_ref(t); /* the queue's reference */
         t->next_ready = NULL;
@@ -155,7 +164,7 @@ static struct waker task_waker_clone(void *data)
 
 static void task_waker_wake_by_ref(void *data)
 {
-    schedule(data);
+    schedule(data, true);
 }
 
 static void task_waker_drop(void *data)
@@ -165,7 +174,7 @@ static void task_waker_drop(void *data)
 
 static void task_waker_wake(void *data)
 {
-    schedule(data);
+    schedule(data, true);
     task_unref(data);
 }
 
@@ -178,7 +187,25 @@ static const struct waker_vtable task_waker_vtable = {
 
 /* ===== Spawning and running ===== */
 
-void executor_spawn(struct future *future)
+/* Give t a number and a name for the trace (common/trace.h), and trace its
+ * spawn. Not tracing, it gets neither: the name is not even formatted. */
+static void name_task(struct task *t, const char *format, va_list args)
+{
+    t->id = 0;
+    t->name = NULL;
+    if (!trace_enabled())
+        return;
+    char name[64];
+    t->id = trace_next_task_id();
+    if (format != NULL)
+        vsnprintf(name, sizeof name, format, args);
+    else
+        snprintf(name, sizeof name, "task %llu", (unsigned long long) t->id);
+    t->name = xstrdup(name);
+    trace_spawn(t->id, t->name);
+}
+
+void executor_spawn(struct future *future, const char *name, ...)
 {
     struct executor *ex = current;
     assert(ex != NULL && "executor_spawn() outside executor_block_on()");
@@ -191,8 +218,12 @@ void executor_spawn(struct future *future)
     t->next_ready = NULL;
     t->queued = false;
     t->finished = false;
+    va_list args;
+    va_start(args, name);
+    name_task(t, name, args);
+    va_end(args);
     ex->pending++;
-    schedule(t);
+    schedule(t, false);
 }
 
 const char *executor_name(void)
@@ -208,7 +239,10 @@ static void run_task(struct executor *ex, struct task *t)
     if (t->future == NULL) /* finished since it was queued */
         return;
     struct waker waker = {.data = t, .vtable = &task_waker_vtable};
-    if (t->future->poll(t->future, &waker, NULL) == POLL_PENDING)
+    trace_poll_begin(t->id, t->name);
+    enum poll_status status = t->future->poll(t->future, &waker, NULL);
+    trace_poll_end(t->id, status == POLL_READY);
+    if (status == POLL_PENDING)
         return; /* a clone of the waker will queue it again */
     t->future->drop(t->future);
     t->future = NULL;
@@ -231,8 +265,9 @@ void executor_block_on(const char *name, struct future *main)
     ex->pending = 0;
     snprintf(ex->name, sizeof ex->name, "%s", name);
     current = ex;
+    trace_thread("%s", ex->name); /* this thread's track in a trace */
 
-    executor_spawn(main);
+    executor_spawn(main, "%s", ex->name);
     struct task *t;
     while ((t = next_ready(ex)) != NULL) {
         run_task(ex, t);

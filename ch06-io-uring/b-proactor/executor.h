@@ -25,14 +25,19 @@
  *     <name>: <n> pending tasks. Sleep until notified.
  * and, at the end,
  *     <name>: All tasks are finished
- * The reactor must be open. `name` is copied (at most 31 bytes are kept).
+ * The reactor must be open. `name` is copied (at most 31 bytes are kept);
+ * in a trace it names this thread and the task `main`.
  * Not reentrant: calling it from inside a task is a programming error
  * (assert). */
 void executor_block_on(const char *name, struct future *main);
 
 /* Hand `future` to the executor of the calling thread, which owns it from
- * now on and polls it soon. Only valid inside executor_block_on() (assert). */
-void executor_spawn(struct future *future);
+ * now on and polls it soon. Only valid inside executor_block_on() (assert).
+ * `name`, printf-style, is what a trace calls the task (common/trace.h):
+ * executor_spawn(request(i), "request %d", i); NULL calls it "task <n>".
+ * It is formatted only while a trace is being written. */
+void executor_spawn(struct future *future, const char *name, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* The name of the calling thread's executor; only valid inside
  * executor_block_on() (assert). */

@@ -33,7 +33,7 @@ coroutine void async_main(void)
 {
     printf("Program starting\n");
     for (int i = 0; i < 5; i++)
-        executor_spawn(request(i, (5 - i) * 400));
+        executor_spawn(request(i, (5 - i) * 400), "request %d", i);
 }
 
 #define EXIT_UNAVAILABLE 77 /* io_uring is not available here ("skipped" to test tools) */

@@ -7,10 +7,12 @@
 #include <assert.h>
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "../../common/clock.h"
+#include "../../common/trace.h"
 
 /* ===== Data =====
  *
@@ -33,6 +35,40 @@ static struct {
     uint64_t alarm_ns;       /* when the armed alarm fires; REACTOR_NO_DEADLINE: none armed */
     struct __kernel_timespec alarm; /* its time, for the SQE (the kernel copies it) */
 } reactor = {.ring = {.fd = -1}, .notify_fd = -1};
+
+/* ===== Tracing =====
+ *
+ * A trace (common/trace.h) shows each operation a future starts where
+ * chapter 5's showed a registration, and calls it by its opcode and fd. */
+
+/* What a trace calls an opcode. */
+static const char *opcode_name(uint8_t opcode)
+{
+    switch (opcode) {
+    case IORING_OP_CONNECT:
+        return "connect";
+    case IORING_OP_SEND:
+        return "send";
+    case IORING_OP_RECV:
+        return "recv";
+    case IORING_OP_READ:
+        return "read";
+    default:
+        return "operation";
+    }
+}
+
+/* What a trace calls an operation: name_of(op).text, "recv fd 5". */
+struct op_name {
+    char text[24];
+};
+
+static struct op_name name_of(const struct operation *op)
+{
+    struct op_name name;
+    snprintf(name.text, sizeof name.text, "%s fd %d", opcode_name(op->opcode), op->fd);
+    return name;
+}
 
 /* ===== Submitting ===== */
 
@@ -83,6 +119,8 @@ int reactor_start(struct operation *op, const struct io_uring_sqe *sqe, const st
 
     op->in_flight = true;
     op->result = 0;
+    op->opcode = sqe->opcode;
+    op->fd = sqe->fd;
     op->waker = waker_clone(waker);
     op->deadline_ns = deadline_ns;
     op->prev = NULL;
@@ -92,6 +130,7 @@ int reactor_start(struct operation *op, const struct io_uring_sqe *sqe, const st
     reactor.first = op;
     if (deadline_ns < reactor.next_deadline)
         reactor.next_deadline = deadline_ns;
+    trace_register("%s", name_of(op).text);
     return 0;
 }
 
@@ -158,6 +197,7 @@ static void cancel_expired(void)
             sqe->addr = (uintptr_t) op; /* the user_data of the operation to cancel */
             sqe->user_data = CANCEL_USER_DATA;
             op->deadline_ns = REACTOR_NO_DEADLINE; /* cancelled once */
+            trace_timer("deadline of %s", name_of(op).text);
         } else if (op->deadline_ns < next) {
             next = op->deadline_ns;
         }
@@ -189,8 +229,10 @@ int reactor_wait(void)
     if (err < 0)
         return err;
     /* Submit everything queued and sleep until at least one completion. */
+    trace_park_begin("io_uring_enter");
     while ((err = ring_submit_and_wait(&reactor.ring, 1)) == -EINTR)
         ; /* a signal is not an event: what is queued stays queued; sleep again */
+    trace_park_end();
     if (err < 0 && err != -EBUSY) /* EBUSY: completions wait to be read first */
         return err;
 

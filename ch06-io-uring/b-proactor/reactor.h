@@ -51,6 +51,8 @@ struct operation {
     int result;     /* once !in_flight: the completion's res (a count, 0 or -errno);
                        -ECANCELED when its deadline passed first */
     /* The reactor's, while in flight: */
+    uint8_t opcode;                /* the SQE's opcode and fd, */
+    int fd;                        /* what a trace calls it by */
     struct waker waker;            /* woken by the completion: a clone the reactor owns */
     uint64_t deadline_ns;          /* cancel it once now_ns() passes this */
     struct operation *prev, *next; /* in the reactor's list of operations in flight */

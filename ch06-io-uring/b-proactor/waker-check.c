@@ -189,11 +189,12 @@ static enum poll_status woken_by_reactor(struct step *s, const struct waker *wak
 static enum poll_status main_task(struct step *s, const struct waker *waker)
 {
     (void) s, (void) waker;
-    executor_spawn(make_step(keeper));
-    executor_spawn(make_step(wake_the_finished)); /* runs after keeper finished */
-    executor_spawn(make_step(woken_by_thread));
-    executor_spawn(make_step(woken_by_many));
-    executor_spawn(make_step(woken_by_reactor));
+    executor_spawn(make_step(keeper), "keeper");
+    executor_spawn(make_step(wake_the_finished),
+                   "wake_the_finished"); /* runs after keeper finished */
+    executor_spawn(make_step(woken_by_thread), "woken_by_thread");
+    executor_spawn(make_step(woken_by_many), "woken_by_many");
+    executor_spawn(make_step(woken_by_reactor), "woken_by_reactor");
     return POLL_READY;
 }
 

@@ -8,8 +8,11 @@
 #include <assert.h>
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
+
+#include "../../common/trace.h"
 
 /* ===== Data =====
  *
@@ -30,6 +33,46 @@ static struct {
     uint64_t notify_count; /* where the kernel puts what the eventfd read returns */
     size_t in_flight;      /* operations of futures started and not completed */
 } reactor = {.ring = {.fd = -1}, .notify_fd = -1};
+
+/* ===== Tracing =====
+ *
+ * A trace (common/trace.h) shows each operation a future starts where
+ * chapter 5's showed a registration, and calls it by its opcode and fd. */
+
+/* What a trace calls an opcode. */
+static const char *opcode_name(uint8_t opcode)
+{
+    switch (opcode) {
+    case IORING_OP_CONNECT:
+        return "connect";
+    case IORING_OP_SEND:
+        return "send";
+    case IORING_OP_RECV:
+        return "recv";
+    case IORING_OP_READ:
+        return "read";
+    case IORING_OP_TIMEOUT:
+        return "timeout";
+    default:
+        return "operation";
+    }
+}
+
+/* What a trace calls an operation: name_of(op).text, "recv fd 5", or
+ * "timeout" for one without an fd (with_timeout's timer). */
+struct op_name {
+    char text[24];
+};
+
+static struct op_name name_of(const struct operation *op)
+{
+    struct op_name name;
+    if (op->fd < 0)
+        snprintf(name.text, sizeof name.text, "%s", opcode_name(op->opcode));
+    else
+        snprintf(name.text, sizeof name.text, "%s fd %d", opcode_name(op->opcode), op->fd);
+    return name;
+}
 
 /* ===== Submitting ===== */
 
@@ -111,10 +154,13 @@ int reactor_start(struct operation *op, const struct io_uring_sqe *sqe, const st
 
     op->in_flight = true;
     op->result = 0;
+    op->opcode = sqe->opcode;
+    op->fd = sqe->fd;
     op->waker = waker_clone(waker);
     op->release = NULL;
     op->release_data = NULL;
     reactor.in_flight++;
+    trace_register("%s", name_of(op).text);
     return 0;
 }
 
@@ -153,6 +199,7 @@ void reactor_abandon(struct operation *op, void (*release)(void *data), void *da
     sqe->fd = -1;
     sqe->addr = (uintptr_t) op;
     sqe->user_data = CANCEL_USER_DATA;
+    trace_register("cancel %s", name_of(op).text);
 }
 
 /* ===== Waiting ===== */
@@ -170,6 +217,10 @@ static int complete(struct operation *op, int result)
         return 0;
     }
     op->result = result;
+    if (result == -ECANCELED) /* only its linked timeout cancels an operation not abandoned */
+        trace_timer("deadline of %s", name_of(op).text);
+    else if (result == -ETIME) /* only a timer completes with -ETIME */
+        trace_timer("%s expired", name_of(op).text);
     waker_wake(&op->waker); /* consumes the reactor's clone */
     return 1;
 }
@@ -179,8 +230,10 @@ static int complete(struct operation *op, int result)
 static int submit_and_complete(void)
 {
     int err;
+    trace_park_begin("io_uring_enter");
     while ((err = ring_submit_and_wait(&reactor.ring, 1)) == -EINTR)
         ; /* a signal is not an event: what is queued stays queued; sleep again */
+    trace_park_end();
     if (err < 0 && err != -EBUSY) /* EBUSY: completions wait to be read first */
         return err;
 

@@ -53,6 +53,8 @@ struct operation {
     int result;     /* once !in_flight: the completion's res (a count, 0 or -errno);
                        -ECANCELED when its deadline passed first */
     /* The reactor's, while in flight: */
+    uint8_t opcode;                    /* the SQE's opcode and fd, */
+    int fd;                            /* what a trace calls it by */
     struct waker waker;                /* woken by the completion: a clone the reactor owns */
     void (*release)(void *data);       /* once abandoned: called instead of a wake */
     void *release_data;                /* its argument */
