@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from workbook import assert_readme_output, path, run
+from workbook import ROOT, assert_readme_output, path, run
 
 COROFY_DIR = path("corofy")
 CASES = path("corofy", "tests")
@@ -579,7 +579,7 @@ def test_fuzz_seeds_hold_every_chapter_coroutine_source():
     """A chapter's coroutine source is missing from the fuzz seeds (corofy/fuzz/corpus)."""
     corpus = os.listdir(path("corofy", "fuzz", "corpus"))
     sources = []
-    for chapter in ("ch04-coroutines", "ch05-runtime"):
+    for chapter in sorted(c for c in os.listdir(ROOT) if c.startswith("ch0")):
         for step in sorted(os.listdir(path(chapter))):
             folder = path(chapter, step)
             if os.path.isdir(folder):
@@ -587,7 +587,7 @@ def test_fuzz_seeds_hold_every_chapter_coroutine_source():
                             for f in os.listdir(folder) if f.endswith("_corofied.c")]
     assert len(sources) >= 12
     for name in sources:
-        assert name in corpus, name
+        assert name in corpus, f"{name}: copy the step's coroutine source into corofy/fuzz/corpus under this name"
     assert any(f.startswith("readme_") for f in corpus), "no README example among the seeds"
 
 

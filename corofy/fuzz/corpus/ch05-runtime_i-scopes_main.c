@@ -1,10 +1,11 @@
-/* main.c: ch05-runtime step h: scopes that own their children, join and
+/* main.c: ch05-runtime step i: scopes that own their children, join and
  * race, with every frame in storage the caller provides and nothing
  * allocated while a scope is open. This is corofy's input: `make corofy`
  * turns the one `coroutine` (corofied_worker, the comparison) into a
  * state machine in main_corofied.c, which is what gets compiled; the rest
  * passes through unchanged. */
 /* corofy: waker */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../../common/errors.h"
 #include "future.h"
 #include "rt.h"
 #include "scope.h"
@@ -27,18 +29,18 @@
 struct worker {
     struct future base;
     const char *name;
-    bool started;               /* polled at least once */
-    bool done;                  /* its leaf completed */
-    bool reads;                 /* waits for `read`, not for `sleep` */
-    struct rt_sleep sleep;      /* the leaf, inside the worker's frame */
+    bool started;          /* polled at least once */
+    bool done;             /* its leaf completed */
+    bool reads;            /* waits for `read`, not for `sleep` */
+    struct rt_sleep sleep; /* the leaf, inside the worker's frame */
     struct rt_read read;
-    char byte;                  /* the read's buffer, also in the frame */
+    char byte; /* the read's buffer, also in the frame */
 };
 
-static enum poll_status worker_poll(struct future *self, struct waker *waker, void *output)
+static enum poll_status worker_poll(struct future *self, const struct waker *waker, void *output)
 {
-    struct worker *w = (struct worker *)self;
-    (void)output;
+    struct worker *w = (struct worker *) self;
+    (void) output;
     w->started = true;
     ssize_t n = 0;
     struct future *leaf = w->reads ? &w->read.base : &w->sleep.base;
@@ -56,7 +58,7 @@ static enum poll_status worker_poll(struct future *self, struct waker *waker, vo
 /* Cancelled (or finished): drop the leaf, which unlinks its node. */
 static void worker_drop(struct future *self)
 {
-    struct worker *w = (struct worker *)self;
+    struct worker *w = (struct worker *) self;
     if (w->done)
         return;
     struct future *leaf = w->reads ? &w->read.base : &w->sleep.base;
@@ -67,14 +69,14 @@ static void worker_drop(struct future *self)
 
 static struct future *worker_sleeps(struct worker *w, const char *name, unsigned ms)
 {
-    *w = (struct worker){ .base = { worker_poll, worker_drop }, .name = name };
+    *w = (struct worker){.base = {worker_poll, worker_drop}, .name = name};
     rt_sleep_init(&w->sleep, ms);
     return &w->base;
 }
 
 static struct future *worker_reads(struct worker *w, const char *name, int fd)
 {
-    *w = (struct worker){ .base = { worker_poll, worker_drop }, .name = name, .reads = true };
+    *w = (struct worker){.base = {worker_poll, worker_drop}, .name = name, .reads = true};
     rt_read_init(&w->read, fd, &w->byte, 1);
     return &w->base;
 }
@@ -84,17 +86,15 @@ static void run(struct scope *scope, void *output)
 {
     unsigned start = rt_elapsed_ms();
     rt_block_on(&scope->base, output);
-    printf("took %u ms; registrations still linked: %zu\n",
-           rt_elapsed_ms() - start, rt_registrations());
+    printf("took %u ms; registrations still linked: %zu\n", rt_elapsed_ms() - start,
+           rt_registrations());
 }
 
 /* A socket pair that nobody writes to (yet): a read on fds[0] waits. */
 static void quiet_socket(int fds[2])
 {
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) < 0) {
-        perror("scopes: socketpair");
-        exit(1);
-    }
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) < 0)
+        die("socketpair: %s", strerror(errno));
 }
 
 /* ===== The demonstrations =====
@@ -111,9 +111,9 @@ static void demo_join(void)
         struct worker a, b, c;
     } f;
     scope_init(&f.scope, SCOPE_JOIN, "three", f.slots, 3);
-    scope_spawn(&f.scope, worker_sleeps(&f.a, "a", 300), NULL);
-    scope_spawn(&f.scope, worker_sleeps(&f.b, "b", 100), NULL);
-    scope_spawn(&f.scope, worker_sleeps(&f.c, "c", 200), NULL);
+    scope_spawn(&f.scope, worker_sleeps(&f.a, "a", 300), NULL, "a");
+    scope_spawn(&f.scope, worker_sleeps(&f.b, "b", 100), NULL, "b");
+    scope_spawn(&f.scope, worker_sleeps(&f.c, "c", 200), NULL, "c");
     run(&f.scope, NULL);
 }
 
@@ -128,12 +128,12 @@ static void demo_race(void)
         struct worker fast, socket, slow;
     } f;
     scope_init(&f.scope, SCOPE_RACE, "first", f.slots, 3);
-    scope_spawn(&f.scope, worker_sleeps(&f.fast, "fast", 100), NULL);
-    scope_spawn(&f.scope, worker_reads(&f.socket, "socket", fds[0]), NULL);
-    scope_spawn(&f.scope, worker_sleeps(&f.slow, "slow", 300), NULL);
+    scope_spawn(&f.scope, worker_sleeps(&f.fast, "fast", 100), NULL, "fast");
+    scope_spawn(&f.scope, worker_reads(&f.socket, "socket", fds[0]), NULL, "socket");
+    scope_spawn(&f.scope, worker_sleeps(&f.slow, "slow", 300), NULL, "slow");
     int winner;
     run(&f.scope, &winner);
-    const char *names[] = { "fast", "socket", "slow" };
+    const char *names[] = {"fast", "socket", "slow"};
     printf("winner: child %d (%s)\n", winner, names[winner]);
     close(fds[0]);
     close(fds[1]);
@@ -143,21 +143,21 @@ static void demo_nested(void)
 {
     printf("== nested: a join raced against a deadline; the join loses\n");
     struct {
-        struct scope deadline;          /* race(both, timeout) */
+        struct scope deadline; /* race(both, timeout) */
         struct scope_child deadline_slots[2];
-        struct scope both;              /* join(a, b): a child frame inside the parent's */
+        struct scope both; /* join(a, b): a child frame inside the parent's */
         struct scope_child both_slots[2];
         struct worker a, b, timeout;
     } f;
     scope_init(&f.both, SCOPE_JOIN, "both", f.both_slots, 2);
-    scope_spawn(&f.both, worker_sleeps(&f.a, "a", 100), NULL);
-    scope_spawn(&f.both, worker_sleeps(&f.b, "b", 400), NULL);
+    scope_spawn(&f.both, worker_sleeps(&f.a, "a", 100), NULL, "a");
+    scope_spawn(&f.both, worker_sleeps(&f.b, "b", 400), NULL, "b");
     scope_init(&f.deadline, SCOPE_RACE, "deadline", f.deadline_slots, 2);
-    scope_spawn(&f.deadline, &f.both.base, NULL);
-    scope_spawn(&f.deadline, worker_sleeps(&f.timeout, "timeout", 250), NULL);
+    scope_spawn(&f.deadline, &f.both.base, NULL, "both");
+    scope_spawn(&f.deadline, worker_sleeps(&f.timeout, "timeout", 250), NULL, "timeout");
     int winner;
     run(&f.deadline, &winner);
-    const char *names[] = { "both", "timeout" };
+    const char *names[] = {"both", "timeout"};
     printf("winner: child %d (%s)\n", winner, names[winner]);
 }
 
@@ -184,9 +184,9 @@ static void demo_corofy(void)
         struct scope_child slots[3];
     } f;
     scope_init(&f.scope, SCOPE_JOIN, "corofied", f.slots, 3);
-    scope_spawn(&f.scope, corofied_worker("a", 300), NULL);
-    scope_spawn(&f.scope, corofied_worker("b", 100), NULL);
-    scope_spawn(&f.scope, corofied_worker("c", 200), NULL);
+    scope_spawn(&f.scope, corofied_worker("a", 300), NULL, "a");
+    scope_spawn(&f.scope, corofied_worker("b", 100), NULL, "b");
+    scope_spawn(&f.scope, corofied_worker("c", 200), NULL, "c");
     run(&f.scope, NULL);
 }
 
@@ -200,11 +200,11 @@ static void demo_corofy(void)
  * that stack-use-after-scope. */
 
 struct cancel_frames {
-    struct scope outer;                 /* race(inner, deadline) */
+    struct scope outer; /* race(inner, deadline) */
     struct scope_child outer_slots[2];
-    struct scope inner;                 /* race(read1, pair) */
+    struct scope inner; /* race(read1, pair) */
     struct scope_child inner_slots[2];
-    struct scope pair;                  /* join(long, read2) */
+    struct scope pair; /* join(long, read2) */
     struct scope_child pair_slots[2];
     struct worker read1, lng, read2, deadline;
 };
@@ -224,29 +224,27 @@ static void demo_cancel(bool forget)
     {
         struct cancel_frames f;
         scope_init(&f.pair, SCOPE_JOIN, "pair", f.pair_slots, 2);
-        scope_spawn(&f.pair, worker_sleeps(&f.lng, "long", 400), NULL);
-        scope_spawn(&f.pair, worker_reads(&f.read2, "read2", s2[0]), NULL);
+        scope_spawn(&f.pair, worker_sleeps(&f.lng, "long", 400), NULL, "long");
+        scope_spawn(&f.pair, worker_reads(&f.read2, "read2", s2[0]), NULL, "read2");
         scope_init(&f.inner, SCOPE_RACE, "inner", f.inner_slots, 2);
-        scope_spawn(&f.inner, worker_reads(&f.read1, "read1", s1[0]), NULL);
-        scope_spawn(&f.inner, &f.pair.base, NULL);
+        scope_spawn(&f.inner, worker_reads(&f.read1, "read1", s1[0]), NULL, "read1");
+        scope_spawn(&f.inner, &f.pair.base, NULL, "pair");
         scope_init(&f.outer, SCOPE_RACE, "outer", f.outer_slots, 2);
-        scope_spawn(&f.outer, &f.inner.base, NULL);
-        scope_spawn(&f.outer, worker_sleeps(&f.deadline, "deadline", 50), NULL);
+        scope_spawn(&f.outer, &f.inner.base, NULL, "inner");
+        scope_spawn(&f.outer, worker_sleeps(&f.deadline, "deadline", 50), NULL, "deadline");
         rt_forget_to_unlink = forget;
         int winner;
         run(&f.outer, &winner);
-        const char *names[] = { "inner", "deadline" };
+        const char *names[] = {"inner", "deadline"};
         printf("winner: child %d (%s)\n", winner, names[winner]);
-    }   /* f is dead from here on */
+    } /* f is dead from here on */
     {
-        struct cancel_frames reuse;     /* likely the same bytes f had */
+        struct cancel_frames reuse; /* likely the same bytes f had */
         scribble(&reuse, sizeof reuse);
     }
     rt_forget_to_unlink = false;
-    if (write(s1[1], "x", 1) != 1 || write(s2[1], "y", 1) != 1) {
-        perror("scopes: write");
-        exit(1);
-    }
+    if (write(s1[1], "x", 1) != 1 || write(s2[1], "y", 1) != 1)
+        die("write: %s", strerror(errno));
     printf("sockets written, frames reused; the reactor runs for 500 ms\n");
     struct rt_sleep after;
     rt_sleep_init(&after, 500);
@@ -258,46 +256,50 @@ static void demo_cancel(bool forget)
 
 /* ===== main ===== */
 
-static int usage(const char *prog, FILE *to)
+static void usage(void)
 {
-    fprintf(to, "usage: %s [cancel [--forget-to-unlink]]\n"
-                "Runs scopes (join, race, nested, corofy's heap frames) on a single-threaded\n"
-                "runtime and reports how many allocations each scope made while open.\n"
-                "  cancel              cancel a race while its children are registered, then\n"
-                "                      reuse their stack and let the reactor run\n"
-                "  --forget-to-unlink  ... with drop leaving the nodes linked: a bug on\n"
-                "                      purpose, for ASan to catch (run ./scopes-asan)\n", prog);
-    return to == stdout ? 0 : 2;
+    printf("usage: scopes [cancel [--forget-to-unlink]]\n"
+           "Runs scopes (join, race, nested, corofy's heap frames) on a single-threaded\n"
+           "runtime and reports how many allocations each scope made while open.\n"
+           "  cancel              cancel a race while its children are registered, then\n"
+           "                      reuse their stack and let the reactor run\n"
+           "  --forget-to-unlink  ... with drop leaving the nodes linked: a bug on\n"
+           "                      purpose, for ASan to catch (run ./scopes-asan)\n");
 }
 
 int main(int argc, char **argv)
 {
     bool cancel = false, forget = false;
-    if (argc > 1 && strcmp(argv[1], "--help") == 0)
-        return usage(argv[0], stdout);
+    if (argc > 1 && strcmp(argv[1], "--help") == 0) {
+        if (argc > 2) {
+            fprintf(stderr, "scopes: unexpected argument '%s' after --help (try --help)\n",
+                    argv[2]);
+            return 2;
+        }
+        usage();
+        return 0;
+    }
     if (argc > 1 && strcmp(argv[1], "cancel") == 0) {
         cancel = true;
         if (argc > 2 && strcmp(argv[2], "--forget-to-unlink") == 0)
             forget = true;
         else if (argc > 2) {
-            fprintf(stderr, "%s: unknown argument '%s' (try --help)\n", argv[0], argv[2]);
+            fprintf(stderr, "scopes: unknown argument '%s' (try --help)\n", argv[2]);
             return 2;
         }
         if (argc > 3) {
-            fprintf(stderr, "%s: unexpected argument '%s' (try --help)\n", argv[0], argv[3]);
+            fprintf(stderr, "scopes: unexpected argument '%s' (try --help)\n", argv[3]);
             return 2;
         }
     } else if (argc > 1) {
-        fprintf(stderr, "%s: unknown argument '%s' (try --help)\n", argv[0], argv[1]);
+        fprintf(stderr, "scopes: unknown argument '%s' (try --help)\n", argv[1]);
         return 2;
     }
 
-    setvbuf(stdout, NULL, _IOLBF, 0);   /* each line as it happens, even into a pipe */
+    setvbuf(stdout, NULL, _IOLBF, 0); /* each line as it happens, even into a pipe */
     int err = rt_init();
-    if (err < 0) {
-        fprintf(stderr, "%s: cannot start the runtime: %s\n", argv[0], strerror(-err));
-        return 1;
-    }
+    if (err < 0)
+        die("cannot start the runtime: %s", strerror(-err));
     if (cancel) {
         demo_cancel(forget);
     } else {

@@ -1,4 +1,4 @@
-/* main.c: ch05-runtime step g: a UDP echo server and a client, two tasks on
+/* main.c: ch05-runtime step h: a UDP echo server and a client, two tasks on
  * one executor, talking over 127.0.0.1. This is corofy's input: `make
  * corofy` turns the `coroutine` functions into state machines in
  * main_corofied.c, and that file is what gets compiled. */
@@ -10,27 +10,29 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../common/args.h"
+#include "../../common/errors.h"
 #include "executor.h"
 #include "future.h"
 #include "reactor.h"
 #include "udp.h"
 
-#define SERVER_BUFFER 1024      /* the echo server's receive buffer: larger datagrams are truncated */
-#define MAX_BURST 64            /* datagrams the client may have in flight */
+#define SERVER_BUFFER 1024 /* the echo server's receive buffer: larger datagrams are truncated */
+#define MAX_BURST 64       /* datagrams the client may have in flight */
 #define BURST_BUDGET (128 * 1024) /* bytes a burst may occupy in a receive buffer */
-#define ADDRESS_TEXT 22         /* "255.255.255.255:65535" and its NUL */
-#define PREVIEW_TEXT 24         /* what preview() writes */
+#define ADDRESS_TEXT 22           /* "255.255.255.255:65535" and its NUL */
+#define PREVIEW_TEXT 24           /* what preview() writes */
 
 struct options {
-    int count;                  /* datagrams to send */
-    int size;                   /* pad each one to this many bytes; 0: no padding */
-    int burst;                  /* datagrams sent before their echoes are awaited */
-    bool refused;               /* send where nobody listens */
+    int count;    /* datagrams to send */
+    int size;     /* pad each one to this many bytes; 0: no padding */
+    int burst;    /* datagrams sent before their echoes are awaited */
+    bool refused; /* send where nobody listens */
 };
 
 /* ===== Helpers that do not wait ===== */
 
-static bool failed;             /* something went wrong: exit 1 (executor thread only) */
+static bool failed; /* something went wrong: exit 1 (executor thread only) */
 
 /* Report a failure on stderr: one line, named after the program. */
 static void report(const char *format, ...) __attribute__((format(printf, 1, 2)));
@@ -51,9 +53,9 @@ static size_t fill(char *buf, int i, int size)
 {
     int n = snprintf(buf, 16, "ping %d", i);
     if (size <= n)
-        return (size_t)n;
-    memset(buf + n, '.', (size_t)(size - n));
-    return (size_t)size;
+        return (size_t) n;
+    memset(buf + n, '.', (size_t) (size - n));
+    return (size_t) size;
 }
 
 /* A short quoted view of a datagram for the log: at most 16 bytes, then
@@ -111,7 +113,8 @@ coroutine void echo_server(struct udp_socket *sock)
             printf("server: %s arrived truncated, %zu of %zu bytes; echoed %zu to %s\n",
                    preview(buf, got.len, text), got.len, got.datagram_len, got.len, from);
         else
-            printf("server: echoed %s (%zu bytes) to %s\n", preview(buf, got.len, text), got.len, from);
+            printf("server: echoed %s (%zu bytes) to %s\n", preview(buf, got.len, text), got.len,
+                   from);
     }
     udp_close(sock);
 }
@@ -124,14 +127,14 @@ coroutine void echo_server(struct udp_socket *sock)
  * hear it). Owns and closes `sock`. */
 coroutine void echo_client(struct udp_socket *sock, struct sockaddr_in server, struct options opt)
 {
-    char out[UDP_MAX_PAYLOAD];  /* the datagram being sent, then the one expected back */
-    char in[UDP_MAX_PAYLOAD];   /* the echo */
+    char out[UDP_MAX_PAYLOAD]; /* the datagram being sent, then the one expected back */
+    char in[UDP_MAX_PAYLOAD];  /* the echo */
     char me[ADDRESS_TEXT];
     char peer[ADDRESS_TEXT];
     char text[PREVIEW_TEXT];
     struct sockaddr_in local = udp_local_address(sock);
-    printf("client: %s sends %d datagrams to %s%s\n", udp_format_address(&local, me),
-           opt.count, udp_format_address(&server, peer), opt.refused ? ", where nobody listens" : "");
+    printf("client: %s sends %d datagrams to %s%s\n", udp_format_address(&local, me), opt.count,
+           udp_format_address(&server, peer), opt.refused ? ", where nobody listens" : "");
 
     int err = 0, echoes = 0, truncated = 0;
     for (int first = 1; first <= opt.count && err == 0; first += opt.burst) {
@@ -179,7 +182,8 @@ coroutine void echo_client(struct udp_socket *sock, struct sockaddr_in server, s
         printf("\n");
         if (truncated > 0)
             report("client: %d echoes came back shorter than sent: "
-                   "the server's buffer holds %d bytes", truncated, SERVER_BUFFER);
+                   "the server's buffer holds %d bytes",
+                   truncated, SERVER_BUFFER);
     }
     if (err != -ECONNREFUSED) {
         /* Tell the server to stop, even after a failure: it would wait
@@ -200,51 +204,44 @@ coroutine void async_main(struct udp_socket *server_sock, struct udp_socket *cli
                           struct sockaddr_in server, struct options opt)
 {
     if (server_sock != NULL)
-        executor_spawn(echo_server(server_sock));
-    executor_spawn(echo_client(client_sock, server, opt));
+        executor_spawn(echo_server(server_sock), "server");
+    executor_spawn(echo_client(client_sock, server, opt), "client");
 }
 
 /* ===== The command line ===== */
 
-static void usage(FILE *to, const char *argv0)
+static void usage(void)
 {
-    fprintf(to, "usage: %s [--count N] [--size BYTES] [--burst N] [--refused]\n"
-                "Runs a UDP echo server task and a client task on one executor, over\n"
-                "127.0.0.1 only (the kernel picks the ports). The client sends N numbered\n"
-                "datagrams and checks that every echo comes back whole and in order.\n"
-                "\n"
-                "  --count N      datagrams to send (1..1000000; default 5)\n"
-                "  --size BYTES   pad each datagram with dots to BYTES (16..%d); above %d\n"
-                "                 the server's buffer truncates them\n"
-                "  --burst N      send N datagrams before awaiting their echoes (1..%d; default 1)\n"
-                "  --refused      send to a port where nobody listens: the connected socket\n"
-                "                 reports 'Connection refused'\n",
-            argv0, UDP_MAX_PAYLOAD, SERVER_BUFFER, MAX_BURST);
-}
-
-/* Parse a whole decimal number in [min, max] into *value. 0, or -1. */
-static int parse_number(const char *text, int min, int max, int *value)
-{
-    char *end;
-    errno = 0;
-    long n = strtol(text, &end, 10);
-    if (end == text || *end != '\0' || errno != 0 || n < min || n > max)
-        return -1;
-    *value = (int)n;
-    return 0;
+    printf("usage: udp [--count N] [--size BYTES] [--burst N] [--refused]\n"
+           "Runs a UDP echo server task and a client task on one executor, over\n"
+           "127.0.0.1 only (the kernel picks the ports). The client sends N numbered\n"
+           "datagrams and checks that every echo comes back whole and in order.\n"
+           "\n"
+           "  --count N      datagrams to send (1..1000000; default 5)\n"
+           "  --size BYTES   pad each datagram with dots to BYTES (16..%d); above %d\n"
+           "                 the server's buffer truncates them\n"
+           "  --burst N      send N datagrams before awaiting their echoes (1..%d; default 1)\n"
+           "  --refused      send to a port where nobody listens: the connected socket\n"
+           "                 reports 'Connection refused'\n",
+           UDP_MAX_PAYLOAD, SERVER_BUFFER, MAX_BURST);
 }
 
 /* Fill *opt from argv. 0, or an exit status after printing why not. */
 static int parse_options(int argc, char **argv, struct options *opt)
 {
-    *opt = (struct options){ .count = 5, .size = 0, .burst = 1, .refused = false };
+    *opt = (struct options){.count = 5, .size = 0, .burst = 1, .refused = false};
+    if (argc > 1 && strcmp(argv[1], "--help") == 0) {
+        if (argc > 2) {
+            fprintf(stderr, "udp: unexpected argument '%s' after --help (try --help)\n", argv[2]);
+            return 2;
+        }
+        usage();
+        return -1;
+    }
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         int *value = NULL, min = 1, max = 0;
-        if (strcmp(arg, "--help") == 0) {
-            usage(stdout, argv[0]);
-            return -1;
-        } else if (strcmp(arg, "--refused") == 0) {
+        if (strcmp(arg, "--refused") == 0) {
             opt->refused = true;
             continue;
         } else if (strcmp(arg, "--count") == 0) {
@@ -254,24 +251,28 @@ static int parse_options(int argc, char **argv, struct options *opt)
         } else if (strcmp(arg, "--burst") == 0) {
             value = &opt->burst, max = MAX_BURST;
         } else {
-            fprintf(stderr, "%s: unknown argument '%s' (try --help)\n", argv[0], arg);
+            fprintf(stderr, "udp: unknown argument '%s' (try --help)\n", arg);
             return 2;
         }
-        if (i + 1 == argc || parse_number(argv[i + 1], min, max, value) < 0) {
-            fprintf(stderr, "%s: %s needs a number from %d to %d\n", argv[0], arg, min, max);
+        unsigned long long number;
+        if (i + 1 == argc ||
+            parse_count(argv[i + 1], (unsigned) min, (unsigned) max, &number) < 0) {
+            fprintf(stderr, "udp: %s needs a number from %d to %d\n", arg, min, max);
             return 2;
         }
+        *value = (int) number;
         i++;
     }
     /* A burst waits in the receiving socket's buffer (212992 bytes by
        default on Linux, each datagram costing its size plus about a
        kilobyte of bookkeeping). Overflow it and the kernel drops
        datagrams, and the client would wait forever for their echoes. */
-    long burst_bytes = (long)opt->burst * ((opt->size > 16 ? opt->size : 16) + 1024);
+    long burst_bytes = (long) opt->burst * ((opt->size > 16 ? opt->size : 16) + 1024);
     if (burst_bytes > BURST_BUDGET) {
-        fprintf(stderr, "%s: --burst %d of %d-byte datagrams could overflow a socket's receive "
-                        "buffer; keep burst x (size + 1024) under %d\n",
-                argv[0], opt->burst, opt->size > 16 ? opt->size : 16, BURST_BUDGET);
+        fprintf(stderr,
+                "udp: --burst %d of %d-byte datagrams could overflow a socket's receive "
+                "buffer; keep burst x (size + 1024) under %d\n",
+                opt->burst, opt->size > 16 ? opt->size : 16, BURST_BUDGET);
         return 2;
     }
     return 0;
@@ -282,11 +283,11 @@ static int parse_options(int argc, char **argv, struct options *opt)
  * and the client's, connected to it (in *client_sock). With `refused`, the
  * server's socket is closed again at once (*server_sock is NULL), so its
  * address is one where nobody listens. 0, or -errno with nothing open. */
-static int open_sockets(bool refused, struct udp_socket **server_sock,
-                        struct sockaddr_in *server, struct udp_socket **client_sock)
+static int open_sockets(bool refused, struct udp_socket **server_sock, struct sockaddr_in *server,
+                        struct udp_socket **client_sock)
 {
-    struct sockaddr_in any_port = { .sin_family = AF_INET, .sin_port = 0,
-                                    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    struct sockaddr_in any_port = {
+        .sin_family = AF_INET, .sin_port = 0, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     int err = udp_open(&any_port, server_sock);
     if (err < 0)
         return err;
@@ -309,22 +310,19 @@ int main(int argc, char **argv)
     int status = parse_options(argc, argv, &opt);
     if (status != 0)
         return status < 0 ? 0 : status;
-    setvbuf(stdout, NULL, _IOLBF, 0);   /* each line as it happens, even into a pipe */
+    setvbuf(stdout, NULL, _IOLBF, 0); /* each line as it happens, even into a pipe */
 
     struct udp_socket *server_sock, *client_sock;
     struct sockaddr_in server;
     char text[ADDRESS_TEXT];
     int err = open_sockets(opt.refused, &server_sock, &server, &client_sock);
-    if (err < 0) {
-        fprintf(stderr, "%s: cannot open a UDP socket on 127.0.0.1: %s\n", argv[0], strerror(-err));
-        return 1;
-    }
+    if (err < 0)
+        die("cannot open a UDP socket on 127.0.0.1: %s", strerror(-err));
     if ((err = reactor_start()) < 0) {
-        fprintf(stderr, "%s: cannot start the reactor: %s\n", argv[0], strerror(-err));
         if (server_sock != NULL)
             udp_close(server_sock);
         udp_close(client_sock);
-        return 1;
+        die("cannot start the reactor: %s", strerror(-err));
     }
     if (server_sock != NULL)
         printf("server: listening on %s\n", udp_format_address(&server, text));

@@ -1,4 +1,4 @@
-/* main.c: ch05-runtime step f: tasks that talk through channels. By default
+/* main.c: ch05-runtime step g: tasks that talk through channels. By default
  * a pipeline on one executor: two producers -> doubler -> printer. With
  * --stress, producers on other threads push messages through a small
  * bounded channel to one consumer, which checks that every message arrives
@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../common/alloc.h"
+#include "../../common/args.h"
+#include "../../common/errors.h"
 #include "channel.h"
 #include "executor.h"
 #include "future.h"
@@ -79,32 +82,32 @@ coroutine void pipeline(void)
 {
     struct channel_ends numbers = channel_new(sizeof(int), 2, NULL);
     struct channel_ends doubled = channel_new(sizeof(int), CHANNEL_UNBOUNDED, NULL);
-    executor_spawn(producer("producer-a", 1, 3, channel_sender_clone(numbers.tx)));
-    executor_spawn(producer("producer-b", 100, 3, numbers.tx));
-    executor_spawn(doubler(numbers.rx, doubled.tx));
-    executor_spawn(printer(doubled.rx));
+    executor_spawn(producer("producer-a", 1, 3, channel_sender_clone(numbers.tx)), "producer-a");
+    executor_spawn(producer("producer-b", 100, 3, numbers.tx), "producer-b");
+    executor_spawn(doubler(numbers.rx, doubled.tx), "doubler");
+    executor_spawn(printer(doubled.rx), "printer");
 }
 
 /* ===== The stress test ===== */
 
 struct message {
-    int producer;               /* who sent it */
-    int seq;                    /* its number in that producer's stream: 0, 1, 2, ... */
+    int producer; /* who sent it */
+    int seq;      /* its number in that producer's stream: 0, 1, 2, ... */
 };
 
 /* What the consumer found, for main() to print. */
 struct tally {
     int producers;
-    int *next_seq;              /* per producer: the seq expected next */
+    int *next_seq; /* per producer: the seq expected next */
     long received;
-    long out_of_order;          /* wrong producer, a gap, or a repeat */
+    long out_of_order; /* wrong producer, a gap, or a repeat */
     struct channel_stats stats;
 };
 
 coroutine void stress_producer(int id, int count, struct sender *tx)
 {
     for (int seq = 0; seq < count; seq++) {
-        struct message m = { id, seq };
+        struct message m = {id, seq};
         enum channel_status status = channel_send(tx, &m).wait;
         if (status == CHANNEL_CLOSED)
             break;
@@ -122,8 +125,8 @@ coroutine void stress_consumer(struct receiver *rx, struct tally *tally)
         if (status == CHANNEL_CLOSED)
             break;
         tally->received++;
-        if (m.producer < 0 || m.producer >= tally->producers
-            || m.seq != tally->next_seq[m.producer])
+        if (m.producer < 0 || m.producer >= tally->producers ||
+            m.seq != tally->next_seq[m.producer])
             tally->out_of_order++;
         else
             tally->next_seq[m.producer]++;
@@ -151,30 +154,24 @@ static void *run_producer(void *arg)
 static int stress(int producers, int messages, int capacity)
 {
     printf("stress: %d producers on their own threads x %d messages, "
-           "one consumer, capacity %d\n", producers, messages, capacity);
-    struct producer_thread *threads = calloc((size_t)producers, sizeof *threads);
-    struct tally tally = { .producers = producers };
-    tally.next_seq = calloc((size_t)producers, sizeof *tally.next_seq);
-    if (threads == NULL || tally.next_seq == NULL) {
-        fprintf(stderr, "channels: out of memory\n");
-        exit(1);
-    }
-    struct channel_ends ends = channel_new(sizeof(struct message), (size_t)capacity, NULL);
+           "one consumer, capacity %d\n",
+           producers, messages, capacity);
+    struct producer_thread *threads = xcalloc((size_t) producers, sizeof *threads);
+    struct tally tally = {.producers = producers};
+    tally.next_seq = xcalloc((size_t) producers, sizeof *tally.next_seq);
+    struct channel_ends ends = channel_new(sizeof(struct message), (size_t) capacity, NULL);
     for (int i = 0; i < producers; i++) {
-        threads[i] = (struct producer_thread){ .id = i, .count = messages,
-                                               .tx = channel_sender_clone(ends.tx) };
-        int err = pthread_create(&threads[i].thread, NULL, run_producer, &threads[i]);
-        if (err != 0) {
-            fprintf(stderr, "channels: cannot start a thread: %s\n", strerror(err));
-            exit(1);
-        }
+        threads[i] = (struct producer_thread){
+            .id = i, .count = messages, .tx = channel_sender_clone(ends.tx)};
+        check_pthread(pthread_create(&threads[i].thread, NULL, run_producer, &threads[i]),
+                      "pthread_create");
     }
-    channel_sender_drop(ends.tx);   /* only the producers' handles keep it open */
+    channel_sender_drop(ends.tx); /* only the producers' handles keep it open */
     executor_block_on(NULL, stress_consumer(ends.rx, &tally));
     for (int i = 0; i < producers; i++)
-        pthread_join(threads[i].thread, NULL);
+        check_pthread(pthread_join(threads[i].thread, NULL), "pthread_join");
 
-    long expected = (long)producers * messages;
+    long expected = (long) producers * messages;
     int complete = 0;
     for (int i = 0; i < producers; i++)
         complete += tally.next_seq[i] == messages;
@@ -195,35 +192,37 @@ static int stress(int producers, int messages, int capacity)
 
 /* ===== The command line ===== */
 
-static void usage(const char *prog)
+#define OPTION_MAX 100000000 /* --producers, --messages, --capacity: at most this */
+
+static void usage(void)
 {
-    printf("usage: %s [--stress [--producers P] [--messages M] [--capacity C]]\n"
+    printf("usage: channels [--stress [--producers P] [--messages M] [--capacity C]]\n"
            "Without options: a pipeline of tasks (two producers -> doubler -> printer)\n"
            "passing numbers through channels on one executor.\n"
            "--stress: P producers (default 4), each on a thread of its own, send M\n"
            "messages each (default 100000) through a channel of capacity C (default 16)\n"
-           "to one consumer, which checks that every message arrives exactly once.\n",
-           prog);
-}
-
-/* A whole positive number that fits in an int, or -1. */
-static int positive(const char *text)
-{
-    char *end;
-    long n = strtol(text, &end, 10);
-    return end != text && *end == '\0' && n > 0 && n <= 100000000 ? (int)n : -1;
+           "to one consumer, which checks that every message arrives exactly once.\n"
+           "Each number is 1 to %d.\n",
+           OPTION_MAX);
 }
 
 int main(int argc, char **argv)
 {
     bool stressing = false, sized = false;
-    int producers = 4, messages = 100000, capacity = 16;
+    unsigned long long producers = 4, messages = 100000, capacity = 16;
+
+    if (argc > 1 && strcmp(argv[1], "--help") == 0) {
+        if (argc > 2) {
+            fprintf(stderr, "channels: unexpected argument '%s' after --help (try --help)\n",
+                    argv[2]);
+            return 2;
+        }
+        usage();
+        return 0;
+    }
     for (int i = 1; i < argc; i++) {
-        int *option = NULL;
-        if (strcmp(argv[i], "--help") == 0) {
-            usage(argv[0]);
-            return 0;
-        } else if (strcmp(argv[i], "--stress") == 0) {
+        unsigned long long *option = NULL;
+        if (strcmp(argv[i], "--stress") == 0) {
             stressing = true;
             continue;
         } else if (strcmp(argv[i], "--producers") == 0) {
@@ -233,23 +232,25 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "--capacity") == 0) {
             option = &capacity;
         } else {
-            fprintf(stderr, "%s: unknown argument '%s' (try --help)\n", argv[0], argv[i]);
+            fprintf(stderr, "channels: unknown argument '%s' (try --help)\n", argv[i]);
             return 2;
         }
-        if (i + 1 == argc || (*option = positive(argv[i + 1])) < 0) {
-            fprintf(stderr, "%s: %s needs a positive number\n", argv[0], argv[i]);
+        const char *value = i + 1 < argc ? argv[i + 1] : "";
+        if (parse_count(value, 1, OPTION_MAX, option) < 0) {
+            fprintf(stderr, "channels: %s needs a number from 1 to %d, not '%s'\n", argv[i],
+                    OPTION_MAX, value);
             return 2;
         }
         sized = true;
         i++;
     }
     if (sized && !stressing) {
-        fprintf(stderr, "%s: --producers, --messages and --capacity go with --stress\n", argv[0]);
+        fprintf(stderr, "channels: --producers, --messages and --capacity go with --stress\n");
         return 2;
     }
-    setvbuf(stdout, NULL, _IOLBF, 0);   /* each line as it happens, even into a pipe */
+    setvbuf(stdout, NULL, _IOLBF, 0); /* each line as it happens, even into a pipe */
     if (stressing)
-        return stress(producers, messages, capacity);
+        return stress((int) producers, (int) messages, (int) capacity);
     printf("Program starting\n");
     executor_block_on("main", pipeline());
     return 0;

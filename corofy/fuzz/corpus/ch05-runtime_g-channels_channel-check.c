@@ -1,4 +1,4 @@
-/* channel-check.c: a test driver for ch05-runtime step f: the promises of
+/* channel-check.c: a test driver for ch05-runtime step g: the promises of
  * channel.h, one check each. Some checks poll the channel's futures by hand
  * with a waker that only counts, so they can say exactly who was woken when;
  * the others run tasks on executors, on one thread or several. Prints one
@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../../common/clock.h"
 #include "channel.h"
 #include "executor.h"
 #include "future.h"
@@ -28,13 +29,6 @@ static void check(bool ok, const char *what)
         printf("FAILED: %s\n", what);
         exit(1);
     }
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec t = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 };
-    while (nanosleep(&t, &t) < 0 && errno == EINTR)
-        ;
 }
 
 /* ===== Polling by hand ===== */
@@ -58,7 +52,7 @@ static enum poll_status poll_by(struct tracker *t, struct future *f, enum channe
 /* A future that must complete on its first poll: returns its status. */
 static enum channel_status at_once(struct future *f)
 {
-    struct tracker t = { 0, 0 };
+    struct tracker t = {0, 0};
     enum channel_status status = CHANNEL_CLOSED;
     check(poll_by(&t, f, &status) == POLL_READY, "a future that should not wait did");
     check(atomic_load(&t.clones) == 0, "a completed future kept a waker clone");
@@ -73,9 +67,9 @@ struct tagged {
 };
 
 struct fifo_log {
-    int next[2];                    /* per sender: the seq expected next */
+    int next[2]; /* per sender: the seq expected next */
     int received;
-    int switches;                   /* how often the sender changed between two messages */
+    int switches; /* how often the sender changed between two messages */
     int last_sender;
     bool in_order;
 };
@@ -83,7 +77,7 @@ struct fifo_log {
 coroutine void fifo_sender(int id, int count, struct sender *tx)
 {
     for (int seq = 0; seq < count; seq++) {
-        struct tagged m = { id, seq };
+        struct tagged m = {id, seq};
         enum channel_status status = channel_send(tx, &m).wait;
         check(status == CHANNEL_OK, "fifo: a send failed");
     }
@@ -112,21 +106,22 @@ coroutine void fifo_receiver(struct receiver *rx, struct fifo_log *log)
 coroutine void fifo_main(struct fifo_log *log)
 {
     struct channel_ends ends = channel_new(sizeof(struct tagged), 3, NULL);
-    executor_spawn(fifo_sender(0, 500, channel_sender_clone(ends.tx)));
-    executor_spawn(fifo_sender(1, 500, ends.tx));
-    executor_spawn(fifo_receiver(ends.rx, log));
+    executor_spawn(fifo_sender(0, 500, channel_sender_clone(ends.tx)), "sender 0");
+    executor_spawn(fifo_sender(1, 500, ends.tx), "sender 1");
+    executor_spawn(fifo_receiver(ends.rx, log), "receiver");
 }
 
 static void check_fifo(void)
 {
-    struct fifo_log log = { .in_order = true };
+    struct fifo_log log = {.in_order = true};
     executor_block_on(NULL, fifo_main(&log));
     check(log.received == 1000, "fifo: not every message arrived");
     check(log.in_order && log.next[0] == 500 && log.next[1] == 500,
           "fifo: a sender's messages arrived out of order");
     check(log.switches > 100, "fifo: the two senders' messages were not interleaved");
     printf("fifo: 2 senders x 500 messages through capacity 3, interleaved %d times: "
-           "each sender's messages in the order sent\n", log.switches);
+           "each sender's messages in the order sent\n",
+           log.switches);
 }
 
 /* ===== 2. Closing: the last sender ===== */
@@ -156,16 +151,14 @@ static void check_close_wakes_receiver(void)
 {
     struct channel_ends ends = channel_new(sizeof(int), 2, NULL);
     struct sender *second = channel_sender_clone(ends.tx);
-    struct tracker t = { 0, 0 };
+    struct tracker t = {0, 0};
     enum channel_status status;
     int n;
     struct future *recv = channel_recv(ends.rx, &n);
-    check(poll_by(&t, recv, &status) == POLL_PENDING,
-          "close: recv on an empty channel completed");
+    check(poll_by(&t, recv, &status) == POLL_PENDING, "close: recv on an empty channel completed");
     channel_sender_drop(ends.tx);
     check(wakes(&t) == 0, "close: dropping one of two senders woke the receiver");
-    check(poll_by(&t, recv, &status) == POLL_PENDING,
-          "close: recv ended while a sender was left");
+    check(poll_by(&t, recv, &status) == POLL_PENDING, "close: recv ended while a sender was left");
     channel_sender_drop(second);
     check(wakes(&t) == 1, "close: dropping the last sender did not wake the receiver");
     check(poll_by(&t, recv, &status) == POLL_READY && status == CHANNEL_CLOSED,
@@ -182,7 +175,7 @@ static atomic_int strings_dropped;
 
 static void drop_string(void *message)
 {
-    free(*(char **)message);
+    free(*(char **) message);
     atomic_fetch_add(&strings_dropped, 1);
 }
 
@@ -195,7 +188,7 @@ static void check_receiver_gone(void)
     char *a = strdup("a"), *b = strdup("b"), *c = strdup("c");
     check(a && b && c, "out of memory");
     check(at_once(channel_send(ends.tx, &a)) == CHANNEL_OK, "closed: the first send failed");
-    struct tracker t = { 0, 0 };
+    struct tracker t = {0, 0};
     enum channel_status status;
     struct future *waiting = channel_send(ends.tx, &b);
     check(poll_by(&t, waiting, &status) == POLL_PENDING,
@@ -208,7 +201,7 @@ static void check_receiver_gone(void)
           "closed: a send after the receiver dropped did not fail");
     check(atomic_load(&strings_dropped) == 1, "closed: the queued message was not discarded");
     check(atomic_load(&t.clones) == 0, "closed: a waker clone was never dropped");
-    free(b);                        /* refused: still ours */
+    free(b); /* refused: still ours */
     free(c);
     channel_sender_drop(ends.tx);
     printf("closed: with the receiver gone, a waiting send and a new one failed; "
@@ -218,9 +211,9 @@ static void check_receiver_gone(void)
 /* ===== 4. Back-pressure ===== */
 
 struct race {
-    int produced;                   /* sends completed */
-    int consumed;                   /* messages received */
-    int max_ahead;                  /* the most produced - consumed ever was */
+    int produced;  /* sends completed */
+    int consumed;  /* messages received */
+    int max_ahead; /* the most produced - consumed ever was */
     struct channel_stats stats;
 };
 
@@ -253,13 +246,13 @@ coroutine void consumer(struct receiver *rx, struct race *race)
 coroutine void race_main(size_t capacity, int count, struct race *race)
 {
     struct channel_ends ends = channel_new(sizeof(int), capacity, NULL);
-    executor_spawn(fast_producer(ends.tx, count, race));
-    executor_spawn(consumer(ends.rx, race));
+    executor_spawn(fast_producer(ends.tx, count, race), "producer");
+    executor_spawn(consumer(ends.rx, race), "consumer");
 }
 
 static void check_back_pressure(void)
 {
-    struct race bounded = { 0 }, unbounded = { 0 };
+    struct race bounded = {0}, unbounded = {0};
     executor_block_on(NULL, race_main(4, 1000, &bounded));
     executor_block_on(NULL, race_main(CHANNEL_UNBOUNDED, 1000, &unbounded));
     check(bounded.consumed == 1000 && unbounded.consumed == 1000, "back-pressure: messages lost");
@@ -281,15 +274,15 @@ static void check_cancel(void)
 {
     struct channel_ends ends = channel_new(sizeof(int), 1, NULL);
     int a = 1, b = 2, c = 3, got = 0;
-    struct tracker tb = { 0, 0 }, tc = { 0, 0 };
+    struct tracker tb = {0, 0}, tc = {0, 0};
     enum channel_status status;
     check(at_once(channel_send(ends.tx, &a)) == CHANNEL_OK, "cancel: the first send failed");
     struct future *send_b = channel_send(ends.tx, &b);
     struct future *send_c = channel_send(ends.tx, &c);
-    check(poll_by(&tb, send_b, &status) == POLL_PENDING
-          && poll_by(&tc, send_c, &status) == POLL_PENDING,
+    check(poll_by(&tb, send_b, &status) == POLL_PENDING &&
+              poll_by(&tc, send_c, &status) == POLL_PENDING,
           "cancel: a send into a full channel completed");
-    send_b->drop(send_b);           /* b gives up before its turn */
+    send_b->drop(send_b); /* b gives up before its turn */
     check(atomic_load(&tb.clones) == 0, "cancel: a dropped send kept its waker");
     check(at_once(channel_recv(ends.rx, &got)) == CHANNEL_OK && got == 1,
           "cancel: lost the first message");
@@ -302,7 +295,7 @@ static void check_cancel(void)
 
     /* The receiver's side: a recv dropped while it waits takes its waker
        with it, and the next recv takes over. */
-    struct tracker tr = { 0, 0 };
+    struct tracker tr = {0, 0};
     struct future *recv = channel_recv(ends.rx, &got);
     check(poll_by(&tr, recv, &status) == POLL_PENDING,
           "cancel: recv on an empty channel completed");
@@ -324,7 +317,7 @@ static void check_cancel(void)
 static void *send_later(void *arg)
 {
     struct sender *tx = arg;
-    sleep_ms(50);
+    sleep_blocking_ms(50);
     int n = 7;
     check(at_once(channel_send(tx, &n)) == CHANNEL_OK, "no spinning: the late send failed");
     channel_sender_drop(tx);
@@ -351,7 +344,8 @@ static void check_no_spinning(void)
     check(got == 7, "no spinning: the message from the other thread did not arrive");
     check(stats.recv_waits == 1, "no spinning: recv was polled again before the send woke it");
     printf("no spinning: a recv that waited 50 ms for another thread's send "
-           "went to sleep %zu time\n", stats.recv_waits);
+           "went to sleep %zu time\n",
+           stats.recv_waits);
 }
 
 /* ===== 7. No lost wake-ups: ping-pong between two threads ===== */
@@ -400,7 +394,7 @@ static void check_ping_pong(void)
 {
     struct channel_ends there = channel_new(sizeof(int), 1, NULL);
     struct channel_ends back = channel_new(sizeof(int), 1, NULL);
-    struct player_args server = { back.rx, there.tx, 0 };
+    struct player_args server = {back.rx, there.tx, 0};
     pthread_t thread;
     check(pthread_create(&thread, NULL, play_on_thread, &server) == 0, "pthread_create");
     int caught = 0;
@@ -408,7 +402,8 @@ static void check_ping_pong(void)
     pthread_join(thread, NULL);
     check(caught + server.caught == BALLS, "ping-pong: a ball was lost");
     printf("ping-pong: %d messages between two threads, each one waited for: "
-           "no wake-up lost\n", BALLS);
+           "no wake-up lost\n",
+           BALLS);
 }
 
 /* ===== Running the checks ===== */
@@ -423,17 +418,17 @@ static int misuse(const char *what)
     int n = 1;
     if (strcmp(what, "wrong-size") == 0) {
         long big = 1;
-        channel_send(ends.tx, &big);            /* a long into an int channel */
+        channel_send(ends.tx, &big); /* a long into an int channel */
     } else if (strcmp(what, "sender-in-use") == 0) {
         struct future *f = channel_send(ends.tx, &n);
-        channel_sender_drop(ends.tx);           /* f still borrows it */
+        channel_sender_drop(ends.tx); /* f still borrows it */
         f->drop(f);
     } else if (strcmp(what, "two-recvs") == 0) {
         channel_recv(ends.rx, &n);
-        channel_recv(ends.rx, &n);              /* a second consumer */
+        channel_recv(ends.rx, &n); /* a second consumer */
     } else if (strcmp(what, "receiver-in-use") == 0) {
         channel_recv(ends.rx, &n);
-        channel_receiver_drop(ends.rx);         /* the recv still borrows it */
+        channel_receiver_drop(ends.rx); /* the recv still borrows it */
     } else {
         fprintf(stderr, "channel-check: unknown misuse '%s' (try --help)\n", what);
         channel_sender_drop(ends.tx);
@@ -447,18 +442,25 @@ static int misuse(const char *what)
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "--help") == 0) {
-        printf("usage: %s [--misuse wrong-size|sender-in-use|two-recvs|receiver-in-use]\n", argv[0]);
+        if (argc > 2) {
+            fprintf(stderr, "channel-check: unexpected argument '%s' after --help (try --help)\n",
+                    argv[2]);
+            return 2;
+        }
+        printf(
+            "usage: channel-check [--misuse wrong-size|sender-in-use|two-recvs|receiver-in-use]\n");
         return 0;
     }
     if (argc > 1 && strcmp(argv[1], "--misuse") == 0) {
         if (argc == 3)
             return misuse(argv[2]);
-        fprintf(stderr, argc == 2 ? "%s: --misuse needs the name of a misuse (try --help)\n"
-                                  : "%s: one misuse at a time (try --help)\n", argv[0]);
+        fprintf(stderr, argc == 2
+                            ? "channel-check: --misuse needs the name of a misuse (try --help)\n"
+                            : "channel-check: one misuse at a time (try --help)\n");
         return 2;
     }
     if (argc > 1) {
-        fprintf(stderr, "%s: unknown argument '%s' (try --help)\n", argv[0], argv[1]);
+        fprintf(stderr, "channel-check: unknown argument '%s' (try --help)\n", argv[1]);
         return 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
