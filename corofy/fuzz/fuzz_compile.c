@@ -102,9 +102,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct corofy_options options = {.input_name = "fuzz.c", .output_name = "fuzz_corofied.c"};
     struct buf out = {0}, messages = {0}, twin = {0}, again = {0}, gcc = {0};
 
-    bool waker = memmem(data, size, "\n/* corofy: waker */\n", 21) != NULL ||
-                 (size >= 20 && memcmp(data, "/* corofy: waker */\n", 20) == 0);
-    if (corofy_translate((const char *) data, size, &options, &out, &messages) == COROFY_OK &&
+    bool translated =
+        corofy_translate((const char *) data, size, &options, &out, &messages) == COROFY_OK;
+    /* Which flavour corofy chose (the option line may be indented or spaced
+     * out): its poll functions say so. The twin compiles against the same
+     * future.h. */
+    static const char waker_poll[] = "const struct waker *waker, void *output)";
+    bool waker = translated && memmem(out.data, out.len, waker_poll, sizeof waker_poll - 1);
+    if (translated &&
         corofy_sequential_twin((const char *) data, size, &options, &twin, &messages) &&
         compiles(twin.data, twin.len, true, waker, &gcc)) {
         buf_free(&gcc);
