@@ -146,3 +146,16 @@ def test_no_source_or_page_cites_a_planning_issue():
         except UnicodeDecodeError:
             continue  # a picture or another binary file
     assert not cited, "planning issues cited:\n  " + "\n  ".join(cited)
+
+
+def test_no_build_output_is_committed():
+    """A committed program goes stale the moment its source changes, and runs instead of the real one."""
+    listed = run(["git", "ls-files", "-z"], cwd=ROOT, check=False).stdout
+    programs = []
+    for name in filter(None, listed.split("\0")):
+        full = os.path.join(ROOT, name)
+        if os.path.isfile(full):
+            with open(full, "rb") as f:
+                if f.read(4) == b"\x7fELF":
+                    programs.append(name)
+    assert not programs, f"build outputs in git: {programs}"
