@@ -44,6 +44,7 @@ class Implementation:
 # Every delay server that must keep the contract; the suites run against each.
 SERVERS = [
     Implementation("delayserver", "delayserver"),
+    Implementation("ch05-runtime/k-coroserver", "coroserver"),
 ]
 
 # What every chapter client sends.
