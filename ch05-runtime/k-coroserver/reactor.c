@@ -47,10 +47,11 @@ static struct {
     struct poll_events events; /* the reactor thread's alone */
     int notify_fd;             /* eventfd written to stop or to look again */
     pthread_t thread;
-    bool has_thread;      /* reactor_start(), not reactor_open() */
-    bool waiting;         /* a thread is in turn() (checked without a reactor thread) */
-    pthread_mutex_t lock; /* guards everything below */
-    bool stopping;        /* reactor_stop() was called: the thread returns */
+    bool has_thread;         /* reactor_start(), not reactor_open() */
+    bool waiting;            /* a thread is in turn() (checked without a reactor thread) */
+    void (*turn_hook)(void); /* called at the end of every turn (lock), or NULL */
+    pthread_mutex_t lock;    /* guards everything below */
+    bool stopping;           /* reactor_stop() was called: the thread returns */
     struct slot *slots;
     uint32_t capacity;
     uint32_t free_head;     /* first free slot, or NO_SLOT */
@@ -146,6 +147,7 @@ static int turn(void)
 {
     pthread_mutex_lock(&reactor.lock);
     uint64_t deadline = reactor.next_deadline;
+    void (*hook)(void) = reactor.turn_hook;
     pthread_mutex_unlock(&reactor.lock);
     int n = poll_wait(&reactor.registry, &reactor.events, timeout_ms(deadline));
     if (n == -EINTR) /* a signal is not an event: the caller looks again */
@@ -171,6 +173,8 @@ static int turn(void)
             break;
         waker_wake(&waker);
     }
+    if (hook != NULL)
+        hook();
     return 0;
 }
 
@@ -198,6 +202,13 @@ int reactor_wait(void)
     int err = turn();
     reactor.waiting = false;
     return err;
+}
+
+void reactor_set_turn_hook(void (*fn)(void))
+{
+    pthread_mutex_lock(&reactor.lock);
+    reactor.turn_hook = fn;
+    pthread_mutex_unlock(&reactor.lock);
 }
 
 bool reactor_has_thread(void)

@@ -80,6 +80,13 @@ int reactor_wait(void);
  * sleeping right now. Any thread. */
 void reactor_notify(void);
 
+/* Call fn() at the end of every turn, after the turn's events and
+ * deadlines have been woken (NULL: none). For a timer structure whose due
+ * sleeps must not wait behind thousands of socket events in epoll's queue
+ * for their own timerfd's event to come up. One hook; set it before the
+ * events start. */
+void reactor_set_turn_hook(void (*fn)(void));
+
 /* ===== Registrations ===== */
 
 /* Watch fd for `events` (EPOLLIN, EPOLLOUT, ...; EPOLLET is added) and wake

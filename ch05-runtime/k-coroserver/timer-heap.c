@@ -179,6 +179,18 @@ static void fire_expired(void)
     }
 }
 
+/* Runs at the end of every turn of the reactor: fire the sleeps that are
+ * due without waiting for the timerfd's event, which may sit behind
+ * thousands of socket events in epoll's queue. */
+static void fire_due(void)
+{
+    pthread_mutex_lock(&heap.lock);
+    bool due = heap.len > 0 && heap.items[0]->deadline <= now_ns();
+    pthread_mutex_unlock(&heap.lock);
+    if (due)
+        fire_expired();
+}
+
 /* The waker the reactor holds for the shared timerfd. It points at no task
  * and counts no references: waking it runs fire_expired() on the spot. */
 static const struct waker_vtable fire_vtable;
@@ -278,8 +290,10 @@ int timer_heap_start(void)
     if (err < 0) {
         close(heap.fd);
         heap.fd = -1;
+        return err;
     }
-    return err;
+    reactor_set_turn_hook(fire_due);
+    return 0;
 }
 
 void timer_heap_stop(void)
@@ -288,6 +302,7 @@ void timer_heap_stop(void)
         return;
     /* After this no new event reaches fire_expired(); one already on its
        way may still run, and finds heap.fd closed under the lock. */
+    reactor_set_turn_hook(NULL);
     reactor_deregister(heap.fd, heap.token);
     pthread_mutex_lock(&heap.lock);
     assert(heap.len == 0 && "timer_stop() with sleeps still pending");
