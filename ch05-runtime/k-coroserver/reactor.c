@@ -39,6 +39,7 @@ struct slot {
     bool in_use;          /* a registration owns this slot */
     uint32_t next_free;   /* free list link when !in_use */
     uint64_t deadline_ns; /* when to wake the waker anyway; NO_DEADLINE: never */
+    uint32_t events;      /* events that came since reactor_take_events() took them */
     struct waker waker;   /* who to wake: a clone the slot owns */
 };
 
@@ -126,16 +127,19 @@ static bool take_expired(uint64_t now, struct waker *out)
 }
 
 /* Wake one task for the event that carried `token`, unless the token is
- * stale. The waker is cloned under the lock and woken outside it, so a slow
- * wake never holds up registrations from other threads, and a wake that
- * drops the last reference to a task never runs under the lock. */
-static void wake_token(uint64_t token)
+ * stale, and note which events came. The waker is cloned under the lock and
+ * woken outside it, so a slow wake never holds up registrations from other
+ * threads, and a wake that drops the last reference to a task never runs
+ * under the lock. */
+static void wake_token(uint64_t token, uint32_t events)
 {
     struct waker waker = {NULL, NULL};
     pthread_mutex_lock(&reactor.lock);
     struct slot *s = lookup(token);
-    if (s != NULL)
+    if (s != NULL) {
+        s->events |= events;
         waker = waker_clone(&s->waker);
+    }
     pthread_mutex_unlock(&reactor.lock);
     if (waker.vtable != NULL) /* NULL: deregistered while in flight */
         waker_wake(&waker);
@@ -157,7 +161,7 @@ static int turn(void)
     for (int i = 0; i < n; i++) {
         uint64_t token = poll_event_token(&reactor.events.items[i]);
         if (token != NOTIFY_TOKEN) {
-            wake_token(token);
+            wake_token(token, poll_event_mask(&reactor.events.items[i]));
             continue;
         }
         uint64_t count;
@@ -241,6 +245,7 @@ static uint32_t take_slot(void)
     reactor.free_head = reactor.slots[index].next_free;
     reactor.slots[index].in_use = true;
     reactor.slots[index].deadline_ns = NO_DEADLINE;
+    reactor.slots[index].events = 0;
     return index;
 }
 
@@ -279,7 +284,9 @@ int reactor_register(int fd, uint32_t events, const struct waker *waker, uint64_
     return 0;
 }
 
-void reactor_set_waker(uint64_t token, const struct waker *waker)
+/* Store waker in the slot of `token`, and take its events (if `events` is
+ * not NULL). */
+static void set_waker(uint64_t token, const struct waker *waker, uint32_t *events)
 {
     struct waker old = {NULL, NULL};
     pthread_mutex_lock(&reactor.lock);
@@ -289,9 +296,25 @@ void reactor_set_waker(uint64_t token, const struct waker *waker)
         old = s->waker;
         s->waker = waker_clone(waker);
     }
+    if (events != NULL) {
+        *events = s->events;
+        s->events = 0;
+    }
     pthread_mutex_unlock(&reactor.lock);
     if (old.vtable != NULL) /* dropping may free a task: not under our lock */
         waker_drop(&old);
+}
+
+void reactor_set_waker(uint64_t token, const struct waker *waker)
+{
+    set_waker(token, waker, NULL);
+}
+
+uint32_t reactor_take_events(uint64_t token, const struct waker *waker)
+{
+    uint32_t events;
+    set_waker(token, waker, &events);
+    return events;
 }
 
 void reactor_set_deadline(uint64_t token, uint64_t deadline_ns)
@@ -308,9 +331,8 @@ void reactor_set_deadline(uint64_t token, uint64_t deadline_ns)
         reactor_notify();
 }
 
-int reactor_deregister(int fd, uint64_t token)
+void reactor_forget(uint64_t token)
 {
-    int err = poll_deregister(poll_registry(&reactor.registry), fd);
     pthread_mutex_lock(&reactor.lock);
     struct slot *s = lookup(token);
     assert(s != NULL && "reactor_deregister() with a dead token");
@@ -318,6 +340,12 @@ int reactor_deregister(int fd, uint64_t token)
     free_slot((uint32_t) token);
     pthread_mutex_unlock(&reactor.lock);
     waker_drop(&old);
+}
+
+int reactor_deregister(int fd, uint64_t token)
+{
+    int err = poll_deregister(poll_registry(&reactor.registry), fd);
+    reactor_forget(token);
     return err;
 }
 

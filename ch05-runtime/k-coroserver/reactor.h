@@ -99,6 +99,14 @@ int reactor_register(int fd, uint32_t events, const struct waker *waker, uint64_
  * held so far is dropped, unless it wakes the same task anyway. */
 void reactor_set_waker(uint64_t token, const struct waker *waker);
 
+/* reactor_set_waker(), and then take the events that came for this
+ * registration since the last call (EPOLLIN, EPOLLOUT, EPOLLRDHUP, EPOLLHUP,
+ * EPOLLERR, or'ed together): the next call returns only those that come
+ * after this one. The waker is stored first, so an event that comes after
+ * the events were taken wakes it. With them a leaf knows whether a system
+ * call can succeed, or would only find EAGAIN (step k). */
+uint32_t reactor_take_events(uint64_t token, const struct waker *waker);
+
 /* Wake the registration's waker once `deadline_ns` (a now_ns() time) has
  * passed, even if its fd never becomes ready. */
 void reactor_set_deadline(uint64_t token, uint64_t deadline_ns);
@@ -107,5 +115,11 @@ void reactor_set_deadline(uint64_t token, uint64_t deadline_ns);
  * events still in flight for it are ignored. 0 or -errno (from epoll_ctl;
  * the registration is forgotten either way). */
 int reactor_deregister(int fd, uint64_t token);
+
+/* reactor_deregister() without its epoll_ctl, for an fd that is closed right
+ * after and that no other descriptor refers to: closing it takes it out of
+ * the event queue anyway, and the token's generation makes an event
+ * already on its way stale. One system call less per connection (step k). */
+void reactor_forget(uint64_t token);
 
 #endif

@@ -6,7 +6,7 @@
  *
  * This is corofy's input: `make` turns the `coroutine` functions into state
  * machines in server_corofied.c, which is what gets compiled.
- * Sections: Limits, The server, One connection, Connections, Accepting,
+ * Sections: Limits, The server, Connections, One connection, Accepting,
  * Serving, Setup and teardown. */
 /* corofy: waker */
 #include "server.h"
@@ -73,6 +73,8 @@ struct server {
     uint64_t requests;         /* valid requests so far: the n of "#n" in the log */
     size_t open, peak;         /* connections open now, and the most since memory went back */
 };
+
+/* ===== Connections ===== */
 
 struct conn {
     struct server *server;
@@ -147,6 +149,43 @@ static struct future *send_answer(struct conn *c)
     size_t head_len = route_answer_head(&c->answer, date_now(c->worker), c->head);
     struct iovec iov[2] = {{c->head, head_len}, {c->answer.body, route_body_to_send(&c->answer)}};
     return timeout_at(tcp_write(c->stream, iov, 2), idle_deadline(c));
+}
+
+/* When a burst of connections has drained, free() alone would keep their
+ * memory: glibc shrinks a heap only from its top, and one block that lives
+ * on above the freed ones pins them all. malloc_trim() hands the free pages
+ * in the middle back too (of every thread's heap). It walks the heaps and
+ * holds each while it does: with 5,000 connections still open that took 50
+ * to 120 ms here, during which every task of the executor waited (a blocking
+ * call, step j would say, and one that spawn_blocking cannot cure: it
+ * locks the heap the executor allocates from). So it runs only once most of
+ * a burst has gone: at least TRIM_BURST connections, and all but an eighth
+ * of the peak. */
+static void count_connection(struct server *s, bool opened)
+{
+    pthread_mutex_lock(&s->lock);
+    if (opened && ++s->open > s->peak)
+        s->peak = s->open;
+    bool drained = !opened && --s->open <= s->peak / 8 && s->peak - s->open >= TRIM_BURST;
+    if (drained)
+        s->peak = s->open;
+    pthread_mutex_unlock(&s->lock);
+    if (drained)
+        malloc_trim(0);
+}
+
+/* The scope's cleanup for a connection, after its task's future (and so
+ * every future it was waiting for) has been dropped: close the socket,
+ * which also takes it out of the reactor, and free the rest. */
+static void conn_free(void *arg)
+{
+    struct conn *c = arg;
+    struct server *s = c->server;
+    tcp_stream_close(c->stream);
+    route_free(&c->answer);
+    free(c->in);
+    free(c);
+    count_connection(s, false);
 }
 
 /* ===== One connection ===== */
@@ -237,40 +276,7 @@ coroutine void serve_connection(struct conn *c)
     }
 }
 
-/* ===== Connections ===== */
-
-/* When a burst of connections has drained, free() alone would keep their
- * memory: glibc shrinks a heap only from its top, and one block that lives
- * on above the freed ones pins them all. malloc_trim() hands the free pages
- * in the middle back too (of every thread's heap). It walks the heaps, so
- * it runs only after a real drain: at least TRIM_BURST connections gone
- * and at most half of the peak left. */
-static void count_connection(struct server *s, bool opened)
-{
-    pthread_mutex_lock(&s->lock);
-    if (opened && ++s->open > s->peak)
-        s->peak = s->open;
-    bool drained = !opened && --s->open <= s->peak / 2 && s->peak - s->open >= TRIM_BURST;
-    if (drained)
-        s->peak = s->open;
-    pthread_mutex_unlock(&s->lock);
-    if (drained)
-        malloc_trim(0);
-}
-
-/* The scope's cleanup for a connection, after its task's future (and so
- * every future it was waiting for) has been dropped: close the socket,
- * which also takes it out of the reactor, and free the rest. */
-static void conn_free(void *arg)
-{
-    struct conn *c = arg;
-    struct server *s = c->server;
-    tcp_stream_close(c->stream);
-    route_free(&c->answer);
-    free(c->in);
-    free(c);
-    count_connection(s, false);
-}
+/* ===== Accepting ===== */
 
 /* A new client: its task, on the next worker in turn. On any failure the
  * socket is closed and the client sees the connection end without an
@@ -290,8 +296,6 @@ static void start_connection(struct server *s, int fd)
     count_connection(s, true);
     scope_spawn(s->connections, c->worker->executor, serve_connection(c), conn_free, c);
 }
-
-/* ===== Accepting ===== */
 
 /* accept(2): these errors belong to the one client that caused them. */
 static bool client_error(int err)

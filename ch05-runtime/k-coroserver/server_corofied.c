@@ -6,7 +6,7 @@
  *
  * This is corofy's input: `make` turns the `coroutine` functions into state
  * machines in server_corofied.c, which is what gets compiled.
- * Sections: Limits, The server, One connection, Connections, Accepting,
+ * Sections: Limits, The server, Connections, One connection, Accepting,
  * Serving, Setup and teardown. */
 #include "server.h"
 
@@ -72,6 +72,8 @@ struct server {
     uint64_t requests;         /* valid requests so far: the n of "#n" in the log */
     size_t open, peak;         /* connections open now, and the most since memory went back */
 };
+
+/* ===== Connections ===== */
 
 struct conn {
     struct server *server;
@@ -148,13 +150,50 @@ static struct future *send_answer(struct conn *c)
     return timeout_at(tcp_write(c->stream, iov, 2), idle_deadline(c));
 }
 
+/* When a burst of connections has drained, free() alone would keep their
+ * memory: glibc shrinks a heap only from its top, and one block that lives
+ * on above the freed ones pins them all. malloc_trim() hands the free pages
+ * in the middle back too (of every thread's heap). It walks the heaps and
+ * holds each while it does: with 5,000 connections still open that took 50
+ * to 120 ms here, during which every task of the executor waited (a blocking
+ * call, step j would say, and one that spawn_blocking cannot cure: it
+ * locks the heap the executor allocates from). So it runs only once most of
+ * a burst has gone: at least TRIM_BURST connections, and all but an eighth
+ * of the peak. */
+static void count_connection(struct server *s, bool opened)
+{
+    pthread_mutex_lock(&s->lock);
+    if (opened && ++s->open > s->peak)
+        s->peak = s->open;
+    bool drained = !opened && --s->open <= s->peak / 8 && s->peak - s->open >= TRIM_BURST;
+    if (drained)
+        s->peak = s->open;
+    pthread_mutex_unlock(&s->lock);
+    if (drained)
+        malloc_trim(0);
+}
+
+/* The scope's cleanup for a connection, after its task's future (and so
+ * every future it was waiting for) has been dropped: close the socket,
+ * which also takes it out of the reactor, and free the rest. */
+static void conn_free(void *arg)
+{
+    struct conn *c = arg;
+    struct server *s = c->server;
+    tcp_stream_close(c->stream);
+    route_free(&c->answer);
+    free(c->in);
+    free(c);
+    count_connection(s, false);
+}
+
 /* ===== One connection ===== */
 
 /* Take the next request out of what the client sent, reading more until a
  * whole request head is in, within the idle timeout. 0: c->answer holds
  * the verdict (a 200, an error, or a 408 for part of a request); below 0:
  * just hang up (the client left, or said nothing; or we are out of memory). */
-// ===== coroutine read_request (server.c:158), as you wrote it =====
+// ===== coroutine read_request (server.c:197), as you wrote it =====
 //
 //     coroutine int read_request(struct conn *c)
 //     {
@@ -198,10 +237,10 @@ struct read_request_frame {
     struct future base;             /* first: a frame is a future */
     int state;                      /* 0: not started, 1: at the wait point, -1: finished */
     struct conn *c;                 /* parameter */
-    const struct server_options *o; /* local, line 160 */
-    uint64_t deadline;              /* local, line 161 */
-    ssize_t taken;                  /* local, line 164 */
-    ssize_t n;                      /* local, line 175 */
+    const struct server_options *o; /* local, line 199 */
+    uint64_t deadline;              /* local, line 200 */
+    ssize_t taken;                  /* local, line 203 */
+    ssize_t n;                      /* local, line 214 */
     struct future *awaited;         /* the future being waited for, or NULL */
 };
 
@@ -312,7 +351,7 @@ struct future *read_request(struct conn *c)
  * sending side, so the client sees the answer end, and read until the
  * client closes too, or the idle timeout. Errors always linger: their
  * client may still be sending. */
-// ===== coroutine linger (server.c:196), as you wrote it =====
+// ===== coroutine linger (server.c:235), as you wrote it =====
 //
 //     coroutine void linger(struct conn *c)
 //     {
@@ -339,8 +378,8 @@ struct linger_frame {
     struct future base;     /* first: a frame is a future */
     int state;              /* 0: not started, 1: at the wait point, -1: finished */
     struct conn *c;         /* parameter */
-    uint64_t deadline;      /* local, line 202 */
-    ssize_t n;              /* local, line 204 */
+    uint64_t deadline;      /* local, line 241 */
+    ssize_t n;              /* local, line 243 */
     struct future *awaited; /* the future being waited for, or NULL */
 };
 
@@ -412,7 +451,7 @@ struct future *linger(struct conn *c)
 /* The protocol, as it reads: take a request, wait for its delay, send the
  * answer, and again while the client keeps the connection open. Returning
  * ends the connection: the scope's cleanup (conn_free) closes it. */
-// ===== coroutine serve_connection (server.c:213), as you wrote it =====
+// ===== coroutine serve_connection (server.c:252), as you wrote it =====
 //
 //     coroutine void serve_connection(struct conn *c)
 //     {
@@ -452,11 +491,11 @@ struct serve_connection_frame {
     struct future base;     /* first: a frame is a future */
     int state;              /* 0: not started, 1-5: at that wait point, -1: finished */
     struct conn *c;         /* parameter */
-    unsigned answered;      /* local, line 215 */
-    int got;                /* local, line 216 */
-    uint64_t due;           /* local, line 220 */
-    ssize_t left;           /* local, line 222 */
-    ssize_t sent;           /* local, line 227 */
+    unsigned answered;      /* local, line 254 */
+    int got;                /* local, line 255 */
+    uint64_t due;           /* local, line 259 */
+    ssize_t left;           /* local, line 261 */
+    ssize_t sent;           /* local, line 266 */
     struct future *awaited; /* the future being waited for, or NULL */
 };
 
@@ -578,40 +617,7 @@ struct future *serve_connection(struct conn *c)
     return &frame->base; /* lazy: none of the body has run yet */
 }
 
-/* ===== Connections ===== */
-
-/* When a burst of connections has drained, free() alone would keep their
- * memory: glibc shrinks a heap only from its top, and one block that lives
- * on above the freed ones pins them all. malloc_trim() hands the free pages
- * in the middle back too (of every thread's heap). It walks the heaps, so
- * it runs only after a real drain: at least TRIM_BURST connections gone
- * and at most half of the peak left. */
-static void count_connection(struct server *s, bool opened)
-{
-    pthread_mutex_lock(&s->lock);
-    if (opened && ++s->open > s->peak)
-        s->peak = s->open;
-    bool drained = !opened && --s->open <= s->peak / 2 && s->peak - s->open >= TRIM_BURST;
-    if (drained)
-        s->peak = s->open;
-    pthread_mutex_unlock(&s->lock);
-    if (drained)
-        malloc_trim(0);
-}
-
-/* The scope's cleanup for a connection, after its task's future (and so
- * every future it was waiting for) has been dropped: close the socket,
- * which also takes it out of the reactor, and free the rest. */
-static void conn_free(void *arg)
-{
-    struct conn *c = arg;
-    struct server *s = c->server;
-    tcp_stream_close(c->stream);
-    route_free(&c->answer);
-    free(c->in);
-    free(c);
-    count_connection(s, false);
-}
+/* ===== Accepting ===== */
 
 /* A new client: its task, on the next worker in turn. On any failure the
  * socket is closed and the client sees the connection end without an
@@ -631,8 +637,6 @@ static void start_connection(struct server *s, int fd)
     count_connection(s, true);
     scope_spawn(s->connections, c->worker->executor, serve_connection(c), conn_free, c);
 }
-
-/* ===== Accepting ===== */
 
 /* accept(2): these errors belong to the one client that caused them. */
 static bool client_error(int err)
@@ -656,7 +660,7 @@ static bool client_error(int err)
 
 /* Out of descriptors (or memory), the waiting client stays in the
  * kernel's queue, and accepting again at once would spin: wait a while. */
-// ===== coroutine accept_connections (server.c:318), as you wrote it =====
+// ===== coroutine accept_connections (server.c:322), as you wrote it =====
 //
 //     coroutine void accept_connections(struct server *s)
 //     {
@@ -685,8 +689,8 @@ struct accept_connections_frame {
     struct future base;     /* first: a frame is a future */
     int state;              /* 0: not started, 1-3: at that wait point, -1: finished */
     struct server *s;       /* parameter */
-    unsigned accepted;      /* local, line 320 */
-    int fd;                 /* local, line 321 */
+    unsigned accepted;      /* local, line 324 */
+    int fd;                 /* local, line 325 */
     struct future *awaited; /* the future being waited for, or NULL */
 };
 
@@ -776,7 +780,7 @@ struct future *accept_connections(struct server *s)
 
 /* Accept clients until a stop signal comes; then close every connection:
  * each task is aborted, each future dropped, each socket closed. */
-// ===== coroutine serve (server.c:338), as you wrote it =====
+// ===== coroutine serve (server.c:342), as you wrote it =====
 //
 //     coroutine void serve(struct server *s)
 //     {

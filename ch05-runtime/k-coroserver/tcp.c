@@ -1,6 +1,21 @@
 /* tcp.c: TCP over the reactor: one registration per socket, and four leaf
- * futures (accept, read, write, hang-up) that hand it their latest waker.
- * Introduced in ch05-runtime step k; the registration code is h-udp's. */
+ * futures (accept, read, write, hang-up) that hand it their latest waker
+ * and take the events that came. Introduced in ch05-runtime step k; the
+ * registration code is h-udp's.
+ *
+ * The events: an edge-triggered registration reports a socket once, when
+ * it *becomes* readable (or writable, or the peer hangs up). A leaf that
+ * simply tried its system call at every poll would pay for a call that can
+ * only find EAGAIN whenever its task was woken for something else: a read
+ * right after the answer went out, a read when the wake was a timer's. So
+ * the socket keeps three facts, set by the events the reactor saw (taken
+ * at every poll, reactor_take_events) and cleared by what the system calls
+ * find: readable until a read finds EAGAIN or empties the socket (it
+ * returned fewer bytes than it asked for, and the peer has not closed:
+ * then the end of the stream waits behind them); writable until a send finds the
+ * buffer full; hung up for good once the peer shut its side. A future
+ * tries its call only when the fact says it can succeed. delayserver/
+ * saves the same calls by never reading before epoll says so. */
 #include "tcp.h"
 
 #include <assert.h>
@@ -8,7 +23,6 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +43,9 @@ struct tcp_socket {
     bool registered;        /* the reactor knows fd under `token` */
     uint64_t token;         /* the registration (registered) */
     struct future *waiting; /* the future that said PENDING and is not done, or NULL */
-    bool maybe_readable;    /* a read might find bytes (see "Reading") */
+    bool readable;          /* a read (an accept) may find something: see the top */
+    bool writable;          /* a send may go out */
+    bool hung_up;           /* the peer shut its side, closed or reset the connection */
 };
 
 struct tcp_listener {
@@ -42,17 +58,26 @@ struct tcp_stream {
 
 static void socket_init(struct tcp_socket *sock, int fd, uint32_t events)
 {
-    *sock = (struct tcp_socket){
-        .fd = fd, .events = events, .registered = false, .waiting = NULL, .maybe_readable = false};
+    /* Not readable yet as far as we know: registering reports what is
+       there already, as an event. */
+    *sock = (struct tcp_socket){.fd = fd,
+                                .events = events,
+                                .registered = false,
+                                .waiting = NULL,
+                                .readable = false,
+                                .writable = true,
+                                .hung_up = false};
 }
 
-/* Deregister before closing, so no event for this fd number (soon reused)
- * can reach the reactor's table. */
+/* Forget the registration, then close: no other descriptor refers to the
+ * socket, so closing takes it out of the event queue (no epoll_ctl needed),
+ * and an event already on its way for this fd number (soon reused) carries
+ * a token whose generation the reactor no longer knows. */
 static void socket_close(struct tcp_socket *sock)
 {
     assert(sock->waiting == NULL && "a tcp socket closed while a future waits on it");
     if (sock->registered)
-        reactor_deregister(sock->fd, sock->token);
+        reactor_forget(sock->token);
     close(sock->fd);
 }
 
@@ -128,33 +153,36 @@ void tcp_listener_close(struct tcp_listener *listener)
 struct tcp_op {
     struct future base;      /* first member: a struct future * points here */
     struct tcp_socket *sock; /* borrowed: must outlive the future */
-    bool polled;             /* polled before: this poll follows a wake */
     bool finished;           /* returned POLL_READY */
 };
 
 /* Every poll starts here, before its system call: the first one on a
  * socket registers it (with this poll's waker), every later one replaces
- * the reactor's waker with this poll's. A stream registers for reading,
+ * the reactor's waker with this poll's and takes the events that came
+ * meanwhile into the socket's facts. A stream registers for reading,
  * writing and the peer's hang-up at once, because one registration is all
- * a socket gets; a wake then only means "try again", and a future that
- * finds EAGAIN simply waits for the next one. 0 or -errno. */
+ * a socket gets. 0 or -errno. */
 static int arm(struct tcp_op *op, const struct waker *waker)
 {
     struct tcp_socket *sock = op->sock;
     assert(!op->finished && "a tcp future polled after it completed");
     assert((sock->waiting == NULL || sock->waiting == &op->base) &&
            "two futures wait on one tcp socket; the reactor keeps one waker per socket");
-    if (op->polled) /* woken: perhaps by this socket's edge */
-        sock->maybe_readable = true;
-    op->polled = true;
-    if (sock->registered) {
-        reactor_set_waker(sock->token, waker);
-        return 0;
+    if (!sock->registered) {
+        int err = reactor_register(sock->fd, sock->events, waker, &sock->token);
+        if (err == 0)
+            sock->registered = true;
+        return err;
     }
-    int err = reactor_register(sock->fd, sock->events, waker, &sock->token);
-    if (err == 0)
-        sock->registered = true;
-    return err;
+    uint32_t events = reactor_take_events(sock->token, waker);
+    if (events &
+        (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) /* a read sees the end, or the error */
+        sock->readable = true;
+    if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+        sock->writable = true;
+    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        sock->hung_up = true;
+    return 0;
 }
 
 /* Every poll ends here with the result of its system call: -EAGAIN means
@@ -197,19 +225,24 @@ static struct tcp_op op_start(enum poll_status (*poll)(struct future *, const st
                                                        void *),
                               struct tcp_socket *sock)
 {
-    return (struct tcp_op){.base = {.poll = poll, .drop = op_drop}, .sock = sock, .polled = false};
+    return (struct tcp_op){.base = {.poll = poll, .drop = op_drop}, .sock = sock};
 }
 
 /* ===== Accepting ===== */
 
 static int accept_one(struct tcp_socket *sock)
 {
+    if (!sock->readable)
+        return -EAGAIN;
     for (;;) {
         int fd = accept4(sock->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0)
             return fd;
-        if (errno != EINTR)
-            return would_block(errno) ? -EAGAIN : -errno;
+        if (errno == EINTR)
+            continue;
+        if (would_block(errno))
+            sock->readable = false;
+        return would_block(errno) ? -EAGAIN : -errno;
     }
 }
 
@@ -261,18 +294,7 @@ int tcp_shutdown_write(struct tcp_stream *stream)
     return shutdown(stream->sock.fd, SHUT_WR) < 0 ? -errno : 0;
 }
 
-/* ===== Reading =====
- *
- * A read that returns fewer bytes than it asked for has emptied the
- * socket, and so has one that finds EAGAIN. Bytes that arrive after that
- * make a new edge, which wakes this task: its waker was handed to the
- * reactor before the read. So the first poll of the next read on the
- * socket need not try: it would find EAGAIN, unless an edge came since, and
- * then the task is polled again anyway, and that poll tries. A server that
- * reads a request, answers it and reads the next saves one system call per
- * request this way (delayserver/ saves it by never reading before epoll
- * says so). A new stream starts out empty as far as we know: registering
- * it reports the bytes already there as an edge. */
+/* ===== Reading ===== */
 
 struct tcp_read {
     struct tcp_op op; /* first member: poll and drop cast back */
@@ -282,15 +304,21 @@ struct tcp_read {
 
 static ssize_t read_some(struct tcp_read *reading)
 {
+    struct tcp_socket *sock = reading->op.sock;
+    if (!sock->readable)
+        return -EAGAIN;
     for (;;) {
-        ssize_t n = read(reading->op.sock->fd, reading->buf, reading->cap);
-        if (n >= 0 && (size_t) n < reading->cap)
-            reading->op.sock->maybe_readable = false;
+        ssize_t n = read(sock->fd, reading->buf, reading->cap);
+        /* Fewer bytes than asked for: it emptied the socket, unless the
+           peer has closed, and the end of the stream is still to read. */
+        if (n > 0 && (size_t) n < reading->cap && !sock->hung_up)
+            sock->readable = false;
         if (n >= 0)
             return n;
         if (errno == EINTR)
             continue;
-        reading->op.sock->maybe_readable = false;
+        if (would_block(errno))
+            sock->readable = false;
         return would_block(errno) ? -EAGAIN : -errno;
     }
 }
@@ -300,7 +328,7 @@ static enum poll_status read_poll(struct future *self, const struct waker *waker
     struct tcp_read *reading = (struct tcp_read *) self;
     ssize_t result = arm(&reading->op, waker);
     if (result == 0)
-        result = reading->op.sock->maybe_readable ? read_some(reading) : -EAGAIN;
+        result = read_some(reading);
     return settle_with(&reading->op, result, output);
 }
 
@@ -328,6 +356,8 @@ struct tcp_write {
  * the socket's buffer is full. The total, -EAGAIN or -errno. */
 static ssize_t send_rest(struct tcp_write *writing)
 {
+    if (!writing->op.sock->writable)
+        return -EAGAIN;
     while (writing->sent < writing->total) {
         struct iovec rest[TCP_WRITE_IOV_MAX];
         int n = 0;
@@ -343,10 +373,14 @@ static ssize_t send_rest(struct tcp_write *writing)
         }
         struct msghdr msg = {.msg_iov = rest, .msg_iovlen = (size_t) n};
         ssize_t sent = sendmsg(writing->op.sock->fd, &msg, MSG_NOSIGNAL); /* no SIGPIPE */
-        if (sent >= 0)
+        if (sent >= 0) {
             writing->sent += (size_t) sent;
-        else if (errno != EINTR)
-            return would_block(errno) ? -EAGAIN : -errno;
+        } else if (would_block(errno)) {
+            writing->op.sock->writable = false; /* the buffer is full */
+            return -EAGAIN;
+        } else if (errno != EINTR) {
+            return -errno;
+        }
     }
     return (ssize_t) writing->total;
 }
@@ -376,24 +410,12 @@ struct future *tcp_write(struct tcp_stream *stream, const struct iovec *iov, int
 
 /* ===== Hanging up ===== */
 
-/* Has the peer hung up? poll(2) with no timeout answers at once, and sees
- * a hang-up even behind bytes nobody has read (a peek would return those
- * bytes instead). 0, or -EAGAIN while the peer is still there. */
-static ssize_t look_for_hangup(struct tcp_socket *sock)
-{
-    struct pollfd look = {.fd = sock->fd, .events = POLLRDHUP};
-    while (poll(&look, 1, 0) < 0)
-        if (errno != EINTR)
-            return -errno;
-    return look.revents & (POLLRDHUP | POLLHUP | POLLERR) ? 0 : -EAGAIN;
-}
-
 static enum poll_status hangup_poll(struct future *self, const struct waker *waker, void *output)
 {
     struct tcp_op *op = (struct tcp_op *) self;
     ssize_t result = arm(op, waker);
     if (result == 0)
-        result = look_for_hangup(op->sock);
+        result = op->sock->hung_up ? 0 : -EAGAIN;
     return settle_with(op, result, output);
 }
 

@@ -8,8 +8,9 @@
  * system call, so the reactor always holds the waker of the task that
  * waits now:
  *
- *     poll:  first use? reactor_register(fd, events, waker) : reactor_set_waker
- *            accept4 / read / sendmsg / a look for a hang-up
+ *     poll:  first use? reactor_register(fd, events, waker)
+ *                     : reactor_take_events(token, waker)
+ *            accept4 / read / sendmsg, if the events say it can succeed
  *            EAGAIN   -> POLL_PENDING (the reactor wakes us on the next edge)
  *            anything else (bytes, a socket, an error) -> POLL_READY
  *
