@@ -211,9 +211,8 @@ coroutine int read_request(struct conn *c)
         }
         if (make_room(c) < 0)
             return -1;
-        ssize_t n =
-            timeout_at(tcp_read(c->stream, c->in + c->in_len, c->in_cap - c->in_len), deadline)
-                .wait;
+        size_t room = c->in_cap - c->in_len;
+        ssize_t n = timeout_at(tcp_read(c->stream, c->in + c->in_len, room), deadline).wait;
         if (n == -ETIMEDOUT && c->in_start == c->in_len)
             return -1;       /* it said nothing (or nothing more): just hang up */
         if (n == -ETIMEDOUT) /* part of a request, and then nothing: 408 */

@@ -212,9 +212,8 @@ static void conn_free(void *arg)
 //             }
 //             if (make_room(c) < 0)
 //                 return -1;
-//             ssize_t n =
-//                 timeout_at(tcp_read(c->stream, c->in + c->in_len, c->in_cap - c->in_len), deadline)
-//                     .wait;
+//             size_t room = c->in_cap - c->in_len;
+//             ssize_t n = timeout_at(tcp_read(c->stream, c->in + c->in_len, room), deadline).wait;
 //             if (n == -ETIMEDOUT && c->in_start == c->in_len)
 //                 return -1;       /* it said nothing (or nothing more): just hang up */
 //             if (n == -ETIMEDOUT) /* part of a request, and then nothing: 408 */
@@ -240,7 +239,8 @@ struct read_request_frame {
     const struct server_options *o; /* local, line 199 */
     uint64_t deadline;              /* local, line 200 */
     ssize_t taken;                  /* local, line 203 */
-    ssize_t n;                      /* local, line 214 */
+    size_t room;                    /* local, line 214 */
+    ssize_t n;                      /* local, line 215 */
     struct future *awaited;         /* the future being waited for, or NULL */
 };
 
@@ -278,8 +278,9 @@ static enum poll_status read_request_poll(struct future *self, const struct wake
                 frame->state = -1;
                 return POLL_READY;
             }
-            /* ---- wait point 1: ssize_t n = timeout_at(tcp_read(c->stream, c->in + c->in_len, c->in_cap - c->in_len), deadline) .wait; ---- */
-            frame->awaited = timeout_at(tcp_read(frame->c->stream, frame->c->in + frame->c->in_len, frame->c->in_cap - frame->c->in_len), frame->deadline);
+            frame->room = frame->c->in_cap - frame->c->in_len;
+            /* ---- wait point 1: ssize_t n = timeout_at(tcp_read(c->stream, c->in + c->in_len, room), deadline).wait; ---- */
+            frame->awaited = timeout_at(tcp_read(frame->c->stream, frame->c->in + frame->c->in_len, frame->room), frame->deadline);
             frame->state = 1;
             /* fall through */
     case 1:
@@ -351,7 +352,7 @@ struct future *read_request(struct conn *c)
  * sending side, so the client sees the answer end, and read until the
  * client closes too, or the idle timeout. Errors always linger: their
  * client may still be sending. */
-// ===== coroutine linger (server.c:235), as you wrote it =====
+// ===== coroutine linger (server.c:234), as you wrote it =====
 //
 //     coroutine void linger(struct conn *c)
 //     {
@@ -378,8 +379,8 @@ struct linger_frame {
     struct future base;     /* first: a frame is a future */
     int state;              /* 0: not started, 1: at the wait point, -1: finished */
     struct conn *c;         /* parameter */
-    uint64_t deadline;      /* local, line 241 */
-    ssize_t n;              /* local, line 243 */
+    uint64_t deadline;      /* local, line 240 */
+    ssize_t n;              /* local, line 242 */
     struct future *awaited; /* the future being waited for, or NULL */
 };
 
@@ -451,7 +452,7 @@ struct future *linger(struct conn *c)
 /* The protocol, as it reads: take a request, wait for its delay, send the
  * answer, and again while the client keeps the connection open. Returning
  * ends the connection: the scope's cleanup (conn_free) closes it. */
-// ===== coroutine serve_connection (server.c:252), as you wrote it =====
+// ===== coroutine serve_connection (server.c:251), as you wrote it =====
 //
 //     coroutine void serve_connection(struct conn *c)
 //     {
@@ -491,11 +492,11 @@ struct serve_connection_frame {
     struct future base;     /* first: a frame is a future */
     int state;              /* 0: not started, 1-5: at that wait point, -1: finished */
     struct conn *c;         /* parameter */
-    unsigned answered;      /* local, line 254 */
-    int got;                /* local, line 255 */
-    uint64_t due;           /* local, line 259 */
-    ssize_t left;           /* local, line 261 */
-    ssize_t sent;           /* local, line 266 */
+    unsigned answered;      /* local, line 253 */
+    int got;                /* local, line 254 */
+    uint64_t due;           /* local, line 258 */
+    ssize_t left;           /* local, line 260 */
+    ssize_t sent;           /* local, line 265 */
     struct future *awaited; /* the future being waited for, or NULL */
 };
 
@@ -660,7 +661,7 @@ static bool client_error(int err)
 
 /* Out of descriptors (or memory), the waiting client stays in the
  * kernel's queue, and accepting again at once would spin: wait a while. */
-// ===== coroutine accept_connections (server.c:322), as you wrote it =====
+// ===== coroutine accept_connections (server.c:321), as you wrote it =====
 //
 //     coroutine void accept_connections(struct server *s)
 //     {
@@ -689,8 +690,8 @@ struct accept_connections_frame {
     struct future base;     /* first: a frame is a future */
     int state;              /* 0: not started, 1-3: at that wait point, -1: finished */
     struct server *s;       /* parameter */
-    unsigned accepted;      /* local, line 324 */
-    int fd;                 /* local, line 325 */
+    unsigned accepted;      /* local, line 323 */
+    int fd;                 /* local, line 324 */
     struct future *awaited; /* the future being waited for, or NULL */
 };
 
@@ -780,7 +781,7 @@ struct future *accept_connections(struct server *s)
 
 /* Accept clients until a stop signal comes; then close every connection:
  * each task is aborted, each future dropped, each socket closed. */
-// ===== coroutine serve (server.c:342), as you wrote it =====
+// ===== coroutine serve (server.c:341), as you wrote it =====
 //
 //     coroutine void serve(struct server *s)
 //     {
