@@ -355,22 +355,30 @@ static void repoll_with_another_waker(void)
     printf("re-polled with another waker: the old clone dropped, only the new one woken\n");
 }
 
+/* Spawn gated(index) on ex behind a closed gate, and poll its handle once
+ * with a waker counted by *c: it must be pending. */
+static struct future *spawn_pending(struct executor *ex, uint64_t index, struct counter *c,
+                                    struct gate *g, atomic_bool *dropped)
+{
+    counter_init(c);
+    gate_init(g);
+    atomic_init(dropped, false);
+    struct future *h = executor_spawn_on(ex, gated(g, index, dropped), sizeof(struct result));
+    struct waker w = counter_waker(c);
+    struct result r;
+    check(h->poll(h, &w, &r) == POLL_PENDING, "a handle was ready too early");
+    return h;
+}
+
 /* 4. The handle is dropped while its task is pending, after it stored a
  *    waker: the waker goes back at once, the task runs on and is freed, and
  *    the dropped waker is never woken. */
 static void drop_pending_handle(void)
 {
     struct counter c;
-    counter_init(&c);
-    struct waker w = counter_waker(&c);
     struct gate g;
-    gate_init(&g);
     atomic_bool dropped;
-    atomic_init(&dropped, false);
-    struct future *h =
-        executor_spawn_on(executors[3], gated(&g, 5, &dropped), sizeof(struct result));
-    struct result r;
-    check(h->poll(h, &w, &r) == POLL_PENDING, "a handle was ready too early");
+    struct future *h = spawn_pending(executors[3], 5, &c, &g, &dropped);
     h->drop(h);
     check(atomic_load(&c.alive) == 0, "a dropped handle still holds its waker");
     check(executor_live_tasks() == 1, "the pending task went away with its handle");
@@ -516,16 +524,11 @@ static bool all_zero(const void *bytes, size_t n)
 static void abort_pending(void)
 {
     struct counter c;
-    counter_init(&c);
-    struct waker w = counter_waker(&c);
     struct gate g;
-    gate_init(&g);
     atomic_bool dropped;
-    atomic_init(&dropped, false);
-    struct future *h =
-        executor_spawn_on(executors[1], gated(&g, 13, &dropped), sizeof(struct result));
+    struct future *h = spawn_pending(executors[1], 13, &c, &g, &dropped);
+    struct waker w = counter_waker(&c);
     struct result r;
-    check(h->poll(h, &w, &r) == POLL_PENDING, "a handle was ready too early");
     for (int waited = 0; !gate_has_waiter(&g); waited++) { /* the task's first poll */
         check(waited < TIMEOUT_MS, "a spawned task was never polled");
         sleep_blocking_ms(1);

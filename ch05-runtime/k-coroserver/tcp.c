@@ -87,6 +87,17 @@ static bool would_block(int err)
     return err == EAGAIN || err == EWOULDBLOCK;
 }
 
+/* What a read or an accept that failed with errno `err` (not EINTR) says:
+ * nothing more to take for now (-EAGAIN: the socket is readable no more),
+ * or an error (-err). */
+static ssize_t nothing_to_take(struct tcp_socket *sock, int err)
+{
+    if (!would_block(err))
+        return -err;
+    sock->readable = false;
+    return -EAGAIN;
+}
+
 /* ===== Listening ===== */
 
 int tcp_listen(const char *host, unsigned port, struct tcp_listener **out)
@@ -238,11 +249,8 @@ static int accept_one(struct tcp_socket *sock)
         int fd = accept4(sock->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0)
             return fd;
-        if (errno == EINTR)
-            continue;
-        if (would_block(errno))
-            sock->readable = false;
-        return would_block(errno) ? -EAGAIN : -errno;
+        if (errno != EINTR)
+            return (int) nothing_to_take(sock, errno);
     }
 }
 
@@ -315,11 +323,8 @@ static ssize_t read_some(struct tcp_read *reading)
             sock->readable = false;
         if (n >= 0)
             return n;
-        if (errno == EINTR)
-            continue;
-        if (would_block(errno))
-            sock->readable = false;
-        return would_block(errno) ? -EAGAIN : -errno;
+        if (errno != EINTR)
+            return nothing_to_take(sock, errno);
     }
 }
 
