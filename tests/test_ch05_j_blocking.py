@@ -68,7 +68,7 @@ def test_work_that_holds_the_thread_stalls_the_ticker():
     seen = check_rows(out, work_ms)
     stalled = min(seen[label.format(ms=work_ms)][1] for label in STALLED)
     cured = max(seen[label.format(ms=work_ms)][1] for label in CURED)
-    assert stalled > 2 * cured, out
+    assert stalled > 1.5 * cured, out  # follows from the bounds above; said as a ratio
 
 
 def test_aborts():
