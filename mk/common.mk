@@ -11,6 +11,7 @@
 #   THREADED := 1                     # optional: also build a ThreadSanitizer variant
 #   HOST_TOOL := 1                    # optional: a tool that runs on the build machine
 #   LDLIBS   += -lpthread             # optional: extra libraries
+#   RUN_COMMAND := ./try-it           # optional: what `make run` runs instead of ./$(PROG)
 #   include $(TOP)/mk/common.mk
 #
 # Targets: all (default), run, test, diff, clean, asan, tsan, variants, corofy,
@@ -177,13 +178,16 @@ endif
 # ===== Run, test, diff, clean =====
 
 # A step may set RUN_ARGS; programs that talk to the delay server read
-# DELAYSERVER_ADDR from the environment (default 127.0.0.1:8080).
+# DELAYSERVER_ADDR from the environment (default 127.0.0.1:8080). A step
+# whose program does not end by itself (a server) sets RUN_COMMAND to a
+# command that shows it at work and then stops it.
+RUN_COMMAND ?= ./$(PROG) $(RUN_ARGS)
 run: all
-	$(Q)./$(PROG) $(RUN_ARGS)
+	$(Q)$(RUN_COMMAND)
 
 # What `make run` runs, for scripts/tour.
 run-command:
-	@echo './$(PROG) $(RUN_ARGS)'
+	@echo '$(RUN_COMMAND)'
 
 # TESTS names this step's pytest file(s), relative to the repository root.
 test: variants

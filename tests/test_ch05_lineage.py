@@ -35,6 +35,8 @@ STEPS = {  # step -> its parent, as its INHERITED file must name it
     "ch05-runtime/g-channels": "ch05-runtime/c-reactor-thread",
     "ch05-runtime/h-udp": "ch05-runtime/c-reactor-thread",
     "ch05-runtime/i-scopes": "ch05-runtime/c-reactor-thread",
+    "ch05-runtime/j-blocking": "ch05-runtime/f-join",
+    "ch05-runtime/k-coroserver": "ch05-runtime/j-blocking",
 }
 CH05_STEPS = sorted(s for s in STEPS if s.startswith("ch05-runtime/"))
 WAKER_STEPS = [s for s in CH05_STEPS if s != "ch05-runtime/a-runtime"]

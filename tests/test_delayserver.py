@@ -30,20 +30,38 @@ GOING_DEEPER = path("delayserver", "GOING-DEEPER.md")
 
 class Implementation:
     """A delay server program: `name` built in the folder `step`, with its
-    ASan+UBSan build beside it as `name`-asan (make asan)."""
+    ASan+UBSan build beside it as `name`-asan (make asan), and with `tsan`
+    its TSan build as `name`-tsan (make tsan), for a run with threads to
+    check. `env` is added to the environment it runs in; `label` names it
+    in test ids (default: `name`)."""
 
-    def __init__(self, step, name):
+    def __init__(self, step, name, env=None, tsan=False, label=None):
         self.name = name
         self.binary = path(step, name)
         self.asan = self.binary + "-asan"
+        self.tsan = self.binary + "-tsan" if tsan else None
+        self.env = env or {}
+        self.label = label or name
+
+    def build(self, build):
+        """The program of a build: "plain", "asan" or "tsan" (skips the test
+        when this server has no threads for TSan to check)."""
+        if build == "tsan" and self.tsan is None:
+            pytest.skip(f"{self.label} runs on one thread: no TSan build to check")
+        return {"plain": self.binary, "asan": self.asan, "tsan": self.tsan}[build]
 
     def __repr__(self):
-        return f"{self.name} ({os.path.relpath(self.binary, path())})"
+        return f"{self.label} ({os.path.relpath(self.binary, path())})"
 
 
 # Every delay server that must keep the contract; the suites run against each.
 SERVERS = [
     Implementation("delayserver", "delayserver"),
+    # One executor, which sleeps in the reactor itself; then two executors
+    # and the reactor on a thread of its own, the run TSan checks.
+    Implementation("ch05-runtime/k-coroserver", "coroserver"),
+    Implementation("ch05-runtime/k-coroserver", "coroserver", env={"COROSERVER_THREADS": "2"},
+                   tsan=True, label="coroserver-2-threads"),
 ]
 
 # What every chapter client sends.
@@ -59,7 +77,7 @@ def many_descriptors():
     resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
-@pytest.fixture(scope="module", params=SERVERS, ids=lambda impl: impl.name)
+@pytest.fixture(scope="module", params=SERVERS, ids=lambda impl: impl.label)
 def impl(request):
     """The delay server under test: each test that uses it runs once per entry of SERVERS."""
     return request.param
@@ -68,13 +86,13 @@ def impl(request):
 @pytest.fixture
 def serve(impl, start_server, monkeypatch):
     """serve(*options, build="plain"): start the server under test with these
-    options; build="asan" starts its ASan+UBSan build with the sanitizer
-    settings of workbook.py. Stopped after the test."""
+    options; build="asan" (or "tsan") starts its ASan+UBSan (or TSan) build
+    with the sanitizer settings of workbook.py. Stopped after the test."""
     def start(*options, build="plain", binary=None):
-        if build == "asan":
+        if build != "plain":
             for name, value in SANITIZER_ENV.items():
                 monkeypatch.setenv(name, value)
-        server = start_server(*options, binary=binary or (impl.asan if build == "asan" else impl.binary))
+        server = start_server(*options, binary=binary or impl.build(build), env=impl.env)
         server.build = build
         return server
     return start
@@ -84,7 +102,7 @@ def serve(impl, start_server, monkeypatch):
 def shared_server(impl):
     """One server for the tests that only need the defaults. It is not the
     session's `delayserver`, whose log other test files may be counting."""
-    server = DelayServer(binary=impl.binary)
+    server = DelayServer(binary=impl.binary, env=impl.env)
     yield server
     assert server.stop() == 0, server.errors
 
@@ -800,7 +818,17 @@ def test_signal_exits_cleanly(serve, sig):
 @pytest.mark.sanitizer
 def test_asan_build(serve):
     """The ASan+UBSan build reports a memory error, undefined behaviour or a leak."""
-    server = serve("--idle-timeout", "300", build="asan")
+    check_sanitized_run(serve("--idle-timeout", "300", build="asan"))
+
+
+@pytest.mark.sanitizer
+def test_tsan_build(serve):
+    """The TSan build of a server with threads reports a data race (or the run goes wrong)."""
+    check_sanitized_run(serve("--idle-timeout", "300", build="tsan"))
+
+
+def check_sanitized_run(server):
+    """Every kind of request once, then a signal: the sanitizer must report nothing."""
     check_happy_path(server)
     for raw, status, words in BAD_REQUESTS:
         check_bad_request(server, raw, status, words)

@@ -419,13 +419,15 @@ class DelayServer:
 
     Its log (stdout after the first line) is collected in `self.log` by a
     background thread so the pipe never fills; stderr goes to `self.errors`.
+    `env` is added to the environment the server runs in.
     """
 
-    def __init__(self, *args, binary=None):
+    def __init__(self, *args, binary=None, env=None):
         binary = binary or path("delayserver", "delayserver")
         self.proc = subprocess.Popen([binary, "--host", "127.0.0.1", "--port", "0", *args],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True, start_new_session=True)
+                                     text=True, start_new_session=True,
+                                     env={**os.environ, **env} if env else None)
         ready, _, _ = select.select([self.proc.stdout], [], [], 10)
         first = self.proc.stdout.readline() if ready else ""
         m = re.fullmatch(r"delayserver listening on (\S+):(\d+)\n", first)

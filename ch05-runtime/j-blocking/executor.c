@@ -1,0 +1,761 @@
+/* executor.c: tasks whose state is one atomic word, their wakers, join
+ * handles, ready queues, and the loop that polls ready tasks and sleeps on a
+ * condition variable when there are none. Introduced in ch05-runtime step b;
+ * step f puts each task's state in an atomic word and adds join handles;
+ * step j adds aborting a task, yielding, and a pool for blocking calls. */
+#include "executor.h"
+
+#include <assert.h>
+#include <pthread.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../common/alloc.h"
+#include "../../common/errors.h"
+
+/* ===== The task state word =====
+ *
+ * Everything other threads may ask about a task is in one 64-bit atomic
+ * word: six flags in the low bits and the reference count above them.
+ * Every change is one atomic read-modify-write (a fetch_xor, a fetch_and,
+ * or a compare-and-swap loop), so a thread always acts on the exact state
+ * it changed, never on a value that went stale between a load and a store.
+ *
+ *   SCHEDULED      the task must be polled (again): it is on its ready
+ *                  queue, or the one thread that set the flag while RUNNING
+ *                  was clear is about to put it there, or it is RUNNING and
+ *                  its executor will queue it again when the poll ends
+ *   RUNNING        its executor is inside the future's poll right now
+ *   COMPLETE       the future returned POLL_READY: the result is in
+ *                  task->output, and the future has been dropped
+ *   JOIN_INTEREST  a join handle exists and has not been dropped
+ *   JOIN_WAKER     task->join_waker holds the waker of the task awaiting
+ *                  the handle, and belongs to the task side: nobody writes
+ *                  it, the completing executor wakes a copy of it, the
+ *                  handle may read it (to compare wakers) or take it back
+ *                  by clearing this flag while COMPLETE is clear
+ *   CANCELLED      join_abort() asked the task to stop. Without COMPLETE:
+ *                  the next time its runner takes it, the future is dropped
+ *                  instead of polled. With COMPLETE: that happened, and the
+ *                  result is zero bytes. A poll that returns POLL_READY
+ *                  clears it: an abort that arrives during the last poll
+ *                  comes too late, and the result stands.
+ *
+ * Invariants (check_state() asserts them on every value an operation sees):
+ *   - COMPLETE excludes RUNNING and SCHEDULED: a finished task is never
+ *     polled or queued again, and waking it does nothing;
+ *   - JOIN_WAKER without COMPLETE implies JOIN_INTEREST: a dropped handle
+ *     leaves no waker behind in a live task;
+ *   - CANCELLED without COMPLETE implies SCHEDULED or RUNNING: an abort
+ *     always leaves someone who will act on it (see "Aborting");
+ *   - the count is at least 1 whenever someone looks: whoever operates on
+ *     a task holds a reference to it.
+ *
+ * References: the task's runner (its executor, or the blocking pool) holds
+ * one from spawn until the task completes, the join handle one until it is
+ * dropped, every waker clone one. The last one to let go frees the task,
+ * whichever thread that is. A queued task needs no reference of its own:
+ * it is not complete, so its runner's reference is still there. */
+
+#define SCHEDULED ((uint64_t) 1 << 0)
+#define RUNNING ((uint64_t) 1 << 1)
+#define COMPLETE ((uint64_t) 1 << 2)
+#define JOIN_INTEREST ((uint64_t) 1 << 3)
+#define JOIN_WAKER ((uint64_t) 1 << 4)
+#define CANCELLED ((uint64_t) 1 << 5)
+#define ALL_FLAGS (SCHEDULED | RUNNING | COMPLETE | JOIN_INTEREST | JOIN_WAKER | CANCELLED)
+#define REF_SHIFT 6
+#define REF_ONE ((uint64_t) 1 << REF_SHIFT)
+
+/* Successful CASes release what this thread wrote before (a result, the
+ * join waker) and acquire what the thread before it wrote; a failed CAS
+ * acquires too, because the loop acts on the value it found. */
+#define CAS(word, expected, desired)                                                               \
+    atomic_compare_exchange_weak_explicit((word), (expected), (desired), memory_order_acq_rel,     \
+                                          memory_order_acquire)
+
+static uint64_t refs_of(uint64_t state)
+{
+    return state >> REF_SHIFT;
+}
+
+static void check_state(uint64_t s)
+{
+    assert((s & (REF_ONE - 1) & ~ALL_FLAGS) == 0); /* no stray bits */
+    assert(refs_of(s) >= 1);
+    assert(!(s & COMPLETE) || !(s & (RUNNING | SCHEDULED)));
+    assert((s & COMPLETE) || !(s & JOIN_WAKER) || (s & JOIN_INTEREST));
+    assert((s & COMPLETE) || !(s & CANCELLED) || (s & (SCHEDULED | RUNNING)));
+    (void) s;
+}
+
+/* ===== Data =====
+ *
+ * Who may touch what:
+ *  - the executor's thread alone: task->future;
+ *  - any thread, holding executor->lock: the ready queue, executor->pending,
+ *    executor->shut_down;
+ *  - any thread, atomically: task->state, the executors' reference counts;
+ *  - task->join_waker: whoever the JOIN_WAKER flag says (see above);
+ *  - task->output: the runner's thread until COMPLETE is set (release),
+ *    then readers that saw COMPLETE (acquire); it never changes again. */
+
+struct executor {
+    atomic_size_t refs;      /* the owner (executor_new) + one per task struct */
+    pthread_mutex_t lock;    /* guards the five fields below */
+    pthread_cond_t wakeup;   /* signalled when a task is queued or on shutdown */
+    struct task *ready_head; /* tasks to poll, oldest first */
+    struct task *ready_tail;
+    size_t pending; /* spawned, not finished */
+    bool shut_down; /* run returns once pending reaches 0 */
+    bool ran;       /* executor_run was called (only once allowed) */
+    char name[32];  /* for executor_name() */
+};
+
+struct task {
+    _Atomic uint64_t state;    /* flags and reference count, see above */
+    struct executor *executor; /* counted reference; NULL for a blocking call; never changes */
+    struct future *future;     /* runner's thread only; NULL once complete */
+    struct task *next_ready;   /* link in the ready queue (executor->lock) or the pool's */
+    struct waker join_waker;   /* who awaits the join handle (JOIN_WAKER) */
+    size_t output_size;        /* bytes in output[]; 0: the task produces nothing */
+    alignas(max_align_t) unsigned char output[]; /* the result, once COMPLETE */
+};
+
+/* The join handle: a future whose output is the task's result. */
+struct join_handle {
+    struct future base; /* first: a join handle is a future */
+    struct task *task;  /* counted reference */
+    bool done;          /* returned POLL_READY: must not be polled again */
+};
+
+static _Thread_local struct executor *current; /* this thread's executor, if any */
+static atomic_size_t live_tasks;               /* task structs allocated right now */
+
+/* ===== Reference counting ===== */
+
+static void executor_unref(struct executor *ex)
+{
+    /* acq_rel: every earlier use of ex by another thread happens before
+       the free by whichever thread brings the count to zero. */
+    if (atomic_fetch_sub_explicit(&ex->refs, 1, memory_order_acq_rel) == 1) {
+        pthread_cond_destroy(&ex->wakeup);
+        pthread_mutex_destroy(&ex->lock);
+        free(ex);
+    }
+}
+
+static void task_ref(struct task *t)
+{
+    /* Relaxed: a new reference is made from one we hold, so the count
+       cannot reach zero meanwhile, and the flags are left alone. */
+    uint64_t prev = atomic_fetch_add_explicit(&t->state, REF_ONE, memory_order_relaxed);
+    check_state(prev);
+}
+
+static void task_unref(struct task *t)
+{
+    uint64_t prev = atomic_fetch_sub_explicit(&t->state, REF_ONE, memory_order_acq_rel);
+    check_state(prev);
+    if (refs_of(prev) > 1)
+        return;
+    /* The last reference. The runner's reference lasts until the task
+       completes, so the task completed, and its future is gone. */
+    assert(prev & COMPLETE);
+    assert(t->future == NULL);
+    if (t->executor != NULL) /* NULL: a blocking call, run by the pool */
+        executor_unref(t->executor);
+    free(t);
+    /* Release, and acquire in executor_live_tasks(): a thread that sees
+       the count drop to 0 also sees everything done before each free,
+       such as the last wake of a waker it is about to destroy. */
+    atomic_fetch_sub_explicit(&live_tasks, 1, memory_order_release);
+}
+
+size_t executor_live_tasks(void)
+{
+    return atomic_load_explicit(&live_tasks, memory_order_acquire);
+}
+
+/* ===== Scheduling ===== */
+
+/* Append t to its executor's ready queue. The caller is the one thread
+ * entitled to do so (see SCHEDULED). */
+static void push_ready(struct task *t)
+{
+    struct executor *ex = t->executor;
+    pthread_mutex_lock(&ex->lock);
+    t->next_ready = NULL;
+    if (ex->ready_tail != NULL)
+        ex->ready_tail->next_ready = t;
+    else
+        ex->ready_head = t;
+    ex->ready_tail = t;
+    pthread_cond_signal(&ex->wakeup);
+    pthread_mutex_unlock(&ex->lock);
+}
+
+/* Make sure t is polled (again) after this call. Any thread.
+ *
+ *   COMPLETE                 nothing: a finished task is never polled again
+ *   neither SCHEDULED nor    set SCHEDULED, and queue it: we are the one
+ *     RUNNING                thread that made the flag go from 0 to 1
+ *   RUNNING                  set SCHEDULED only: the executor sees it when
+ *                            the poll ends and queues the task itself
+ *   SCHEDULED already        nothing changes, but we still write the word:
+ *                            the executor's next claim then reads our write
+ *                            (acquire), so the poll it runs sees everything
+ *                            this thread did before waking */
+static void schedule(struct task *t)
+{
+    uint64_t cur = atomic_load_explicit(&t->state, memory_order_acquire);
+    do {
+        check_state(cur);
+        if (cur & COMPLETE)
+            return;
+    } while (!CAS(&t->state, &cur, cur | SCHEDULED));
+    if (!(cur & (SCHEDULED | RUNNING)))
+        push_ready(t);
+}
+
+/* Take the oldest ready task, sleeping while there is none. Returns NULL
+ * once the executor is shut down and has no task left. */
+static struct task *next_ready(struct executor *ex)
+{
+    pthread_mutex_lock(&ex->lock);
+    while (ex->ready_head == NULL) {
+        if (ex->pending == 0 && ex->shut_down) {
+            pthread_mutex_unlock(&ex->lock);
+            return NULL;
+        }
+        pthread_cond_wait(&ex->wakeup, &ex->lock);
+    }
+    struct task *t = ex->ready_head;
+    ex->ready_head = t->next_ready;
+    if (ex->ready_head == NULL)
+        ex->ready_tail = NULL;
+    pthread_mutex_unlock(&ex->lock);
+    return t;
+}
+
+/* ===== Wakers ===== */
+
+static const struct waker_vtable task_waker_vtable;
+
+static struct waker task_waker_clone(void *data)
+{
+    task_ref(data);
+    return (struct waker){.data = data, .vtable = &task_waker_vtable};
+}
+
+static void task_waker_wake_by_ref(void *data)
+{
+    schedule(data);
+}
+
+static void task_waker_drop(void *data)
+{
+    task_unref(data);
+}
+
+static void task_waker_wake(void *data)
+{
+    schedule(data);
+    task_unref(data);
+}
+
+static const struct waker_vtable task_waker_vtable = {
+    .clone = task_waker_clone,
+    .wake = task_waker_wake,
+    .wake_by_ref = task_waker_wake_by_ref,
+    .drop = task_waker_drop,
+};
+
+/* ===== Running a task ===== */
+
+/* SCHEDULED -> RUNNING, in one fetch_xor: the task came off the ready
+ * queue, so SCHEDULED is set and RUNNING and COMPLETE are clear. Returns
+ * the word before, whose CANCELLED says whether to poll at all. */
+static uint64_t start_running(struct task *t)
+{
+    uint64_t prev = atomic_fetch_xor_explicit(&t->state, SCHEDULED | RUNNING, memory_order_acq_rel);
+    check_state(prev);
+    assert((prev & (SCHEDULED | RUNNING | COMPLETE)) == SCHEDULED);
+    return prev;
+}
+
+/* RUNNING -> idle after POLL_PENDING, in one fetch_and. If a waker set
+ * SCHEDULED during the poll it did not queue the task (RUNNING was set),
+ * so queueing it is our job. */
+static void stop_running(struct task *t)
+{
+    uint64_t prev = atomic_fetch_and_explicit(&t->state, ~RUNNING, memory_order_acq_rel);
+    check_state(prev);
+    assert((prev & (RUNNING | COMPLETE)) == RUNNING);
+    if (prev & SCHEDULED)
+        push_ready(t);
+}
+
+/* RUNNING -> COMPLETE after POLL_READY, or after an abort dropped the
+ * future (a CAS loop: SCHEDULED may or may not be set, and is cleared with
+ * RUNNING; CANCELLED stays only if the task was aborted). The result is in
+ * t->output; the release of the CAS publishes it to whoever sees COMPLETE.
+ * If JOIN_WAKER was set, the join waker is ours now: wake it. */
+static void complete(struct task *t, bool aborted)
+{
+    uint64_t cur = atomic_load_explicit(&t->state, memory_order_acquire), next;
+    do {
+        check_state(cur);
+        assert((cur & (RUNNING | COMPLETE)) == RUNNING);
+        assert(!aborted || (cur & CANCELLED));
+        next = (cur & ~(RUNNING | SCHEDULED)) | COMPLETE;
+        if (!aborted)
+            next &= ~CANCELLED; /* it finished first: an abort during its last poll lost */
+    } while (!CAS(&t->state, &cur, next));
+    if (cur & JOIN_WAKER) {
+        /* Wake a copy: the handle may still be reading the slot (to
+           compare wakers) as long as it has not seen COMPLETE, so the
+           slot is only ever read from here on, never written. */
+        struct waker waker = t->join_waker;
+        waker_wake(&waker);
+    }
+}
+
+/* The future is done with, because it returned POLL_READY or because the
+ * task was aborted: drop it, complete the task (an aborted one with zero
+ * bytes as its result), and give back the runner's reference. `ex` is the
+ * task's executor, or NULL for a blocking call. */
+static void finish(struct executor *ex, struct task *t, bool aborted)
+{
+    t->future->drop(t->future);
+    t->future = NULL;
+    if (aborted)
+        memset(t->output, 0, t->output_size);
+    complete(t, aborted);
+    if (ex != NULL) {
+        pthread_mutex_lock(&ex->lock);
+        ex->pending--;
+        pthread_mutex_unlock(&ex->lock);
+    }
+    task_unref(t); /* the runner's reference */
+}
+
+/* Poll one task with a waker that points at it, unless it was aborted:
+ * then drop its future unpolled. The waker only borrows the runner's
+ * reference; a future that wants to keep it clones it. */
+static void run_task(struct executor *ex, struct task *t)
+{
+    if (start_running(t) & CANCELLED) {
+        finish(ex, t, true);
+        return;
+    }
+    struct waker waker = {.data = t, .vtable = &task_waker_vtable};
+    void *output = t->output_size > 0 ? t->output : NULL;
+    if (t->future->poll(t->future, &waker, output) == POLL_PENDING) {
+        stop_running(t);
+        return;
+    }
+    finish(ex, t, false);
+}
+
+/* ===== Join handles ===== */
+
+static enum poll_status join_poll(struct future *self, const struct waker *waker, void *output);
+
+static struct join_handle *as_join_handle(struct future *f)
+{
+    assert(f->poll == join_poll && "not a join handle");
+    return (struct join_handle *) f;
+}
+
+/* Hand the join waker slot to the task side: set JOIN_WAKER, unless the
+ * task completed meanwhile (then return false; the slot stays ours). */
+static bool give_join_waker(struct task *t)
+{
+    uint64_t cur = atomic_load_explicit(&t->state, memory_order_acquire);
+    do {
+        check_state(cur);
+        assert((cur & (JOIN_INTEREST | JOIN_WAKER)) == JOIN_INTEREST);
+        if (cur & COMPLETE)
+            return false;
+    } while (!CAS(&t->state, &cur, cur | JOIN_WAKER));
+    return true;
+}
+
+/* Take the slot back: clear JOIN_WAKER, unless the task completed
+ * meanwhile (then return false: its executor has the waker to wake). */
+static bool take_join_waker(struct task *t)
+{
+    uint64_t cur = atomic_load_explicit(&t->state, memory_order_acquire);
+    do {
+        check_state(cur);
+        assert((cur & (JOIN_INTEREST | JOIN_WAKER)) == (JOIN_INTEREST | JOIN_WAKER));
+        if (cur & COMPLETE)
+            return false;
+    } while (!CAS(&t->state, &cur, cur & ~JOIN_WAKER));
+    return true;
+}
+
+static enum poll_status join_poll(struct future *self, const struct waker *waker, void *output)
+{
+    struct join_handle *h = as_join_handle(self);
+    struct task *t = h->task;
+    assert(!h->done && "join handle polled after it completed");
+    uint64_t cur = atomic_load_explicit(&t->state, memory_order_acquire);
+    check_state(cur);
+    assert(cur & JOIN_INTEREST);
+    if (!(cur & COMPLETE)) {
+        if (cur & JOIN_WAKER) {
+            /* Polled again, by the same task as last time? Then the stored
+               waker is right, and reading it is safe: the completing side
+               only ever reads it too. */
+            if (waker_will_wake(&t->join_waker, waker))
+                return POLL_PENDING;
+            if (!take_join_waker(t))
+                goto finished;
+            waker_drop(&t->join_waker);
+        }
+        t->join_waker = waker_clone(waker);
+        if (give_join_waker(t))
+            return POLL_PENDING;    /* complete() will wake it */
+        waker_drop(&t->join_waker); /* finished meanwhile: nobody will wake it */
+    }
+finished:
+    if (output != NULL && t->output_size > 0)
+        memcpy(output, t->output, t->output_size);
+    h->done = true;
+    return POLL_READY;
+}
+
+/* Clear JOIN_INTEREST (and take back the join waker if the task side has
+ * it and has not completed), then give back the handle's reference. */
+static void join_drop(struct future *self)
+{
+    struct join_handle *h = as_join_handle(self);
+    struct task *t = h->task;
+    uint64_t cur = atomic_load_explicit(&t->state, memory_order_acquire), next;
+    do {
+        check_state(cur);
+        assert(cur & JOIN_INTEREST);
+        next = cur & ~JOIN_INTEREST;
+        if (!(cur & COMPLETE))
+            next &= ~JOIN_WAKER;
+    } while (!CAS(&t->state, &cur, next));
+    if ((cur & (COMPLETE | JOIN_WAKER)) == JOIN_WAKER)
+        waker_drop(&t->join_waker); /* taken back before the task could wake it */
+    task_unref(t);
+    free(h);
+}
+
+bool join_is_finished(struct future *handle)
+{
+    struct join_handle *h = as_join_handle(handle);
+    return atomic_load_explicit(&h->task->state, memory_order_acquire) & COMPLETE;
+}
+
+void join_detach(struct future *handle)
+{
+    handle->drop(handle);
+}
+
+/* ===== Aborting =====
+ *
+ * join_abort() runs on any thread, under the handle's reference (the task
+ * cannot be freed meanwhile; it takes none of its own), and is one CAS:
+ *
+ *   COMPLETE              nothing: the task finished first, its result stands
+ *   CANCELLED already     nothing: asked before
+ *   RUNNING               set CANCELLED | SCHEDULED: a wake, as far as the
+ *                         executor is concerned. If the poll returns PENDING,
+ *                         stop_running() sees SCHEDULED and queues the task;
+ *                         if it returns READY, complete() clears CANCELLED
+ *   SCHEDULED (queued)    set CANCELLED: the executor sees it when it takes
+ *                         the task (start_running returns it)
+ *   idle                  set CANCELLED | SCHEDULED, and queue the task: we
+ *                         made SCHEDULED go from 0 to 1, as a wake would
+ *
+ * so an abort is either seen by the executor, which drops the future
+ * unpolled (run_task), or comes after the future's last poll, and is lost.
+ * Wakers: dropping the future drops the clones its leaves gave the reactor
+ * and the timers; a clone kept anywhere else still holds a reference, and
+ * waking it does nothing (COMPLETE). The join waker is woken by complete(),
+ * as for any task that finishes, so whoever awaits the handle learns of the
+ * abort at once. A blocking call is SCHEDULED from spawn until a pool
+ * thread runs it, then RUNNING until it completes: it is never idle, and an
+ * abort only stops it if it has not started. */
+
+void join_abort(struct future *handle)
+{
+    struct task *t = as_join_handle(handle)->task;
+    uint64_t cur = atomic_load_explicit(&t->state, memory_order_acquire);
+    do {
+        check_state(cur);
+        assert(cur & JOIN_INTEREST);
+        if (cur & (COMPLETE | CANCELLED))
+            return;
+    } while (!CAS(&t->state, &cur, cur | CANCELLED | SCHEDULED));
+    if (!(cur & (SCHEDULED | RUNNING))) {
+        assert(t->executor != NULL && "a blocking call is never idle");
+        push_ready(t);
+    }
+}
+
+bool join_is_aborted(struct future *handle)
+{
+    struct join_handle *h = as_join_handle(handle);
+    uint64_t s = atomic_load_explicit(&h->task->state, memory_order_acquire);
+    return (s & (COMPLETE | CANCELLED)) == (COMPLETE | CANCELLED);
+}
+
+/* ===== Spawning ===== */
+
+/* A task for `future`, with room for its result, run by `ex` (NULL: the
+ * blocking pool). It is born SCHEDULED, so its spawner queues it, and with
+ * two references: its runner's (until complete) and its handle's. */
+static struct task *task_new(struct executor *ex, struct future *future, size_t output_size)
+{
+    struct task *t = xmalloc(sizeof *t + output_size);
+    atomic_fetch_add_explicit(&live_tasks, 1, memory_order_relaxed);
+    atomic_init(&t->state, SCHEDULED | JOIN_INTEREST | 2 * REF_ONE);
+    t->executor = ex;
+    t->future = future;
+    t->next_ready = NULL;
+    t->join_waker = (struct waker){NULL, NULL};
+    t->output_size = output_size;
+    if (ex != NULL)
+        atomic_fetch_add_explicit(&ex->refs, 1, memory_order_relaxed);
+    return t;
+}
+
+/* The join handle of a new task; it owns the handle's reference. */
+static struct future *join_handle_new(struct task *t)
+{
+    struct join_handle *h = xmalloc(sizeof *h);
+    h->base = (struct future){.poll = join_poll, .drop = join_drop};
+    h->task = t;
+    h->done = false;
+    return &h->base;
+}
+
+struct future *executor_spawn_on(struct executor *ex, struct future *future, size_t output_size)
+{
+    assert(ex != NULL && future != NULL);
+    struct task *t = task_new(ex, future, output_size);
+    struct future *handle = join_handle_new(t);
+    pthread_mutex_lock(&ex->lock);
+    assert((!ex->shut_down || current == ex) && "spawn onto an executor that was shut down");
+    ex->pending++;
+    pthread_mutex_unlock(&ex->lock);
+    push_ready(t); /* SCHEDULED from birth: we queue it */
+    return handle;
+}
+
+struct future *executor_spawn(struct future *future, size_t output_size)
+{
+    assert(current != NULL && "executor_spawn() outside a task");
+    return executor_spawn_on(current, future, output_size);
+}
+
+const char *executor_name(void)
+{
+    assert(current != NULL && "executor_name() outside a task");
+    return current->name;
+}
+
+/* ===== Executors ===== */
+
+struct executor *executor_new(const char *name)
+{
+    struct executor *ex = xmalloc(sizeof *ex);
+    atomic_init(&ex->refs, 1); /* the caller's */
+    check_pthread(pthread_mutex_init(&ex->lock, NULL), "pthread_mutex_init");
+    check_pthread(pthread_cond_init(&ex->wakeup, NULL), "pthread_cond_init");
+    ex->ready_head = ex->ready_tail = NULL;
+    ex->pending = 0;
+    ex->shut_down = false;
+    ex->ran = false;
+    snprintf(ex->name, sizeof ex->name, "%s", name);
+    return ex;
+}
+
+void executor_run(struct executor *ex)
+{
+    assert(current == NULL && "executor_run() is not reentrant");
+    pthread_mutex_lock(&ex->lock);
+    assert(!ex->ran && "executor_run() twice on one executor");
+    ex->ran = true;
+    pthread_mutex_unlock(&ex->lock);
+    current = ex;
+    struct task *t;
+    while ((t = next_ready(ex)) != NULL)
+        run_task(ex, t);
+    current = NULL;
+}
+
+void executor_shutdown(struct executor *ex)
+{
+    pthread_mutex_lock(&ex->lock);
+    ex->shut_down = true;
+    pthread_cond_signal(&ex->wakeup);
+    pthread_mutex_unlock(&ex->lock);
+}
+
+void executor_free(struct executor *ex)
+{
+    executor_unref(ex);
+}
+
+void executor_block_on(const char *name, struct future *main)
+{
+    struct executor *ex = executor_new(name);
+    join_detach(executor_spawn_on(ex, main, 0));
+    executor_shutdown(ex);
+    executor_run(ex);
+    executor_free(ex);
+}
+
+/* ===== Yielding ===== */
+
+/* A future that is pending at its first poll, after waking its own task,
+ * and ready at the second. The wake comes while the task is RUNNING, so
+ * stop_running() puts it at the back of the ready queue: every task that
+ * was ready already runs before this one goes on. */
+struct yield {
+    struct future base; /* first: a yield is a future */
+    bool yielded;       /* the first poll happened */
+};
+
+static enum poll_status yield_poll(struct future *self, const struct waker *waker, void *output)
+{
+    struct yield *y = (struct yield *) self;
+    (void) output;
+    if (y->yielded)
+        return POLL_READY;
+    y->yielded = true;
+    waker_wake_by_ref(waker);
+    return POLL_PENDING;
+}
+
+static void yield_drop(struct future *self)
+{
+    free(self);
+}
+
+struct future *yield_now(void)
+{
+    struct yield *y = xmalloc(sizeof *y);
+    *y = (struct yield){.base = {.poll = yield_poll, .drop = yield_drop}, .yielded = false};
+    return &y->base;
+}
+
+/* ===== Blocking calls =====
+ *
+ * A blocking call is a task like any other (the same state word, the same
+ * join handle), run by a different runner: its future is a call that is
+ * complete at its first poll, its executor is NULL, and it waits for a
+ * thread in the pool's queue instead of an executor's ready queue. The pool
+ * starts a thread when a call arrives and more calls wait than threads are
+ * idle, up to BLOCKING_THREADS; beyond that, calls wait their turn. */
+
+static struct {
+    pthread_mutex_t lock;     /* guards everything below */
+    pthread_cond_t arrived;   /* signalled when a call is queued, or on shutdown */
+    struct task *head, *tail; /* calls waiting for a thread, oldest first */
+    size_t queued;            /* how many */
+    size_t idle;              /* threads waiting for a call */
+    size_t started;           /* threads[0 .. started) exist */
+    pthread_t threads[BLOCKING_THREADS];
+    bool shutting_down; /* threads return once the queue is empty */
+} pool = {.lock = PTHREAD_MUTEX_INITIALIZER, .arrived = PTHREAD_COND_INITIALIZER};
+
+struct blocking_call {
+    struct future base; /* first: a call is a future */
+    blocking_fn *fn;
+    void *arg;
+};
+
+static enum poll_status call_poll(struct future *self, const struct waker *waker, void *output)
+{
+    struct blocking_call *call = (struct blocking_call *) self;
+    (void) waker; /* a call never waits for anyone: it holds its thread instead */
+    call->fn(call->arg, output);
+    return POLL_READY;
+}
+
+static void call_drop(struct future *self)
+{
+    free(self);
+}
+
+/* Take the oldest call, waiting while there is none. Returns NULL once the
+ * pool is shutting down and the queue is empty. */
+static struct task *next_call(void)
+{
+    pthread_mutex_lock(&pool.lock);
+    while (pool.head == NULL && !pool.shutting_down) {
+        pool.idle++;
+        pthread_cond_wait(&pool.arrived, &pool.lock);
+        pool.idle--;
+    }
+    struct task *t = pool.head;
+    if (t != NULL) {
+        pool.head = t->next_ready;
+        if (pool.head == NULL)
+            pool.tail = NULL;
+        pool.queued--;
+    }
+    pthread_mutex_unlock(&pool.lock);
+    return t;
+}
+
+static void *pool_thread(void *unused)
+{
+    (void) unused;
+    struct task *t;
+    while ((t = next_call()) != NULL)
+        run_task(NULL, t); /* one poll: the call runs, or is dropped if aborted */
+    return NULL;
+}
+
+struct future *spawn_blocking(blocking_fn *fn, void *arg, size_t output_size)
+{
+    assert(fn != NULL);
+    struct blocking_call *call = xmalloc(sizeof *call);
+    *call = (struct blocking_call){.base = {call_poll, call_drop}, .fn = fn, .arg = arg};
+    struct task *t = task_new(NULL, &call->base, output_size);
+    struct future *handle = join_handle_new(t);
+
+    pthread_mutex_lock(&pool.lock);
+    assert(!pool.shutting_down && "spawn_blocking() after blocking_pool_shutdown()");
+    if (pool.tail != NULL)
+        pool.tail->next_ready = t;
+    else
+        pool.head = t;
+    pool.tail = t;
+    pool.queued++;
+    if (pool.queued > pool.idle && pool.started < BLOCKING_THREADS) {
+        int err = pthread_create(&pool.threads[pool.started], NULL, pool_thread, NULL);
+        if (err == 0)
+            pool.started++;
+        else if (pool.started == 0) /* with no thread at all, the call would never run */
+            check_pthread(err, "pthread_create");
+    }
+    pthread_cond_signal(&pool.arrived);
+    pthread_mutex_unlock(&pool.lock);
+    return handle;
+}
+
+void blocking_pool_shutdown(void)
+{
+    pthread_mutex_lock(&pool.lock);
+    pool.shutting_down = true;
+    pthread_cond_broadcast(&pool.arrived);
+    size_t started = pool.started;
+    pthread_mutex_unlock(&pool.lock);
+    for (size_t i = 0; i < started; i++)
+        check_pthread(pthread_join(pool.threads[i], NULL), "pthread_join");
+}
