@@ -172,7 +172,7 @@ void trace_close(void)
 
 struct event {
     char phase;      /* B, E: a span begins or ends; X: a wake's span; i: an instant */
-    const char *cat; /* poll, park, wake, spawn, done, register, timer */
+    const char *cat; /* poll, park, wake, spawn, done, abort, register, timer */
     uint64_t ns;
     bool has_task;
     uint64_t task;
@@ -494,15 +494,25 @@ uint64_t trace_next_task_id(void)
     return atomic_fetch_add_explicit(&task_ids, 1, memory_order_relaxed) + 1;
 }
 
-void trace_do_spawn(uint64_t task, const char *name)
+/* An instant about a task that the runtime names: its spawn, or its abort,
+ * which ends the task (`ends`): wakes still waiting for its next poll are
+ * forgotten, as after its last poll. */
+static void task_instant(const char *cat, uint64_t task, const char *name, bool ends)
 {
     int n = lock_track();
     if (n == 0)
         return;
     char copy[NAME_SIZE];
     copy_name(copy, name);
-    instant(n, "spawn", true, task, copy);
+    instant(n, cat, true, task, copy);
+    if (ends)
+        forget_wakes(task);
     unlock_and_flush();
+}
+
+void trace_do_spawn(uint64_t task, const char *name)
+{
+    task_instant("spawn", task, name, false);
 }
 
 void trace_do_poll_begin(uint64_t task, const char *name)
@@ -531,6 +541,11 @@ void trace_do_poll_end(uint64_t task, bool ready)
         forget_wakes(task);
     }
     unlock_and_flush();
+}
+
+void trace_do_abort(uint64_t task, const char *name)
+{
+    task_instant("abort", task, name, true);
 }
 
 void trace_do_park_begin(const char *what)

@@ -20,8 +20,9 @@
  * track, SPANS have a beginning and an end and nest: a poll of a task, a park
  * (the thread sleeps in epoll_wait or on a condition variable). INSTANTS mark
  * a moment: a task spawned, an interest registered, a timer expired, a task
- * done. A WAKE is an instant too, and it draws an arrow (a "flow") to the
- * next poll of the task it woke, on whatever thread that poll runs.
+ * done or aborted. A WAKE is an instant too, and it draws an arrow (a
+ * "flow") to the next poll of the task it woke, on whatever thread that
+ * poll runs.
  *
  * Contracts:
  *  1. Every function may be called from any thread at any time, under any
@@ -89,6 +90,7 @@ void trace_do_track_switch(int track);
 void trace_do_spawn(uint64_t task, const char *name);
 void trace_do_poll_begin(uint64_t task, const char *name);
 void trace_do_poll_end(uint64_t task, bool ready);
+void trace_do_abort(uint64_t task, const char *name);
 void trace_do_wake(uint64_t task, const char *name);
 void trace_do_park_begin(const char *what);
 void trace_do_park_end(void);
@@ -151,6 +153,16 @@ static inline void trace_poll_end(uint64_t task, bool ready)
 {
     if (trace_enabled())
         trace_do_poll_end(task, ready);
+}
+
+/* Instant: task `task` was aborted, and the calling thread dropped its
+ * future instead of polling it. Like the done after a ready poll, it ends
+ * the task: no poll of it follows, and a wake that came for it since its
+ * last poll draws no arrow. */
+static inline void trace_abort(uint64_t task, const char *name)
+{
+    if (trace_enabled())
+        trace_do_abort(task, name);
 }
 
 /* Instant, with an arrow to the task's next poll: the calling thread woke

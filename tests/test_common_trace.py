@@ -197,6 +197,12 @@ def _other_thread(events):
     event["tid"] = event["tid"] % 4 + 1
 
 
+def _abort_before_a_poll(events):
+    """Abort a task right after its spawn, before the polls it has."""
+    spawn = _first(events, ph="i", cat="spawn")
+    events.insert(spawn + 1, dict(events[spawn], cat="abort"))
+
+
 MUTATIONS = {
     "a poll never ends": (_drop(ph="E", cat="poll"), "never ends|not its innermost"),
     "a poll ends on another thread": (_other_thread, "not its innermost|none is open|never ends|back in time"),
@@ -211,6 +217,7 @@ MUTATIONS = {
     "an arrow end is not bound": (_set("bp", None, ph="f"), "bp"),
     "an arrow starts outside a wake": (_set("ts", 0.5, ph="s"), "outside any wake|back in time"),
     "a woken task is never polled": (None, "never polled after"),
+    "a task is polled after its abort": (_abort_before_a_poll, "polled after its abort"),
     "not JSON": ("cut", "not a readable JSON file"),
 }
 

@@ -14,10 +14,12 @@ broken, with the event that broke it:
      kind, name and task, and spans nest; a poll ends "pending" or "ready";
   3. every track that has events has a name (the last one given, as the
      viewers show it), and no two tracks share one;
-  4. every task event (spawn, poll, wake, done) carries a task id and a
-     non-empty name, and a task keeps its name for the whole run;
+  4. every task event (spawn, poll, wake, done, abort) carries a task id and
+     a non-empty name, and a task keeps its name for the whole run;
   5. every wake is followed by a poll of the task it woke, unless that task
-     is done by then (its last poll was running when the wake came);
+     is done by then (its last poll was running when the wake came) or
+     aborted (its future dropped unpolled); an aborted task is never polled
+     after its abort;
   6. arrows are well formed: each id has one start ("s") and one end ("f",
      "bp":"e"), the start lies in a wake of task T on the waker's track, the
      end in a poll of T on the poller's track, after the start;
@@ -54,7 +56,7 @@ class Trace:
         self.spans = []          # Span: polls and parks, in the order they began
         self.wakes = []          # Event
         self.wake_spans = []     # Span: each wake's own tiny span
-        self.instants = []       # Event: spawn, done, register, timer
+        self.instants = []       # Event: spawn, done, abort, register, timer
         self.arrows = []         # Arrow
 
     def instants_of(self, cat):
@@ -182,7 +184,7 @@ def check_trace(path, text=None):
             trace.wake_spans.append(Span(tid, cat, name, task, ns, ns + round(dur * 1000), None))
             word = "wake"
         else:
-            if cat in ("spawn", "done"):
+            if cat in ("spawn", "done", "abort"):
                 task, name = remember_task(event)
             elif cat in ("register", "timer"):
                 task, name = None, event.get("name")
@@ -222,7 +224,10 @@ def _check_wakes(trace):
     for span in trace.spans:
         if span.cat == "poll":
             poll_begins[span.task].append(span.begin)
-    done = {e.task for e in trace.instants_of("done")}
+    done = {e.task for e in trace.instants_of("done") + trace.instants_of("abort")}
+    for abort in trace.instants_of("abort"):
+        if any(begin > abort.ns for begin in poll_begins[abort.task]):
+            _fail(f"task {abort.task} ({abort.name}) is polled after its abort")
     for wake in trace.wakes:
         if not any(begin > wake.ns for begin in poll_begins[wake.task]) and wake.task not in done:
             _fail(f"task {wake.task} ({wake.name}) is woken at {wake.ns / 1000:.3f} us "
