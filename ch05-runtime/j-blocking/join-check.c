@@ -284,7 +284,8 @@ static void await_before_completion(void)
     struct waker w = counter_waker(&c);
     struct gate g;
     gate_init(&g);
-    struct future *h = executor_spawn_on(executors[1], gated(&g, 7, NULL), sizeof(struct result));
+    struct future *h =
+        executor_spawn_on(executors[1], gated(&g, 7, NULL), sizeof(struct result), "gated 7");
     struct result r;
     check(h->poll(h, &w, &r) == POLL_PENDING, "a handle was ready before its task could finish");
     check(h->poll(h, &w, &r) == POLL_PENDING, "a handle polled twice was ready too early");
@@ -314,7 +315,8 @@ static void await_after_completion(void)
     struct gate g;
     gate_init(&g);
     gate_open(&g);
-    struct future *h = executor_spawn_on(executors[2], gated(&g, 11, NULL), sizeof(struct result));
+    struct future *h =
+        executor_spawn_on(executors[2], gated(&g, 11, NULL), sizeof(struct result), "gated 11");
     wait_until_finished(h);
     struct result r;
     check(h->poll(h, &w, &r) == POLL_READY, "a handle of a finished task was not ready at once");
@@ -337,7 +339,8 @@ static void repoll_with_another_waker(void)
     struct waker w1 = counter_waker(&first), w2 = counter_waker(&second);
     struct gate g;
     gate_init(&g);
-    struct future *h = executor_spawn_on(executors[1], gated(&g, 3, NULL), sizeof(struct result));
+    struct future *h =
+        executor_spawn_on(executors[1], gated(&g, 3, NULL), sizeof(struct result), "gated 3");
     struct result r;
     check(h->poll(h, &w1, &r) == POLL_PENDING, "a handle was ready too early");
     check(h->poll(h, &w2, &r) == POLL_PENDING, "a handle was ready too early");
@@ -363,7 +366,8 @@ static struct future *spawn_pending(struct executor *ex, uint64_t index, struct 
     counter_init(c);
     gate_init(g);
     atomic_init(dropped, false);
-    struct future *h = executor_spawn_on(ex, gated(g, index, dropped), sizeof(struct result));
+    struct future *h = executor_spawn_on(ex, gated(g, index, dropped), sizeof(struct result),
+                                         "gated %" PRIu64, index);
     struct waker w = counter_waker(c);
     struct result r;
     check(h->poll(h, &w, &r) == POLL_PENDING, "a handle was ready too early");
@@ -399,7 +403,8 @@ static void detach(void)
     gate_init(&g);
     atomic_bool dropped;
     atomic_init(&dropped, false);
-    join_detach(executor_spawn_on(executors[1], gated(&g, 9, &dropped), sizeof(struct result)));
+    join_detach(
+        executor_spawn_on(executors[1], gated(&g, 9, &dropped), sizeof(struct result), "gated 9"));
     check(executor_live_tasks() == 1, "a detached task went away before it ran");
     gate_open(&g);
     check(wait_for_live_tasks(0), "a detached task was never freed");
@@ -409,7 +414,7 @@ static void detach(void)
     gate_init(&open);
     gate_open(&open);
     struct future *h =
-        executor_spawn_on(executors[2], gated(&open, 10, NULL), sizeof(struct result));
+        executor_spawn_on(executors[2], gated(&open, 10, NULL), sizeof(struct result), "gated 10");
     wait_until_finished(h);
     check(executor_live_tasks() == 1, "a finished task went away while its handle is alive");
     join_detach(h); /* the executor may still hold its reference a moment */
@@ -478,8 +483,8 @@ static void race_completion(void)
     struct waker w1 = counter_waker(&first), w2 = counter_waker(&second);
     uint64_t finished_before = atomic_load(&children_finished), not_ready = 0;
     for (uint64_t i = 0; i < RACES; i++) {
-        struct future *h =
-            executor_spawn_on(executors[i % EXECUTORS], child(i), sizeof(struct result));
+        struct future *h = executor_spawn_on(executors[i % EXECUTORS], child(i),
+                                             sizeof(struct result), "child %" PRIu64, i);
         struct result r;
         if (i % 3 == 0) {
             if (h->poll(h, &w1, &r) == POLL_READY)
@@ -557,7 +562,8 @@ static void abort_after_completion(void)
     struct gate g;
     gate_init(&g);
     gate_open(&g);
-    struct future *h = executor_spawn_on(executors[2], gated(&g, 17, NULL), sizeof(struct result));
+    struct future *h =
+        executor_spawn_on(executors[2], gated(&g, 17, NULL), sizeof(struct result), "gated 17");
     wait_until_finished(h);
     join_abort(h);
     check(!join_is_aborted(h), "join_is_aborted() says yes for a task that finished first");
@@ -586,7 +592,7 @@ static void race_aborts(void)
         atomic_bool dropped;
         atomic_init(&dropped, false);
         struct future *h = at_gate ? gated(&g, i, &dropped) : child(i);
-        h = executor_spawn_on(ex, h, sizeof(struct result));
+        h = executor_spawn_on(ex, h, sizeof(struct result), "raced %" PRIu64, i);
         for (uint64_t spin = i % 5; spin > 0; spin--)
             sched_yield(); /* let the task get a little further, or not */
         if (at_gate && open_first)
@@ -646,7 +652,8 @@ static enum poll_status caller_poll(struct future *self, const struct waker *wak
     if (!c->spawned) {
         for (int i = 0; i < CALLS; i++)
             c->handles[i] = spawn_blocking(
-                square_call, (void *) (uintptr_t) (c->first + (uint64_t) i), sizeof(struct result));
+                square_call, (void *) (uintptr_t) (c->first + (uint64_t) i), sizeof(struct result),
+                "blocking: square %" PRIu64, c->first + (uint64_t) i);
         c->spawned = true;
     }
     for (; c->next < CALLS; c->next++) {
@@ -695,7 +702,7 @@ static void blocking_calls(void)
         check(c != NULL, "out of memory");
         c->base = (struct future){.poll = caller_poll, .drop = caller_drop};
         c->first = (uint64_t) i * CALLS;
-        callers[i] = executor_spawn_on(executors[i], &c->base, 0);
+        callers[i] = executor_spawn_on(executors[i], &c->base, 0, "caller %d", i);
     }
     for (int i = 0; i < EXECUTORS; i++)
         join_blocking(callers[i], NULL);
@@ -708,12 +715,12 @@ static void blocking_calls(void)
     atomic_init(&held.started, 0);
     struct future *busy[BLOCKING_THREADS];
     for (int i = 0; i < BLOCKING_THREADS; i++)
-        busy[i] = spawn_blocking(held_call, &held, sizeof(int));
+        busy[i] = spawn_blocking(held_call, &held, sizeof(int), "blocking: held %d", i);
     for (int waited = 0; atomic_load(&held.started) < BLOCKING_THREADS; waited++) {
         check(waited < TIMEOUT_MS, "the pool never ran its calls side by side");
         sleep_blocking_ms(1);
     }
-    struct future *queued = spawn_blocking(held_call, &held, sizeof(int));
+    struct future *queued = spawn_blocking(held_call, &held, sizeof(int), "blocking: queued");
     join_abort(queued);
     pthread_mutex_lock(&held.lock);
     held.release = true;
@@ -759,7 +766,8 @@ static void spawn_batch(struct parent *p)
     for (; p->spawned < end; p->spawned++) {
         uint64_t i = p->spawned, index = p->first + i;
         struct executor *ex = executors[(p->id + i) % EXECUTORS];
-        p->handles[i] = executor_spawn_on(ex, child(index), sizeof(struct result));
+        p->handles[i] =
+            executor_spawn_on(ex, child(index), sizeof(struct result), "child %" PRIu64, index);
         if (index % 7 == 0) { /* detach it at once */
             join_detach(p->handles[i]);
             p->handles[i] = NULL;
@@ -832,8 +840,8 @@ static void stress(uint64_t pairs)
     uint64_t first = 0;
     for (int i = 0; i < EXECUTORS; i++) {
         uint64_t count = pairs / EXECUTORS + ((uint64_t) i < pairs % EXECUTORS);
-        parents[i] =
-            executor_spawn_on(executors[i], parent(i, first, count), sizeof(struct parent_summary));
+        parents[i] = executor_spawn_on(executors[i], parent(i, first, count),
+                                       sizeof(struct parent_summary), "parent %d", i);
         first += count;
     }
     struct parent_summary total = {0, 0, 0, 0};
@@ -872,7 +880,8 @@ int main(int argc, char **argv)
 
     if (argc > 1 && strcmp(argv[1], "--help") == 0) {
         if (argc > 2) {
-            fprintf(stderr, "join-check: unexpected argument '%s' after --help\n", argv[2]);
+            fprintf(stderr, "join-check: unexpected argument '%s' after --help (try --help)\n",
+                    argv[2]);
             return 2;
         }
         printf("usage: join-check [--pairs N]\n"

@@ -14,6 +14,7 @@
 #include "../../common/args.h"
 #include "../../common/clock.h"
 #include "../../common/errors.h"
+#include "../../common/trace.h"
 #include "executor.h"
 #include "future.h"
 #include "reactor.h"
@@ -143,10 +144,12 @@ coroutine struct ticks ticker(struct work *w)
  * ticker saw. */
 coroutine struct ticks beside_a_ticker(struct work *w)
 {
-    struct future *ticking = executor_spawn(ticker(w), sizeof(struct ticks));
+    struct future *ticking =
+        executor_spawn(ticker(w), sizeof(struct ticks), "ticker %zu", (size_t) (w - rows) + 1);
     timer_sleep_ms(SETTLE_MS).wait;
     if (w->in_pool) {
-        spawn_blocking(hold_the_thread, w, 0).wait;
+        const char *what = w->how == SLEEP_BLOCKING ? "sleep" : "hash";
+        spawn_blocking(hold_the_thread, w, 0, "blocking: %s %u ms", what, w->ms).wait;
     } else if (w->how == SLEEP_ASYNC) {
         sleep_async(w).wait;
     } else if (w->how == HASH_YIELDING) {
@@ -184,7 +187,7 @@ coroutine int sleeper(unsigned ms)
 
 coroutine void aborts(void)
 {
-    struct future *sleeping = executor_spawn(sleeper(10000), sizeof(int));
+    struct future *sleeping = executor_spawn(sleeper(10000), sizeof(int), "sleeper 10 s");
     timer_sleep_ms(SETTLE_MS).wait;
     uint64_t asked = now_ns();
     join_abort(sleeping);
@@ -196,8 +199,10 @@ coroutine void aborts(void)
 
     struct future *running[BLOCKING_THREADS];
     for (int i = 0; i < BLOCKING_THREADS; i++)
-        running[i] = spawn_blocking(slow_call, &calls[i], sizeof(int));
-    struct future *queued = spawn_blocking(slow_call, &calls[BLOCKING_THREADS], sizeof(int));
+        running[i] =
+            spawn_blocking(slow_call, &calls[i], sizeof(int), "blocking: slow call %d", i + 1);
+    struct future *queued =
+        spawn_blocking(slow_call, &calls[BLOCKING_THREADS], sizeof(int), "blocking: queued call");
     join_abort(queued);
     int never = queued.wait;
     printf("abort a blocking call queued behind %d running ones: it %s; result %d\n",
@@ -250,6 +255,7 @@ int main(int argc, char **argv)
             die_usage("--work wants a number of milliseconds from 20 to 60000, not '%s'", value);
     }
     setvbuf(stdout, NULL, _IOLBF, 0); /* each line as it happens, even into a pipe */
+    trace_thread("main");             /* timer_start() registers before block_on names it */
     int err = reactor_start();
     if (err < 0)
         die("cannot start the reactor: %s", strerror(-err));

@@ -15,6 +15,7 @@
 #include "../../common/args.h"
 #include "../../common/clock.h"
 #include "../../common/errors.h"
+#include "../../common/trace.h"
 #include "executor.h"
 #include "future.h"
 #include "reactor.h"
@@ -90,7 +91,7 @@ static void hold_the_thread(void *arg, void *output)
 }
 
 /* The same hashing, cut into slices with a yield after each. */
-// ===== coroutine hash_yielding (main.c:92), as you wrote it =====
+// ===== coroutine hash_yielding (main.c:93), as you wrote it =====
 //
 //     coroutine void hash_yielding(struct work *w)
 //     {
@@ -116,9 +117,9 @@ struct hash_yielding_frame {
     struct future base;     /* first: a frame is a future */
     int state;              /* 0: not started, 1: at the wait point, -1: finished */
     struct work *w;         /* parameter */
-    uint64_t end;           /* local, line 95 */
-    uint64_t h;             /* local, line 95 */
-    uint64_t slice_end;     /* local, line 97 */
+    uint64_t end;           /* local, line 96 */
+    uint64_t h;             /* local, line 96 */
+    uint64_t slice_end;     /* local, line 98 */
     struct future *awaited; /* the future being waited for, or NULL */
 };
 
@@ -187,7 +188,7 @@ struct future *hash_yielding(struct work *w)
 
 /* A timer_sleep_ms() for the whole work: the task waits, and lets go of
  * the thread while it does. */
-// ===== coroutine sleep_async (main.c:107), as you wrote it =====
+// ===== coroutine sleep_async (main.c:108), as you wrote it =====
 //
 //     coroutine void sleep_async(struct work *w)
 //     {
@@ -276,7 +277,7 @@ struct ticks {
 /* Tick every TICK_MS until told to stop, and say how late the ticks ran.
  * A tick that comes late skips the ones it missed: the next is due
  * TICK_MS after it ran. */
-// ===== coroutine ticker (main.c:124), as you wrote it =====
+// ===== coroutine ticker (main.c:125), as you wrote it =====
 //
 //     coroutine struct ticks ticker(struct work *w)
 //     {
@@ -307,9 +308,9 @@ struct ticker_frame {
     struct future base;     /* first: a frame is a future */
     int state;              /* 0: not started, 1: at the wait point, -1: finished */
     struct work *w;         /* parameter */
-    struct ticks seen;      /* local, line 126 */
-    uint64_t due;           /* local, line 127 */
-    uint64_t now;           /* local, line 131 */
+    struct ticks seen;      /* local, line 127 */
+    uint64_t due;           /* local, line 128 */
+    uint64_t now;           /* local, line 132 */
     struct future *awaited; /* the future being waited for, or NULL */
 };
 
@@ -382,14 +383,16 @@ struct future *ticker(struct work *w)
 
 /* Run the work w beside a ticker on this executor, and return what the
  * ticker saw. */
-// ===== coroutine beside_a_ticker (main.c:144), as you wrote it =====
+// ===== coroutine beside_a_ticker (main.c:145), as you wrote it =====
 //
 //     coroutine struct ticks beside_a_ticker(struct work *w)
 //     {
-//         struct future *ticking = executor_spawn(ticker(w), sizeof(struct ticks));
+//         struct future *ticking =
+//             executor_spawn(ticker(w), sizeof(struct ticks), "ticker %zu", (size_t) (w - rows) + 1);
 //         timer_sleep_ms(SETTLE_MS).wait;
 //         if (w->in_pool) {
-//             spawn_blocking(hold_the_thread, w, 0).wait;
+//             const char *what = w->how == SLEEP_BLOCKING ? "sleep" : "hash";
+//             spawn_blocking(hold_the_thread, w, 0, "blocking: %s %u ms", what, w->ms).wait;
 //         } else if (w->how == SLEEP_ASYNC) {
 //             sleep_async(w).wait;
 //         } else if (w->how == HASH_YIELDING) {
@@ -413,7 +416,8 @@ struct beside_a_ticker_frame {
     struct future base;     /* first: a frame is a future */
     int state;              /* 0: not started, 1-6: at that wait point, -1: finished */
     struct work *w;         /* parameter */
-    struct future *ticking; /* local, line 146 */
+    struct future *ticking; /* local, line 147 */
+    const char *what;       /* local, line 151 */
     struct future *awaited; /* the future being waited for, or NULL */
 };
 
@@ -425,7 +429,7 @@ static enum poll_status beside_a_ticker_poll(struct future *self, const struct w
     switch (frame->state) {
     case 0:
         /* ---- your code, its locals moved into the frame ---- */
-        frame->ticking = executor_spawn(ticker(frame->w), sizeof(struct ticks));
+        frame->ticking = executor_spawn(ticker(frame->w), sizeof(struct ticks), "ticker %zu", (size_t) (frame->w - rows) + 1);
         /* ---- wait point 1: timer_sleep_ms(SETTLE_MS).wait; ---- */
         frame->awaited = timer_sleep_ms(SETTLE_MS);
         frame->state = 1;
@@ -437,8 +441,9 @@ static enum poll_status beside_a_ticker_poll(struct future *self, const struct w
         frame->awaited = NULL;
         /* ---- end of wait point 1 ---- */
         if (frame->w->in_pool) {
-            /* ---- wait point 2: spawn_blocking(hold_the_thread, w, 0).wait; ---- */
-            frame->awaited = spawn_blocking(hold_the_thread, frame->w, 0);
+            frame->what = frame->w->how == SLEEP_BLOCKING ? "sleep" : "hash";
+            /* ---- wait point 2: spawn_blocking(hold_the_thread, w, 0, "blocking: %s %u ms", what, w->ms).wait; ---- */
+            frame->awaited = spawn_blocking(hold_the_thread, frame->w, 0, "blocking: %s %u ms", frame->what, frame->w->ms);
             frame->state = 2;
             /* fall through */
     case 2:
@@ -548,7 +553,7 @@ static void slow_call(void *arg, void *output)
 
 static struct call calls[BLOCKING_THREADS + 1];
 
-// ===== coroutine sleeper (main.c:179), as you wrote it =====
+// ===== coroutine sleeper (main.c:182), as you wrote it =====
 //
 //     coroutine int sleeper(unsigned ms)
 //     {
@@ -625,11 +630,11 @@ struct future *sleeper(unsigned ms)
     return &frame->base; /* lazy: none of the body has run yet */
 }
 
-// ===== coroutine aborts (main.c:185), as you wrote it =====
+// ===== coroutine aborts (main.c:188), as you wrote it =====
 //
 //     coroutine void aborts(void)
 //     {
-//         struct future *sleeping = executor_spawn(sleeper(10000), sizeof(int));
+//         struct future *sleeping = executor_spawn(sleeper(10000), sizeof(int), "sleeper 10 s");
 //         timer_sleep_ms(SETTLE_MS).wait;
 //         uint64_t asked = now_ns();
 //         join_abort(sleeping);
@@ -641,8 +646,10 @@ struct future *sleeper(unsigned ms)
 //
 //         struct future *running[BLOCKING_THREADS];
 //         for (int i = 0; i < BLOCKING_THREADS; i++)
-//             running[i] = spawn_blocking(slow_call, &calls[i], sizeof(int));
-//         struct future *queued = spawn_blocking(slow_call, &calls[BLOCKING_THREADS], sizeof(int));
+//             running[i] =
+//                 spawn_blocking(slow_call, &calls[i], sizeof(int), "blocking: slow call %d", i + 1);
+//         struct future *queued =
+//             spawn_blocking(slow_call, &calls[BLOCKING_THREADS], sizeof(int), "blocking: queued call");
 //         join_abort(queued);
 //         int never = queued.wait;
 //         printf("abort a blocking call queued behind %d running ones: it %s; result %d\n",
@@ -668,14 +675,14 @@ struct future *aborts(void);
 struct aborts_frame {
     struct future base;      /* first: a frame is a future */
     int state;               /* 0: not started, 1-6: at that wait point, -1: finished */
-    struct future *sleeping; /* local, line 187 */
-    uint64_t asked;          /* local, line 189 */
-    int woke;                /* local, line 191 */
-    struct future *running[BLOCKING_THREADS]; /* local, line 197 */
-    int i;                   /* local, lines 198 and 212 */
-    struct future *queued;   /* local, line 200 */
-    int never;               /* local, line 202 */
-    int finished;            /* local, line 210 */
+    struct future *sleeping; /* local, line 190 */
+    uint64_t asked;          /* local, line 192 */
+    int woke;                /* local, line 194 */
+    struct future *running[BLOCKING_THREADS]; /* local, line 200 */
+    int i;                   /* local, lines 201 and 217 */
+    struct future *queued;   /* local, line 204 */
+    int never;               /* local, line 207 */
+    int finished;            /* local, line 215 */
     struct future *awaited;  /* the future being waited for, or NULL */
 };
 
@@ -687,7 +694,7 @@ static enum poll_status aborts_poll(struct future *self, const struct waker *wak
     switch (frame->state) {
     case 0:
         /* ---- your code, its locals moved into the frame ---- */
-        frame->sleeping = executor_spawn(sleeper(10000), sizeof(int));
+        frame->sleeping = executor_spawn(sleeper(10000), sizeof(int), "sleeper 10 s");
         /* ---- wait point 1: timer_sleep_ms(SETTLE_MS).wait; ---- */
         frame->awaited = timer_sleep_ms(SETTLE_MS);
         frame->state = 1;
@@ -716,8 +723,9 @@ static enum poll_status aborts_poll(struct future *self, const struct waker *wak
             (double) (now_ns() - frame->asked) / NS_PER_MS, frame->woke);
 
         for (frame->i = 0; frame->i < BLOCKING_THREADS; frame->i++)
-            frame->running[frame->i] = spawn_blocking(slow_call, &calls[frame->i], sizeof(int));
-        frame->queued = spawn_blocking(slow_call, &calls[BLOCKING_THREADS], sizeof(int));
+            frame->running[frame->i] =
+                spawn_blocking(slow_call, &calls[frame->i], sizeof(int), "blocking: slow call %d", frame->i + 1);
+        frame->queued = spawn_blocking(slow_call, &calls[BLOCKING_THREADS], sizeof(int), "blocking: queued call");
         join_abort(frame->queued);
         /* ---- wait point 3: int never = queued.wait; ---- */
         frame->awaited = frame->queued;
@@ -804,7 +812,7 @@ struct future *aborts(void)
     return &frame->base; /* lazy: none of the body has run yet */
 }
 
-// ===== coroutine demo (main.c:216), as you wrote it =====
+// ===== coroutine demo (main.c:221), as you wrote it =====
 //
 //     coroutine void demo(unsigned work_ms)
 //     {
@@ -833,9 +841,9 @@ struct demo_frame {
     struct future base;     /* first: a frame is a future */
     int state;              /* 0: not started, 1-2: at that wait point, -1: finished */
     unsigned work_ms;       /* parameter */
-    size_t i;               /* local, line 221 */
-    struct work *w;         /* local, line 222 */
-    struct ticks seen;      /* local, line 224 */
+    size_t i;               /* local, line 226 */
+    struct work *w;         /* local, line 227 */
+    struct ticks seen;      /* local, line 229 */
     struct future *awaited; /* the future being waited for, or NULL */
 };
 
@@ -934,6 +942,7 @@ int main(int argc, char **argv)
             die_usage("--work wants a number of milliseconds from 20 to 60000, not '%s'", value);
     }
     setvbuf(stdout, NULL, _IOLBF, 0); /* each line as it happens, even into a pipe */
+    trace_thread("main");             /* timer_start() registers before block_on names it */
     int err = reactor_start();
     if (err < 0)
         die("cannot start the reactor: %s", strerror(-err));
