@@ -9,6 +9,7 @@
 #include <assert.h>
 #include <pthread.h>
 #include <stdalign.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 
 #include "../../common/alloc.h"
 #include "../../common/errors.h"
+#include "../../common/trace.h"
 #include "reactor.h"
 
 /* ===== The task state word =====
@@ -125,6 +127,8 @@ struct task {
     struct future *future;     /* runner's thread only; NULL once complete */
     struct task *next_ready;   /* link in the ready queue (executor->lock) or the pool's */
     struct waker join_waker;   /* who awaits the join handle (JOIN_WAKER) */
+    uint64_t id;               /* its number in a trace, 0 if none; never changes */
+    char *name;                /* its name in a trace, NULL if none; never changes */
     size_t output_size;        /* bytes in output[]; 0: the task produces nothing */
     alignas(max_align_t) unsigned char output[]; /* the result, once COMPLETE */
 };
@@ -172,6 +176,7 @@ static void task_unref(struct task *t)
     assert(t->future == NULL);
     if (t->executor != NULL) /* NULL: a blocking call, run by the pool */
         executor_unref(t->executor);
+    free(t->name);
     free(t);
     /* Release, and acquire in executor_live_tasks(): a thread that sees
        the count drop to 0 also sees everything done before each free,
@@ -201,7 +206,9 @@ size_t executor_live_tasks(void)
 static void park(struct executor *ex)
 {
     if (reactor_has_thread()) {
+        trace_park_begin("condvar");
         pthread_cond_wait(&ex->wakeup, &ex->lock);
+        trace_park_end();
         return;
     }
     ex->parked_in_reactor = true;
@@ -259,6 +266,8 @@ static void schedule(struct task *t)
         if (cur & COMPLETE)
             return;
     } while (!CAS(&t->state, &cur, cur | SCHEDULED));
+    if (!(cur & SCHEDULED))
+        trace_wake(t->id, t->name); /* see "Tracing" below */
     if (!(cur & (SCHEDULED | RUNNING)))
         push_ready(t);
 }
@@ -391,12 +400,16 @@ static void finish(struct executor *ex, struct task *t, bool aborted)
 static void run_task(struct executor *ex, struct task *t)
 {
     if (start_running(t) & CANCELLED) {
+        trace_abort(t->id, t->name); /* see "Tracing" below */
         finish(ex, t, true);
         return;
     }
     struct waker waker = {.data = t, .vtable = &task_waker_vtable};
     void *output = t->output_size > 0 ? t->output : NULL;
-    if (t->future->poll(t->future, &waker, output) == POLL_PENDING) {
+    trace_poll_begin(t->id, t->name);
+    enum poll_status status = t->future->poll(t->future, &waker, output);
+    trace_poll_end(t->id, status == POLL_READY);
+    if (status == POLL_PENDING) {
         stop_running(t);
         return;
     }
@@ -552,53 +565,100 @@ bool join_is_aborted(struct future *handle)
     return (s & (COMPLETE | CANCELLED)) == (COMPLETE | CANCELLED);
 }
 
+/* ===== Tracing =====
+ *
+ * With ASYNC_TRACE set (common/trace.h), each task gets a number and a name
+ * at spawn; polls, parks and wakes are traced where they happen. schedule()
+ * traces a wake when its CAS set SCHEDULED, the one wake that made the task
+ * runnable. A task that was idle cannot be polled before that wake is
+ * traced (the waker queues it afterwards); one that was RUNNING is queued
+ * again by its executor when the poll ends, and if the waker's thread is
+ * slow to trace, that next poll may begin first: then the trace shows the
+ * wake a little late, its arrow pointing at the poll after.
+ *
+ * An abort shows where it takes effect: run_task() traces it when it drops
+ * an aborted task's future unpolled, and that ends the task in the trace
+ * as a last poll would. join_abort() traces nothing (it sets SCHEDULED, but
+ * wakes no poll), nor does an abort that comes too late. A blocking call's
+ * one poll is its run, on its pool thread's track; its completion wakes the
+ * awaiting task from there, an arrow from that thread to the executor's. */
+
+/* Give t a number and a name for the trace, and trace its spawn. Not
+ * tracing, it gets neither: the name is not even formatted. */
+static void name_task(struct task *t, const char *format, va_list args)
+{
+    t->id = 0;
+    t->name = NULL;
+    if (!trace_enabled())
+        return;
+    char name[64];
+    t->id = trace_next_task_id();
+    if (format != NULL)
+        vsnprintf(name, sizeof name, format, args);
+    else
+        snprintf(name, sizeof name, "task %llu", (unsigned long long) t->id);
+    t->name = xstrdup(name);
+    trace_spawn(t->id, t->name);
+}
+
 /* ===== Spawning ===== */
 
-/* A task for `future`, with room for its result, run by `ex` (NULL: the
- * blocking pool). It is born SCHEDULED, so its spawner queues it, and with
- * two references: its runner's (until complete) and its handle's. */
-static struct task *task_new(struct executor *ex, struct future *future, size_t output_size)
+static void queue_call(struct task *t);
+
+/* A task for `future`, with room for its result, and its join handle. Its
+ * runner is `ex`, or the blocking pool if `ex` is NULL (see "Blocking
+ * calls"): the task is born SCHEDULED, and queued here. */
+static struct future *spawn(struct executor *ex, struct future *future, size_t output_size,
+                            const char *name, va_list args)
 {
+    assert(future != NULL);
     struct task *t = xmalloc(sizeof *t + output_size);
+    struct join_handle *h = xmalloc(sizeof *h);
     atomic_fetch_add_explicit(&live_tasks, 1, memory_order_relaxed);
+    /* Two references: the runner's (until complete) and the handle's. */
     atomic_init(&t->state, SCHEDULED | JOIN_INTEREST | 2 * REF_ONE);
     t->executor = ex;
     t->future = future;
     t->next_ready = NULL;
     t->join_waker = (struct waker){NULL, NULL};
     t->output_size = output_size;
-    if (ex != NULL)
-        atomic_fetch_add_explicit(&ex->refs, 1, memory_order_relaxed);
-    return t;
-}
-
-/* The join handle of a new task; it owns the handle's reference. */
-static struct future *join_handle_new(struct task *t)
-{
-    struct join_handle *h = xmalloc(sizeof *h);
+    name_task(t, name, args);
     h->base = (struct future){.poll = join_poll, .drop = join_drop};
     h->task = t;
     h->done = false;
-    return &h->base;
-}
 
-struct future *executor_spawn_on(struct executor *ex, struct future *future, size_t output_size)
-{
-    assert(ex != NULL && future != NULL);
-    struct task *t = task_new(ex, future, output_size);
-    struct future *handle = join_handle_new(t);
+    if (ex == NULL) {
+        queue_call(t); /* SCHEDULED from birth: we queue it */
+        return &h->base;
+    }
+    atomic_fetch_add_explicit(&ex->refs, 1, memory_order_relaxed);
     pthread_mutex_lock(&ex->lock);
     assert((!ex->shut_down || current == ex) && "spawn onto an executor that was shut down");
     ex->pending++;
     pthread_mutex_unlock(&ex->lock);
     push_ready(t); /* SCHEDULED from birth: we queue it */
+    return &h->base;
+}
+
+struct future *executor_spawn_on(struct executor *ex, struct future *future, size_t output_size,
+                                 const char *name, ...)
+{
+    assert(ex != NULL);
+    va_list args;
+    va_start(args, name);
+    struct future *handle = spawn(ex, future, output_size, name, args);
+    va_end(args);
     return handle;
 }
 
-struct future *executor_spawn(struct future *future, size_t output_size)
+struct future *executor_spawn(struct future *future, size_t output_size, const char *name, ...)
 {
     assert(current != NULL && "executor_spawn() outside a task");
-    return executor_spawn_on(current, future, output_size);
+    va_list args;
+    va_start(args, name);
+    struct future *handle = spawn(current, future, output_size, name, args);
+    va_end(args);
+    return handle;
 }
 
 const char *executor_name(void)
@@ -632,6 +692,7 @@ void executor_run(struct executor *ex)
     ex->ran = true;
     pthread_mutex_unlock(&ex->lock);
     current = ex;
+    trace_thread("%s", ex->name); /* this thread's track in a trace */
     struct task *t;
     while ((t = next_ready(ex)) != NULL)
         run_task(ex, t);
@@ -654,7 +715,8 @@ void executor_free(struct executor *ex)
 void executor_block_on(const char *name, struct future *main)
 {
     struct executor *ex = executor_new(name);
-    join_detach(executor_spawn_on(ex, main, 0));
+    trace_thread("%s", name); /* before the spawn: executor_run() would name it later */
+    join_detach(executor_spawn_on(ex, main, 0, "%s", name));
     executor_shutdown(ex);
     executor_run(ex);
     executor_free(ex);
@@ -740,7 +802,9 @@ static struct task *next_call(void)
     pthread_mutex_lock(&pool.lock);
     while (pool.head == NULL && !pool.shutting_down) {
         pool.idle++;
+        trace_park_begin("condvar");
         pthread_cond_wait(&pool.arrived, &pool.lock);
+        trace_park_end();
         pool.idle--;
     }
     struct task *t = pool.head;
@@ -754,23 +818,19 @@ static struct task *next_call(void)
     return t;
 }
 
-static void *pool_thread(void *unused)
+/* A pool thread: its number (1, 2, ...) names its track in a trace. */
+static void *pool_thread(void *number)
 {
-    (void) unused;
+    trace_thread("blocking %zu", (size_t) (uintptr_t) number);
     struct task *t;
     while ((t = next_call()) != NULL)
         run_task(NULL, t); /* one poll: the call runs, or is dropped if aborted */
     return NULL;
 }
 
-struct future *spawn_blocking(blocking_fn *fn, void *arg, size_t output_size)
+/* Queue a new call's task for the pool, starting a thread if it needs one. */
+static void queue_call(struct task *t)
 {
-    assert(fn != NULL);
-    struct blocking_call *call = xmalloc(sizeof *call);
-    *call = (struct blocking_call){.base = {call_poll, call_drop}, .fn = fn, .arg = arg};
-    struct task *t = task_new(NULL, &call->base, output_size);
-    struct future *handle = join_handle_new(t);
-
     pthread_mutex_lock(&pool.lock);
     assert(!pool.shutting_down && "spawn_blocking() after blocking_pool_shutdown()");
     if (pool.tail != NULL)
@@ -780,7 +840,8 @@ struct future *spawn_blocking(blocking_fn *fn, void *arg, size_t output_size)
     pool.tail = t;
     pool.queued++;
     if (pool.queued > pool.idle && pool.started < BLOCKING_THREADS) {
-        int err = pthread_create(&pool.threads[pool.started], NULL, pool_thread, NULL);
+        void *number = (void *) (uintptr_t) (pool.started + 1);
+        int err = pthread_create(&pool.threads[pool.started], NULL, pool_thread, number);
         if (err == 0)
             pool.started++;
         else if (pool.started == 0) /* with no thread at all, the call would never run */
@@ -788,6 +849,17 @@ struct future *spawn_blocking(blocking_fn *fn, void *arg, size_t output_size)
     }
     pthread_cond_signal(&pool.arrived);
     pthread_mutex_unlock(&pool.lock);
+}
+
+struct future *spawn_blocking(blocking_fn *fn, void *arg, size_t output_size, const char *name, ...)
+{
+    assert(fn != NULL);
+    struct blocking_call *call = xmalloc(sizeof *call);
+    *call = (struct blocking_call){.base = {call_poll, call_drop}, .fn = fn, .arg = arg};
+    va_list args;
+    va_start(args, name);
+    struct future *handle = spawn(NULL, &call->base, output_size, name, args);
+    va_end(args);
     return handle;
 }
 

@@ -29,8 +29,9 @@ struct executor;
 /* ===== Executors ===== */
 
 /* A new executor with no tasks, not running yet. `name` is copied (at most
- * 31 bytes are kept). The caller owns the returned reference: hand it to
- * executor_free() once executor_run() has returned. */
+ * 31 bytes are kept); in a trace it names the thread that runs it. The
+ * caller owns the returned reference: hand it to executor_free() once
+ * executor_run() has returned. */
 struct executor *executor_new(const char *name);
 
 /* Drive `ex` on the calling thread: poll its ready tasks, sleep on a
@@ -52,7 +53,8 @@ void executor_free(struct executor *ex);
 
 /* new + spawn `main` (detached, its result discarded) + shutdown + run +
  * free: run `main` and everything it spawns here on this thread, and
- * return when all of them have finished. Takes ownership of `main`. */
+ * return when all of them have finished. Takes ownership of `main`, which
+ * a trace calls `name` too. */
 void executor_block_on(const char *name, struct future *main);
 
 /* The name of the calling thread's executor; only valid inside a task
@@ -72,10 +74,13 @@ size_t executor_live_tasks(void);
  * the executor owns the future from now on and polls it soon, with an
  * output buffer of `output_size` bytes (aligned for any type) that the
  * future writes its result into. Pass sizeof(T) for a future producing a T,
- * 0 for one producing nothing.
+ * 0 for one producing nothing. `name`, printf-style, is what a trace calls
+ * the task (common/trace.h), as in executor_spawn(f(i), sizeof(T), "f %d",
+ * i); NULL calls it "task <n>". It is formatted only while a trace is
+ * being written.
  *
  * Both return a JOIN HANDLE, itself a future (waker flavour) whose output is
- * that result: awaiting it as `T x = executor_spawn(f(), sizeof(T)).wait;`
+ * that result: awaiting it as `T x = executor_spawn(f(), sizeof(T), "f").wait;`
  * copies the T into x once the task has finished, whichever thread ran it.
  * A handle is polled from one task at a time, and must not be polled again
  * after POLL_READY (as any future).
@@ -84,8 +89,10 @@ size_t executor_live_tasks(void);
  * DETACHES the task: it still runs to completion, and its result is thrown
  * away. The result is copied bytes: a result that owns memory (a malloc'd
  * string) leaks if nobody awaits it. */
-struct future *executor_spawn(struct future *future, size_t output_size);
-struct future *executor_spawn_on(struct executor *ex, struct future *future, size_t output_size);
+struct future *executor_spawn(struct future *future, size_t output_size, const char *name, ...)
+    __attribute__((format(printf, 3, 4)));
+struct future *executor_spawn_on(struct executor *ex, struct future *future, size_t output_size,
+                                 const char *name, ...) __attribute__((format(printf, 4, 5)));
 
 /* Has the task behind this join handle finished (its result is there, and
  * awaiting the handle will not wait)? Callable from any thread. */
@@ -132,11 +139,14 @@ struct future *yield_now(void);
  * has no non-blocking interface, a long computation. `arg` must stay valid
  * until fn has returned, even if the handle is dropped (the call then
  * still runs) or aborted (a call already running runs to its end). Callable
- * from any thread, until blocking_pool_shutdown(). */
+ * from any thread, until blocking_pool_shutdown(). `name` is the call's
+ * name in a trace, as executor_spawn()'s, where each pool thread has a
+ * track of its own ("blocking 1", ...) and the call's run is a poll. */
 #define BLOCKING_THREADS 4 /* the most threads the pool starts */
 
 typedef void blocking_fn(void *arg, void *output);
-struct future *spawn_blocking(blocking_fn *fn, void *arg, size_t output_size);
+struct future *spawn_blocking(blocking_fn *fn, void *arg, size_t output_size, const char *name, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* Let the pool run every call still queued, then stop its threads and wait
  * for them. After it, spawn_blocking() is a programming error (assert). */

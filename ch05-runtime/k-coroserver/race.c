@@ -8,6 +8,8 @@
 #include <sys/types.h>
 
 #include "../../common/alloc.h"
+#include "../../common/clock.h"
+#include "../../common/trace.h"
 #include "timer.h"
 
 /* ===== race ===== */
@@ -94,10 +96,14 @@ static enum poll_status timeout_poll(struct future *self, const struct waker *wa
     ssize_t value;
     if (t->inner->poll(t->inner, waker, &value) == POLL_READY)
         return timeout_finish(t, value, output);
-    if (t->sleep == NULL)
+    if (t->sleep == NULL) {
         t->sleep = timer_sleep_until(t->deadline_ns);
-    if (t->sleep->poll(t->sleep, waker, NULL) == POLL_READY)
+        trace_register("timeout in %lld ms", (long long) (t->deadline_ns - now_ns()) / 1000000);
+    }
+    if (t->sleep->poll(t->sleep, waker, NULL) == POLL_READY) {
+        trace_timer("timeout expired");
         return timeout_finish(t, -ETIMEDOUT, output);
+    }
     return POLL_PENDING; /* both arranged their own wake-up, with our waker */
 }
 

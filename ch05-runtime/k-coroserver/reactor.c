@@ -17,6 +17,7 @@
 
 #include "../../common/clock.h"
 #include "../../common/errors.h"
+#include "../../common/trace.h"
 
 /* ===== Data =====
  *
@@ -41,6 +42,7 @@ struct slot {
     uint64_t deadline_ns; /* when to wake the waker anyway; NO_DEADLINE: never */
     uint32_t events;      /* events that came since reactor_take_events() took them */
     struct waker waker;   /* who to wake: a clone the slot owns */
+    int fd;               /* the registered fd, for a trace */
 };
 
 static struct {
@@ -116,6 +118,7 @@ static bool take_expired(uint64_t now, struct waker *out)
             continue;
         if (s->deadline_ns <= now) {
             s->deadline_ns = NO_DEADLINE;
+            trace_timer("deadline of fd %d", s->fd);
             *out = waker_clone(&s->waker);
             return true;
         }
@@ -153,7 +156,9 @@ static int turn(void)
     uint64_t deadline = reactor.next_deadline;
     void (*hook)(void) = reactor.turn_hook;
     pthread_mutex_unlock(&reactor.lock);
+    trace_park_begin("epoll_wait");
     int n = poll_wait(&reactor.registry, &reactor.events, timeout_ms(deadline));
+    trace_park_end();
     if (n == -EINTR) /* a signal is not an event: the caller looks again */
         n = 0;
     if (n < 0)
@@ -186,6 +191,7 @@ static int turn(void)
 static void *reactor_main(void *unused)
 {
     (void) unused;
+    trace_thread("reactor");
     for (;;) {
         pthread_mutex_lock(&reactor.lock);
         bool stopping = reactor.stopping;
@@ -269,6 +275,7 @@ int reactor_register(int fd, uint32_t events, const struct waker *waker, uint64_
     }
     struct slot *s = &reactor.slots[index];
     s->waker = waker_clone(waker);
+    s->fd = fd;
     uint64_t t = make_token(index, s->generation);
     /* Register under the lock: an event may fire at once, and the reactor
        thread must then find the slot filled in. */
@@ -279,6 +286,8 @@ int reactor_register(int fd, uint32_t events, const struct waker *waker, uint64_
         pthread_mutex_unlock(&reactor.lock);
         return err;
     }
+    trace_register("fd %d%s%s", fd, events & EPOLLIN ? " readable" : "",
+                   events & EPOLLOUT ? " writable" : "");
     pthread_mutex_unlock(&reactor.lock);
     *token = t;
     return 0;

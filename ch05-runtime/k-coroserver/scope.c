@@ -16,11 +16,14 @@
 
 #include <assert.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "../../common/alloc.h"
 #include "../../common/errors.h"
+#include "../../common/trace.h"
 
 struct member {
     struct future base;   /* first: the future the task actually runs */
@@ -98,8 +101,15 @@ struct scope *scope_new(void)
 }
 
 void scope_spawn(struct scope *s, struct executor *ex, struct future *child,
-                 void (*cleanup)(void *arg), void *arg)
+                 void (*cleanup)(void *arg), void *arg, const char *name, ...)
 {
+    char task_name[64] = "";
+    if (trace_enabled()) { /* the executor has no va_list spawn: format it here */
+        va_list args;
+        va_start(args, name);
+        vsnprintf(task_name, sizeof task_name, name, args);
+        va_end(args);
+    }
     struct member *m = xmalloc(sizeof *m);
     *m = (struct member){.base = {member_poll, member_drop},
                          .scope = s,
@@ -110,7 +120,7 @@ void scope_spawn(struct scope *s, struct executor *ex, struct future *child,
        once, and its member_drop must find it in the list, handle and all. */
     pthread_mutex_lock(&s->lock);
     assert(!s->closing && "scope_spawn() into a scope that is closing");
-    m->handle = executor_spawn_on(ex, &m->base, 0);
+    m->handle = executor_spawn_on(ex, &m->base, 0, "%s", task_name);
     m->next = s->members;
     if (s->members != NULL)
         s->members->prev = m;

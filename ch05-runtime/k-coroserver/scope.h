@@ -6,7 +6,7 @@
  * tasks with join handles (step f) that can be aborted (step j).
  *
  *     struct scope *connections = scope_new();
- *     scope_spawn(connections, ex, serve_connection(c), conn_free, c);  ...many times
+ *     scope_spawn(connections, ex, serve_connection(c), conn_free, c, "connection %d", n);
  *     scope_close(connections).wait;    every connection aborted and dropped; c freed
  *
  * Each child runs as a task of its own, on the executor it was given. When
@@ -32,9 +32,12 @@ struct scope *scope_new(void);
 
 /* Spawn `child` onto `ex` as a child of the open scope (assert), with its
  * output discarded; after its future has been dropped, cleanup(arg) runs
- * (unless cleanup is NULL). Takes ownership of `child`. */
+ * (unless cleanup is NULL). Takes ownership of `child`. `name`,
+ * printf-style, is the child task's name in a trace (executor.h), and is
+ * formatted only while a trace is being written. */
 void scope_spawn(struct scope *scope, struct executor *ex, struct future *child,
-                 void (*cleanup)(void *arg), void *arg);
+                 void (*cleanup)(void *arg), void *arg, const char *name, ...)
+    __attribute__((format(printf, 6, 7)));
 
 /* How many children are in the scope right now. */
 size_t scope_children(struct scope *scope);

@@ -28,6 +28,7 @@
 #include "../../common/args.h"
 #include "../../common/clock.h"
 #include "../../common/errors.h"
+#include "../../common/trace.h"
 #include "executor.h"
 #include "future.h"
 #include "http.h"
@@ -68,10 +69,10 @@ struct server {
     struct scope *connections; /* every connection's task */
     struct worker *workers;    /* workers[0] runs on the thread of server_run() */
     size_t worker_count;       /* COROSERVER_THREADS, default 1 */
-    size_t next_worker;        /* where the next connection goes (the accepting task's) */
-    pthread_mutex_t lock;      /* guards the log and the counts below */
-    uint64_t requests;         /* valid requests so far: the n of "#n" in the log */
-    size_t open, peak;         /* connections open now, and the most since memory went back */
+    size_t accepted; /* connections so far: the next one goes to workers[accepted % worker_count] */
+    pthread_mutex_t lock; /* guards the log and the counts below */
+    uint64_t requests;    /* valid requests so far: the n of "#n" in the log */
+    size_t open, peak;    /* connections open now, and the most since memory went back */
 };
 
 /* ===== Connections ===== */
@@ -289,11 +290,13 @@ static void start_connection(struct server *s, int fd)
         close(fd);
         return;
     }
+    size_t n = s->accepted++;
     c->server = s;
     c->stream = stream;
-    c->worker = &s->workers[s->next_worker++ % s->worker_count];
+    c->worker = &s->workers[n % s->worker_count];
     count_connection(s, true);
-    scope_spawn(s->connections, c->worker->executor, serve_connection(c), conn_free, c);
+    scope_spawn(s->connections, c->worker->executor, serve_connection(c), conn_free, c,
+                "connection %zu", n + 1);
 }
 
 /* accept(2): these errors belong to the one client that caused them. */
@@ -417,7 +420,7 @@ static void run_workers(struct server *s)
                           "pthread_create");
     }
     struct executor *first = s->workers[0].executor;
-    join_detach(executor_spawn_on(first, serve(s), 0));
+    join_detach(executor_spawn_on(first, serve(s), 0, "serve"));
     executor_shutdown(first); /* run returns once serve() and its connections are done */
     executor_run(first);
     for (size_t i = 0; i < s->worker_count; i++) {
@@ -454,6 +457,7 @@ int server_run(const struct server_options *options)
     }
     /* One executor sleeps in the reactor itself; several share a reactor
        thread (reactor.h, "Without a thread"). */
+    trace_thread("main"); /* timer_start() registers before executor_run() names it */
     err = s.worker_count == 1 ? reactor_open() : reactor_start();
     if (err < 0 || (err = timer_start(TIMER_HEAP)) < 0)
         die("cannot start the runtime: %s", strerror(-err));

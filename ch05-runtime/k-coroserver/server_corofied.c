@@ -29,6 +29,7 @@
 #include "../../common/args.h"
 #include "../../common/clock.h"
 #include "../../common/errors.h"
+#include "../../common/trace.h"
 #include "executor.h"
 #include "future.h"
 #include "http.h"
@@ -69,10 +70,10 @@ struct server {
     struct scope *connections; /* every connection's task */
     struct worker *workers;    /* workers[0] runs on the thread of server_run() */
     size_t worker_count;       /* COROSERVER_THREADS, default 1 */
-    size_t next_worker;        /* where the next connection goes (the accepting task's) */
-    pthread_mutex_t lock;      /* guards the log and the counts below */
-    uint64_t requests;         /* valid requests so far: the n of "#n" in the log */
-    size_t open, peak;         /* connections open now, and the most since memory went back */
+    size_t accepted; /* connections so far: the next one goes to workers[accepted % worker_count] */
+    pthread_mutex_t lock; /* guards the log and the counts below */
+    uint64_t requests;    /* valid requests so far: the n of "#n" in the log */
+    size_t open, peak;    /* connections open now, and the most since memory went back */
 };
 
 /* ===== Connections ===== */
@@ -195,7 +196,7 @@ static void conn_free(void *arg)
  * whole request head is in, within the idle timeout. 0: c->answer holds
  * the verdict (a 200, an error, or a 408 for part of a request); below 0:
  * just hang up (the client left, or said nothing; or we are out of memory). */
-// ===== coroutine read_request (server.c:197), as you wrote it =====
+// ===== coroutine read_request (server.c:198), as you wrote it =====
 //
 //     coroutine int read_request(struct conn *c)
 //     {
@@ -238,11 +239,11 @@ struct read_request_frame {
     struct future base;             /* first: a frame is a future */
     int state;                      /* 0: not started, 1: at the wait point, -1: finished */
     struct conn *c;                 /* parameter */
-    const struct server_options *o; /* local, line 199 */
-    uint64_t deadline;              /* local, line 200 */
-    ssize_t taken;                  /* local, line 203 */
-    size_t room;                    /* local, line 214 */
-    ssize_t n;                      /* local, line 215 */
+    const struct server_options *o; /* local, line 200 */
+    uint64_t deadline;              /* local, line 201 */
+    ssize_t taken;                  /* local, line 204 */
+    size_t room;                    /* local, line 215 */
+    ssize_t n;                      /* local, line 216 */
     struct future *awaited;         /* the future being waited for, or NULL */
 };
 
@@ -357,7 +358,7 @@ struct future *read_request(struct conn *c)
  * sending side, so the client sees the answer end, and read until the
  * client closes too, or the idle timeout. Errors always linger: their
  * client may still be sending. */
-// ===== coroutine linger (server.c:234), as you wrote it =====
+// ===== coroutine linger (server.c:235), as you wrote it =====
 //
 //     coroutine void linger(struct conn *c)
 //     {
@@ -384,8 +385,8 @@ struct linger_frame {
     struct future base;     /* first: a frame is a future */
     int state;              /* 0: not started, 1: at the wait point, -1: finished */
     struct conn *c;         /* parameter */
-    uint64_t deadline;      /* local, line 240 */
-    ssize_t n;              /* local, line 242 */
+    uint64_t deadline;      /* local, line 241 */
+    ssize_t n;              /* local, line 243 */
     struct future *awaited; /* the future being waited for, or NULL */
 };
 
@@ -459,7 +460,7 @@ struct future *linger(struct conn *c)
 /* The protocol, as it reads: take a request, wait for its delay, send the
  * answer, and again while the client keeps the connection open. Returning
  * ends the connection: the scope's cleanup (conn_free) closes it. */
-// ===== coroutine serve_connection (server.c:251), as you wrote it =====
+// ===== coroutine serve_connection (server.c:252), as you wrote it =====
 //
 //     coroutine void serve_connection(struct conn *c)
 //     {
@@ -499,11 +500,11 @@ struct serve_connection_frame {
     struct future base;     /* first: a frame is a future */
     int state;              /* 0: not started, 1-5: at that wait point, -1: finished */
     struct conn *c;         /* parameter */
-    unsigned answered;      /* local, line 253 */
-    int got;                /* local, line 254 */
-    uint64_t due;           /* local, line 258 */
-    ssize_t left;           /* local, line 260 */
-    ssize_t sent;           /* local, line 265 */
+    unsigned answered;      /* local, line 254 */
+    int got;                /* local, line 255 */
+    uint64_t due;           /* local, line 259 */
+    ssize_t left;           /* local, line 261 */
+    ssize_t sent;           /* local, line 266 */
     struct future *awaited; /* the future being waited for, or NULL */
 };
 
@@ -641,11 +642,13 @@ static void start_connection(struct server *s, int fd)
         close(fd);
         return;
     }
+    size_t n = s->accepted++;
     c->server = s;
     c->stream = stream;
-    c->worker = &s->workers[s->next_worker++ % s->worker_count];
+    c->worker = &s->workers[n % s->worker_count];
     count_connection(s, true);
-    scope_spawn(s->connections, c->worker->executor, serve_connection(c), conn_free, c);
+    scope_spawn(s->connections, c->worker->executor, serve_connection(c), conn_free, c,
+                "connection %zu", n + 1);
 }
 
 /* accept(2): these errors belong to the one client that caused them. */
@@ -670,7 +673,7 @@ static bool client_error(int err)
 
 /* Out of descriptors (or memory), the waiting client stays in the
  * kernel's queue, and accepting again at once would spin: wait a while. */
-// ===== coroutine accept_connections (server.c:321), as you wrote it =====
+// ===== coroutine accept_connections (server.c:324), as you wrote it =====
 //
 //     coroutine void accept_connections(struct server *s)
 //     {
@@ -699,8 +702,8 @@ struct accept_connections_frame {
     struct future base;     /* first: a frame is a future */
     int state;              /* 0: not started, 1-3: at that wait point, -1: finished */
     struct server *s;       /* parameter */
-    unsigned accepted;      /* local, line 323 */
-    int fd;                 /* local, line 324 */
+    unsigned accepted;      /* local, line 326 */
+    int fd;                 /* local, line 327 */
     struct future *awaited; /* the future being waited for, or NULL */
 };
 
@@ -792,7 +795,7 @@ struct future *accept_connections(struct server *s)
 
 /* Accept clients until a stop signal comes; then close every connection:
  * each task is aborted, each future dropped, each socket closed. */
-// ===== coroutine serve (server.c:341), as you wrote it =====
+// ===== coroutine serve (server.c:344), as you wrote it =====
 //
 //     coroutine void serve(struct server *s)
 //     {
@@ -951,7 +954,7 @@ static void run_workers(struct server *s)
                           "pthread_create");
     }
     struct executor *first = s->workers[0].executor;
-    join_detach(executor_spawn_on(first, serve(s), 0));
+    join_detach(executor_spawn_on(first, serve(s), 0, "serve"));
     executor_shutdown(first); /* run returns once serve() and its connections are done */
     executor_run(first);
     for (size_t i = 0; i < s->worker_count; i++) {
@@ -988,6 +991,7 @@ int server_run(const struct server_options *options)
     }
     /* One executor sleeps in the reactor itself; several share a reactor
        thread (reactor.h, "Without a thread"). */
+    trace_thread("main"); /* timer_start() registers before executor_run() names it */
     err = s.worker_count == 1 ? reactor_open() : reactor_start();
     if (err < 0 || (err = timer_start(TIMER_HEAP)) < 0)
         die("cannot start the runtime: %s", strerror(-err));

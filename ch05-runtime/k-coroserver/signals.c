@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "../../common/alloc.h"
+#include "../../common/trace.h"
 #include "reactor.h"
 
 struct signals {
@@ -78,6 +79,7 @@ static enum poll_status next_poll(struct future *self, const struct waker *waker
     if (!watch->registered) {
         result = reactor_register(watch->fd, EPOLLIN, waker, &watch->token);
         watch->registered = result == 0;
+        trace_register("fd %d is the signalfd", watch->fd);
     } else {
         reactor_set_waker(watch->token, waker);
     }

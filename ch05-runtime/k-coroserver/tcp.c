@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "../../common/alloc.h"
+#include "../../common/trace.h"
 #include "reactor.h"
 
 #define LISTEN_BACKLOG 65535 /* the kernel caps it at net.core.somaxconn */
@@ -164,6 +165,7 @@ void tcp_listener_close(struct tcp_listener *listener)
 struct tcp_op {
     struct future base;      /* first member: a struct future * points here */
     struct tcp_socket *sock; /* borrowed: must outlive the future */
+    const char *waits_for;   /* "to read", ...: what a trace says it waits for */
     bool finished;           /* returned POLL_READY */
 };
 
@@ -198,10 +200,13 @@ static int arm(struct tcp_op *op, const struct waker *waker)
 
 /* Every poll ends here with the result of its system call: -EAGAIN means
  * wait (the reactor holds our waker and wakes us on the next edge);
- * anything else, a success or an error, finishes the future. */
+ * anything else, a success or an error, finishes the future. A trace shows
+ * where a future starts to wait, as the reactor's interest it now is. */
 static enum poll_status settle(struct tcp_op *op, ssize_t result)
 {
     if (result == -EAGAIN) {
+        if (op->sock->waiting != &op->base)
+            trace_register("fd %d waits %s", op->sock->fd, op->waits_for);
         op->sock->waiting = &op->base;
         return POLL_PENDING;
     }
@@ -234,9 +239,10 @@ static void op_drop(struct future *self)
 /* The shared part of a new future that polls with `poll`. */
 static struct tcp_op op_start(enum poll_status (*poll)(struct future *, const struct waker *,
                                                        void *),
-                              struct tcp_socket *sock)
+                              struct tcp_socket *sock, const char *waits_for)
 {
-    return (struct tcp_op){.base = {.poll = poll, .drop = op_drop}, .sock = sock};
+    return (struct tcp_op){
+        .base = {.poll = poll, .drop = op_drop}, .sock = sock, .waits_for = waits_for};
 }
 
 /* ===== Accepting ===== */
@@ -270,7 +276,7 @@ static enum poll_status accept_poll(struct future *self, const struct waker *wak
 struct future *tcp_accept(struct tcp_listener *listener)
 {
     struct tcp_op *op = xmalloc(sizeof *op);
-    *op = op_start(accept_poll, &listener->sock);
+    *op = op_start(accept_poll, &listener->sock, "to accept");
     return &op->base;
 }
 
@@ -341,7 +347,7 @@ struct future *tcp_read(struct tcp_stream *stream, void *buf, size_t cap)
 {
     assert(buf != NULL && cap > 0 && "a read of 0 bytes would look like the end of the stream");
     struct tcp_read *reading = xmalloc(sizeof *reading);
-    reading->op = op_start(read_poll, &stream->sock);
+    reading->op = op_start(read_poll, &stream->sock, "to read");
     reading->buf = buf;
     reading->cap = cap;
     return &reading->op.base;
@@ -403,7 +409,7 @@ struct future *tcp_write(struct tcp_stream *stream, const struct iovec *iov, int
 {
     assert(count >= 0 && count <= TCP_WRITE_IOV_MAX);
     struct tcp_write *writing = xmalloc(sizeof *writing);
-    writing->op = op_start(write_poll, &stream->sock);
+    writing->op = op_start(write_poll, &stream->sock, "to write");
     writing->count = count;
     writing->sent = writing->total = 0;
     for (int i = 0; i < count; i++) {
@@ -427,6 +433,6 @@ static enum poll_status hangup_poll(struct future *self, const struct waker *wak
 struct future *tcp_hangup(struct tcp_stream *stream)
 {
     struct tcp_op *op = xmalloc(sizeof *op);
-    *op = op_start(hangup_poll, &stream->sock);
+    *op = op_start(hangup_poll, &stream->sock, "for a hang-up");
     return &op->base;
 }

@@ -15,6 +15,7 @@
 
 #include "../../common/alloc.h"
 #include "../../common/clock.h"
+#include "../../common/trace.h"
 #include "reactor.h"
 #include "timer-backend.h"
 
@@ -77,6 +78,7 @@ static enum poll_status fd_sleep_poll(struct future *self, const struct waker *w
 
     uint64_t expirations;
     if (read(s->fd, &expirations, sizeof expirations) == sizeof expirations) {
+        trace_timer("timerfd %d expired", s->fd);
         fd_sleep_close(s); /* expired: the fd has done its job */
         return timer_finish(output, 0);
     }

@@ -29,6 +29,7 @@
 #include "../../common/alloc.h"
 #include "../../common/clock.h"
 #include "../../common/errors.h"
+#include "../../common/trace.h"
 #include "reactor.h"
 #include "timer-backend.h"
 
@@ -174,6 +175,8 @@ static void fire_expired(void)
             done = true;
         }
         pthread_mutex_unlock(&heap.lock);
+        if (n > 0)
+            trace_timer("heap: %zu due", n);
         for (size_t i = 0; i < n; i++)
             waker_wake(&due[i]);
     }
