@@ -7,17 +7,20 @@ threads). check_trace() (tests/trace_check.py) holds the trace to its rules:
 valid JSON, every poll closed on the thread that opened it, every wake
 followed by a poll of the task it woke, a named track per thread, names on
 every task, the text form the same as the JSON. Then each step's own claims:
-which threads exist, what its tasks are called, who wakes whom.
+which threads exist, what its tasks are called, who wakes whom. Step k's
+coroserver is a delay server itself: it serves two clients, traced, until
+SIGTERM.
 """
 import collections
 import os
 import re
+import socket
 import xml.etree.ElementTree as ET
 
 import pytest
 
 from trace_check import check_trace
-from workbook import assert_sanitizer_clean, path, run
+from workbook import SANITIZER_ENV, DelayServer, assert_sanitizer_clean, path, run
 
 CH05 = path("ch05-runtime")
 TIMELINE = path("scripts", "timeline")
@@ -60,10 +63,18 @@ RUNS = {
     "i": ("i-scopes", ["scopes"], {"main"},
           {"root", "a", "b", "c", "fast", "socket", "slow", "both", "timeout"},
           {("main", "epoll_wait")}),
+    # The pool starts "blocking 2" to "blocking 4" as calls pile up (see
+    # POOL_TRACKS); "blocking 1" runs the rows' calls, one at a time.
+    "j": ("j-blocking", ["blocking", "--work", "20"], {"main", "reactor", "blocking 1"},
+          {"main", *(f"ticker {i}" for i in range(1, 7)), "blocking: sleep 20 ms",
+           "blocking: hash 20 ms", "sleeper 10 s", *(f"blocking: slow call {i}" for i in range(1, 5)),
+           "blocking: queued call"},
+          {("main", "condvar"), ("reactor", "epoll_wait"), ("blocking 1", "condvar")}),
 }
+POOL_TRACKS = re.compile(r"blocking [2-4]")
 # Sanitizer runs: ASan everywhere, TSan where the step has threads of its own.
-SANITIZED = [(run_id, "asan") for run_id in ("a", "b", "c", "d", "e", "f", "g", "h", "i")] + \
-            [(run_id, "tsan") for run_id in ("c", "d", "e-heap", "f", "g-stress", "h")]
+SANITIZED = [(run_id, "asan") for run_id in ("a", "b", "c", "d", "e", "f", "g", "h", "i", "j")] + \
+            [(run_id, "tsan") for run_id in ("c", "d", "e-heap", "f", "g-stress", "h", "j")]
 
 
 def traced_run(tmp_path, run_id, variant=""):
@@ -78,8 +89,14 @@ def traced_run(tmp_path, run_id, variant=""):
     if sanitizer:
         assert_sanitizer_clean(result)
     trace = check_trace(str(json_path), text=result.stderr)
+    check_runtime_trace(trace, run_id, tracks, tasks, parks)
+    return trace
 
-    assert set(trace.tracks.values()) == tracks, "one track per thread, named after it"
+
+def check_runtime_trace(trace, run_id, tracks, tasks, parks):
+    """What every runtime step's trace shares: its threads, its tasks, where they park."""
+    named = {n for n in trace.tracks.values() if not POOL_TRACKS.fullmatch(n)}
+    assert named == tracks, "one track per thread, named after it"
     assert set(trace.task_names.values()) == tasks
     if run_id != "i":  # scopes: each demo has its root, and children "a", "b"
         assert len(trace.task_names) == len(tasks), "two tasks share a name"
@@ -94,8 +111,8 @@ def traced_run(tmp_path, run_id, variant=""):
         if s.cat == "poll":
             where[s.task].add(s.track)
     assert all(len(tracks_of) == 1 for tracks_of in where.values()), where
-    assert set(where) == set(trace.task_names), "a task was never polled"
-    return trace
+    aborted = {e.task for e in trace.instants_of("abort")}
+    assert set(where) | aborted == set(trace.task_names), "a task was never polled, nor aborted"
 
 
 def by_name(trace):
@@ -202,6 +219,110 @@ def test_i_children_are_polled_inside_the_root(tmp_path):
             assert any(r.begin < s.begin and s.end < r.end for r in roots), s
     # Only the root is woken: a child's wake marks its slot and wakes the root.
     assert {trace.task_names[a.task] for a in trace.arrows} == {"root"}
+
+
+def test_j_a_blocking_call_runs_on_a_pool_thread_and_wakes_its_awaiter(tmp_path):
+    """A blocking call runs on an executor's thread, is not traced as a span of its own, or its end wakes nobody."""
+    trace = traced_run(tmp_path, "j")
+    ids, names = by_name(trace), trace.tracks
+    for call in ("blocking: sleep 20 ms", "blocking: hash 20 ms"):
+        (run,) = [s for s in trace.spans if s.cat == "poll" and s.task == ids[call]]
+        assert re.fullmatch(r"blocking \d", names[run.track]), names[run.track]
+        assert run.end - run.begin >= 19_000_000, run  # the call's 20 ms, on its own thread
+        # Its completion wakes the task that awaits its handle, across threads.
+        woken = [a for a in trace.arrows if a.from_track == run.track and run.end <= a.from_ns]
+        first = min(woken, key=lambda a: a.from_ns, default=None)
+        assert first and first.task == ids["main"] and names[first.to_track] == "main", woken
+    aborts = {trace.task_names[e.task]: names[e.track] for e in trace.instants_of("abort")}
+    # The sleeper is dropped by its executor; the queued call by the pool
+    # thread that took it, without running it.
+    assert aborts.keys() == {"sleeper 10 s", "blocking: queued call"}, aborts
+    assert aborts["sleeper 10 s"] == "main", aborts
+    assert re.fullmatch(r"blocking \d", aborts["blocking: queued call"]), aborts
+    assert ids["blocking: queued call"] not in trace.polls
+
+
+# ===== k: a server's trace =====
+
+def traced_server(tmp_path, threads, variant=""):
+    """Run coroserver traced: two keep-alive clients each get an answer (a
+    50 ms delay), stay connected, and SIGTERM stops the server. Return the
+    checked Trace."""
+    json_path = tmp_path / "t.json"
+    program = "coroserver" + (f"-{variant}" if variant else "")
+    env = {"ASYNC_TRACE": f"{json_path},-", "COROSERVER_THREADS": str(threads),
+           **(SANITIZER_ENV if variant else {})}
+    server = DelayServer("--speedup", "10", binary=os.path.join(step("k-coroserver"), program), env=env)
+    clients = []
+    try:
+        for i in range(2):
+            client = socket.create_connection((server.host, server.port), timeout=20)
+            clients.append(client)
+            client.sendall(f"GET /500/c{i} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            answer = b""
+            while not answer.endswith(f"c{i}".encode()):
+                chunk = client.recv(4096)
+                assert chunk, answer
+                answer += chunk
+        status = server.stop()
+    finally:
+        for client in clients:
+            client.close()
+        server.stop()
+    text = "\n".join(server.errors)
+    assert status == 0 and "Sanitizer" not in text, f"exit {status}\n{text[-3000:]}"
+    trace = check_trace(str(json_path), text=text)
+    tracks = {"main"} if threads == 1 else {"main", "exec-1", "reactor"}
+    parks = {("main", "epoll_wait")} if threads == 1 else \
+        {("main", "condvar"), ("exec-1", "condvar"), ("reactor", "epoll_wait")}
+    check_runtime_trace(trace, "k", tracks, {"serve", "connection 1", "connection 2"}, parks)
+    return trace
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_k_connections_wait_and_the_server_shuts_down(tmp_path, threads):
+    """A connection's waits, its delay's timeout or its abort at shutdown are missing from coroserver's trace."""
+    trace = traced_server(tmp_path, threads)
+    ids, names = by_name(trace), trace.tracks
+    registered = [e.name for e in trace.instants_of("register")]
+    assert any(re.fullmatch(r"fd \d+ waits to accept", n) for n in registered), registered
+    assert any(re.fullmatch(r"fd \d+ is the signalfd", n) for n in registered), registered
+    for i in (1, 2):
+        polls = [s for s in trace.spans if s.cat == "poll" and s.task == ids[f"connection {i}"]]
+        # Its request arrives, its delay's timeout fires, it waits for the next.
+        assert len(polls) >= 3, polls
+        expected = "main" if threads == 1 else ("main", "exec-1")[i - 1]  # round-robin
+        assert {names[s.track] for s in polls} == {expected}
+    assert sum(n.endswith("waits to read") for n in registered) >= 4, registered  # 2 each
+    assert sum(n.endswith("waits for a hang-up") for n in registered) == 2, registered
+    assert len([e for e in trace.instants_of("timer") if e.name == "timeout expired"]) >= 2
+    # SIGTERM: the signalfd's event wakes serve (on the thread that waits
+    # in epoll_wait), which aborts both idle connections; each is dropped
+    # on its own executor's thread, and the last to leave wakes serve again,
+    # whose last poll finds the scope empty.
+    aborts = trace.instants_of("abort")
+    assert sorted(trace.task_names[e.task] for e in aborts) == ["connection 1", "connection 2"]
+    for e in aborts:
+        polled = next(s.track for s in trace.spans if s.cat == "poll" and s.task == e.task)
+        assert e.track == polled, e
+    first_abort = min(e.ns for e in aborts)
+    serve = [s for s in trace.spans if s.cat == "poll" and s.task == ids["serve"]]
+    accepted = max(e.ns for e in trace.instants_of("spawn") if e.task == ids["connection 2"])
+    (signalled,) = [s for s in serve if accepted < s.begin < first_abort]
+    waits_in_epoll = "main" if threads == 1 else "reactor"
+    woken_by = [names[a.from_track] for a in trace.arrows
+                if a.task == ids["serve"] and signalled.begin <= a.to_ns <= signalled.end]
+    assert woken_by == [waits_in_epoll], woken_by
+    last = serve[-1]
+    assert last.state == "ready" and last.begin > max(e.ns for e in aborts)
+    assert any(a.task == ids["serve"] and last.begin <= a.to_ns <= last.end for a in trace.arrows)
+
+
+@pytest.mark.sanitizer
+@pytest.mark.parametrize("threads,variant", [(1, "asan"), (2, "tsan")])
+def test_k_traced_server_is_sanitizer_clean(tmp_path, threads, variant):
+    """Tracing coroserver leaks a connection's name, or races with its executors or reactor."""
+    traced_server(tmp_path, threads, variant)
 
 
 @pytest.mark.sanitizer
