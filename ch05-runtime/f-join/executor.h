@@ -1,7 +1,7 @@
 /* executor.h: runs tasks on the calling thread, polling a task only when its
  * waker said it can make progress; spawning returns a join handle through
  * which the task's result comes back. Introduced in ch05-runtime step b;
- * step e adds join handles, spawning onto another thread's executor, and a
+ * step f adds join handles, spawning onto another thread's executor, and a
  * task state kept in one atomic word.
  *
  * An executor drives its tasks on one thread at a time, the thread that
