@@ -4,6 +4,7 @@
  * Nothing is written when the translation fails. Part of corofy/, the
  * coroutine preprocessor of ch04-coroutines and ch05-runtime. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +85,33 @@ static bool file_holds(const char *path, const char *data, size_t n)
     return same;
 }
 
+/* Write all n bytes to fd. Returns 0 or an errno value. */
+static int write_all(int fd, const char *data, size_t n)
+{
+    for (size_t done = 0; done < n;) {
+        ssize_t k = write(fd, data + done, n - done);
+        if (k < 0 && errno != EINTR)
+            return errno;
+        if (k > 0)
+            done += (size_t) k;
+    }
+    return 0;
+}
+
+/* Write to an output that is not a regular file (/dev/null, a pipe, a
+ * terminal) in place: renaming a new file over it would replace the device
+ * or the pipe with a plain file, and as root that destroys /dev/null. */
+static int write_in_place(const char *path, const char *data, size_t n)
+{
+    int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int err = write_all(fd, data, n);
+    if (close(fd) < 0 && err == 0)
+        err = errno;
+    return -err;
+}
+
 /* Writes data to path through a temporary file and rename(), so the old
  * file stays whole until the new one is. Returns 0 or -errno. */
 static int write_file(const char *path, const char *data, size_t n)
@@ -101,14 +129,7 @@ static int write_file(const char *path, const char *data, size_t n)
     }
     mode_t mask = umask(0);
     umask(mask);
-    int err = 0;
-    for (size_t done = 0; done < n && err == 0;) {
-        ssize_t k = write(fd, data + done, n - done);
-        if (k < 0 && errno != EINTR)
-            err = errno;
-        else if (k > 0)
-            done += (size_t) k;
-    }
+    int err = write_all(fd, data, n);
     if (err == 0 && fchmod(fd, 0666 & ~mask) < 0)
         err = errno;
     if (close(fd) < 0 && err == 0)
@@ -235,13 +256,17 @@ static int check(const struct command *c, const char *out_path, const struct buf
 }
 
 /* Writes the result to out_path unless it already holds it (so make sees
- * nothing new). */
+ * nothing new). An output that is not a regular file (/dev/null, a pipe) is
+ * neither read back nor replaced: it is written in place. */
 static int write_output(const char *out_path, const struct buf *result)
 {
     const char *data = result->data ? result->data : "";
-    if (file_holds(out_path, data, result->len))
+    struct stat st;
+    bool regular = stat(out_path, &st) != 0 || S_ISREG(st.st_mode);
+    if (regular && file_holds(out_path, data, result->len))
         return 0;
-    int err = write_file(out_path, data, result->len);
+    int err = regular ? write_file(out_path, data, result->len)
+                      : write_in_place(out_path, data, result->len);
     if (err < 0) {
         fprintf(stderr, "corofy: error: cannot write %s: %s\n", out_path, strerror(-err));
         return 1;

@@ -7,6 +7,7 @@ import concurrent.futures
 import os
 import re
 import shutil
+import stat
 import subprocess
 
 import pytest
@@ -233,6 +234,23 @@ def test_output_option_and_stdout(tmp_path):
     result = corofy("-o", "-", "loops.c", cwd=tmp_path, check=True)
     assert result.stdout == expected
     assert sorted(os.listdir(tmp_path)) == ["elsewhere.c", "future.h", "loops.c"]
+
+
+def test_output_to_a_pipe_writes_in_place(tmp_path):
+    """-o naming a FIFO (or a device such as /dev/null) must write into it, not rename a
+    new file over it: as root that would replace /dev/null with a plain file."""
+    _copy_case("loops", tmp_path)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE)
+    try:
+        corofy("loops.c", "-o", str(fifo), cwd=tmp_path, check=True)
+        out, _ = reader.communicate(timeout=60)
+    finally:
+        reader.kill()
+    assert out.decode() == _read(CASES, "loops_corofied.c")
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode), "the FIFO was replaced by a plain file"
+    assert sorted(os.listdir(tmp_path)) == ["future.h", "loops.c", "pipe"]
 
 
 def test_refuses_to_overwrite_its_input(tmp_path):
@@ -507,7 +525,7 @@ def test_time_grows_with_the_input(tmp_path):
         (tmp_path / f"w{n}.c").write_text(_many_waits(n))
         best = None
         for _ in range(2):  # the faster of two runs: less noise from a busy machine
-            status, err, _, cpu = child_usage([COROFY, "-o", "/dev/null", f"w{n}.c"], tmp_path)
+            status, err, _, cpu = child_usage([COROFY, "-o", "-", f"w{n}.c"], tmp_path)
             assert status == 0, err
             best = cpu if best is None else min(best, cpu)
         times[n] = best
@@ -544,7 +562,7 @@ def test_memory_is_bounded_by_the_input(shape, tmp_path):
     """corofy took more than 50 times the size of a big input in memory."""
     text = _shapes()[shape]
     (tmp_path / "big.c").write_text(text)
-    status, err, peak_kib, _ = child_usage([COROFY, "-o", "/dev/null", "big.c"], tmp_path)
+    status, err, peak_kib, _ = child_usage([COROFY, "-o", "-", "big.c"], tmp_path)
     assert status == 0, err
     ratio = peak_kib * 1024 / len(text)
     assert ratio <= 50, f"{shape}: {len(text)} bytes in, {peak_kib} KiB at the peak ({ratio:.0f}x)"
