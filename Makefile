@@ -40,8 +40,19 @@ TESTS ?= tests
 deps:
 	@scripts/test-deps
 
+# pytest runs in two passes: every test, on every core (pytest -n, each
+# test file in one process), then the few checks that judge what the others
+# did (which sanitizer builds ran, which README blocks were compared), from
+# the notes the first pass left in $(RECORDS). SELECT picks the tests.
+RECORDS = $(CURDIR)/tests/.records
+SELECT ?= not aarch64_full
+PYTEST = WORKBOOK_BUILT=1 WORKBOOK_RECORDS=$(RECORDS) $(PYTHON) -m pytest
+
 pytest: deps
-	@WORKBOOK_BUILT=1 $(PYTHON) -m pytest $(PYTEST_ARGS) $(TESTS)
+	@rm -rf $(RECORDS) && mkdir -p $(RECORDS)
+	@$(PYTEST) -n $(JOBS) --dist loadfile -m "($(SELECT)) and not whole_run" $(PYTEST_ARGS) $(TESTS)
+	@$(PYTEST) -q -m "($(SELECT)) and whole_run" $(PYTEST_ARGS) $(TESTS); \
+	    status=$$?; [ $$status = 0 ] || [ $$status = 5 ]   # 5: this selection has none of them
 
 # The tests build every variant of every step first, one job per core.
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
@@ -52,13 +63,13 @@ test: deps
 
 sanitize: deps
 	@$(MAKE) -j$(JOBS) variants
-	@$(MAKE) pytest PYTEST_ARGS="-m sanitizer $(PYTEST_ARGS)"
+	@$(MAKE) pytest SELECT=sanitizer
 
 # The tour builds quietly (the build's output is shown only if it fails).
 # Every program of every step built for aarch64 and run under qemu-aarch64
 # (make test runs a bounded part of this).
 aarch64-check: deps
-	@$(MAKE) pytest PYTEST_ARGS="-m aarch64_full $(PYTEST_ARGS)" TESTS=tests/test_aarch64.py
+	@$(MAKE) pytest SELECT=aarch64_full TESTS=tests/test_aarch64.py
 
 tour:
 	@echo "tour: building every step (make all)"

@@ -5,13 +5,15 @@ server for the whole session with a speedup so the chapters' human-scale
 delays run quickly, and exports its address as DELAYSERVER_ADDR.
 """
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from workbook import ROOT, DelayServer  # noqa: E402
+from workbook import ROOT, DelayServer, note_whole_run  # noqa: E402
 
 # Every delay in a chapter program is divided by this in the tests: a 5 s
 # request answers after 250 ms. Ratios ("about the longest delay, not the
@@ -19,8 +21,27 @@ from workbook import ROOT, DelayServer  # noqa: E402
 SPEEDUP = 20
 
 
+def _is_worker(config):
+    return hasattr(config, "workerinput")   # a process of pytest -n, not the one that started them
+
+
+def pytest_configure(config):
+    # Where every process of this run notes what it saw (workbook.record());
+    # make test names one, shared by its two passes.
+    if not _is_worker(config) and not os.environ.get("WORKBOOK_RECORDS"):
+        config._made_records = tempfile.mkdtemp(prefix="workbook-records-")
+        os.environ["WORKBOOK_RECORDS"] = config._made_records
+
+
+def pytest_unconfigure(config):
+    made = getattr(config, "_made_records", None)
+    if made:
+        shutil.rmtree(made, ignore_errors=True)
+        del os.environ["WORKBOOK_RECORDS"]
+
+
 def pytest_sessionstart(session):
-    if os.environ.get("WORKBOOK_BUILT") != "1":
+    if os.environ.get("WORKBOOK_BUILT") != "1" and not _is_worker(session.config):
         subprocess.run(["make", "-s", "-C", ROOT, "variants"], check=True)
 
 
@@ -49,10 +70,11 @@ def start_server():
         server.stop()
 
 
-# Tests that judge the whole run (which programs the other tests started)
-# must come after every other test, whatever their file is called.
-LAST = ("test_every_sanitizer_build_is_run_by_some_sanitizer_test", "test_every_readme_block_is_checked")
-
+# The tests marked whole_run judge what the other tests did (which programs
+# they started, which README blocks they checked): they come after every
+# other test, whatever their file is called. make test runs them in a pass
+# of their own, after all the others.
 
 def pytest_collection_modifyitems(session, config, items):
-    items.sort(key=lambda item: item.name in LAST)  # stable: the rest keep their order
+    items.sort(key=lambda item: item.get_closest_marker("whole_run") is not None)  # stable
+    note_whole_run(config, items)

@@ -29,8 +29,8 @@ import time
 
 import pytest
 
-from workbook import (ROOT, SANITIZED_NAME, ScriptedServer, path, run, sanitized_starts,
-                      skip_if_unavailable, skip_unless_whole_suite)
+from workbook import (ROOT, SANITIZED_NAME, ScriptedServer, path, recorded, run,
+                      skip_if_unavailable, whole_run_or_skip)
 
 VALGRIND = ["valgrind", "--error-exitcode=99", "--leak-check=full",
             "--errors-for-leak-kinds=definite,indirect", "--track-fds=no"]
@@ -151,17 +151,12 @@ def test_no_program_is_built_behind_the_makefiles_back():
 # ===== make sanitize covers every program =====
 
 @pytest.mark.sanitizer
-def test_every_sanitizer_build_is_run_by_some_sanitizer_test(request):
+@pytest.mark.whole_run
+def test_every_sanitizer_build_is_run_by_some_sanitizer_test():
     """An -asan or -tsan build that no sanitizer test runs: `make sanitize` says nothing about it."""
-    later = [item.nodeid for item in skip_unless_whole_suite(request)
-             if item.get_closest_marker("sanitizer")]
-    if later:
-        pytest.skip(f"sanitizer tests run after this one ({later[:3]}); run the suite in file order")
-    items = request.session.items
-
-    sanitizer_tests = {item.nodeid for item in items if item.get_closest_marker("sanitizer")}
+    sanitizer_tests = set(whole_run_or_skip()["sanitizer_tests"])
     run_by = {}
-    for test, program in sanitized_starts:
+    for test, program in recorded("sanitized"):
         if test in sanitizer_tests:
             run_by.setdefault(program, test)
     uncovered = [build for build in SANITIZER_BUILDS if path(build) not in run_by]

@@ -3,6 +3,7 @@
 Import from a test file with `from workbook import ...` (tests/ is on sys.path
 because pytest puts a rootdir-less test folder there).
 """
+import json
 import os
 import re
 import select
@@ -152,6 +153,34 @@ def timed_run(cmd, **kwargs):
     return result, time.monotonic() - start
 
 
+# ===== What the tests did, for the checks that judge the whole run =====
+#
+# A few checks judge what the other tests did (which sanitizer builds they
+# ran, which README blocks they compared). The tests may run in several
+# processes (make test runs pytest -n), so each process appends what it saw
+# to files of its own in the folder $WORKBOOK_RECORDS (conftest.py makes
+# one when it is unset), and the judging tests read them all at the end.
+
+
+def record(kind, *fields):
+    """Note one thing this process saw, for the checks that judge the run."""
+    folder = os.environ.get("WORKBOOK_RECORDS")
+    if folder:
+        with open(os.path.join(folder, f"{kind}.{os.getpid()}"), "a", encoding="utf-8") as f:
+            f.write("\t".join(fields) + "\n")
+
+
+def recorded(kind):
+    """Every record of this kind, from every process of the run."""
+    folder = os.environ.get("WORKBOOK_RECORDS")
+    found = []
+    for name in sorted(os.listdir(folder)) if folder and os.path.isdir(folder) else []:
+        if name.startswith(kind + "."):
+            with open(os.path.join(folder, name), encoding="utf-8") as f:
+                found += [tuple(line.rstrip("\n").split("\t")) for line in f if line.strip()]
+    return found
+
+
 # ===== Which sanitizer builds the suite starts =====
 #
 # Every test starts its programs through subprocess.Popen (run(),
@@ -161,7 +190,6 @@ def timed_run(cmd, **kwargs):
 # tests/test_reliability.py can name the sanitizer builds that no sanitizer
 # test ever ran. The note-taking changes nothing else about Popen.
 
-sanitized_starts = []  # (node id of the running test, absolute path of the program)
 SANITIZED_NAME = re.compile(r"[^/\s]+-(?:asan|tsan)\Z")
 
 
@@ -172,8 +200,7 @@ def _note_sanitized_programs(args, cwd):
         # `bash -c "ulimit -n 4 && exec ./udp-asan"` starts one too.
         for token in os.fsdecode(word).split():
             if "/" in token and SANITIZED_NAME.search(token):
-                sanitized_starts.append(
-                    (test, os.path.abspath(os.path.join(cwd or os.getcwd(), token))))
+                record("sanitized", test, os.path.abspath(os.path.join(cwd or os.getcwd(), token)))
 
 
 class _NotingPopen(subprocess.Popen):
@@ -273,16 +300,13 @@ def match_lines(expected, actual, optional=None):
     return bool(optional) and re.search(optional, head) is not None and match_lines(rest, actual, optional)
 
 
-readme_checks = set()  # (absolute README path, command) of every block checked this run
-
-
 def assert_readme_output(readme, command, actual_text, optional=None):
     """Fail, showing both sides, unless the README block matches the real output.
 
     optional: a regex for README lines a busy machine may legitimately leave
     out (an executor that overslept finds two tasks ready and says "Sleep"
     once, not twice); every other line must still be there, in order."""
-    readme_checks.add((os.path.abspath(readme), command))
+    record("readme", os.path.abspath(readme), command)
     expected = readme_output(readme, command)
     actual = actual_text.rstrip("\n").split("\n")
     assert expected, f"{readme}: the block for '{command}' shows no output"
@@ -294,23 +318,46 @@ def assert_readme_output(readme, command, actual_text, optional=None):
 
 # ===== Checks that judge the whole run =====
 
-def skip_unless_whole_suite(request):
-    """Skip a test that judges what the other tests did, unless this run is the
-    whole suite (make test or make sanitize) and nothing of it is left to run."""
-    config = request.config
+WHOLE_RUN = "whole-run.json"  # written in the records folder by a run of the whole suite
+
+
+def whole_run_markexpr(markexpr):
+    """Does pytest's -m select every test the judging checks judge? Leaving out
+    the judging checks themselves, or the aarch64 runs make test skips, is fine."""
+    allowed = {"", "sanitizer"}
+    plain = markexpr.replace("(", " ").replace(")", " ")
+    words = [w.strip() for w in plain.split(" and ")] if plain.strip() else []
+    return all(w in allowed or w in ("not aarch64_full", "not whole_run") for w in words)
+
+
+def note_whole_run(config, items):
+    """Called once the tests are collected: when this is a run of the whole
+    suite, say so in the records folder, with the tests that are sanitizer
+    tests, so the judging checks know their records are complete."""
     tests_dir = os.path.dirname(os.path.abspath(__file__))
     asked = {os.path.abspath(os.path.join(config.invocation_params.dir, arg)) for arg in config.args}
-    partial = [what for what, is_partial in [
-        ("only some test files", asked != {tests_dir}),
-        ("-k", bool(config.option.keyword)),
-        ("-m other than sanitizer", config.option.markexpr not in ("", "sanitizer", "not aarch64_full")),
-        ("--deselect", bool(config.option.deselect)),
-    ] if is_partial]
-    if partial:
+    folder = os.environ.get("WORKBOOK_RECORDS")
+    if not folder or asked != {tests_dir} or config.option.keyword or config.option.deselect \
+            or not whole_run_markexpr(config.option.markexpr):
+        return
+    stamp = {"markexpr": config.option.markexpr,
+             "sanitizer_tests": sorted(i.nodeid for i in items if i.get_closest_marker("sanitizer"))}
+    temporary = os.path.join(folder, f"{WHOLE_RUN}.{os.getpid()}")
+    with open(temporary, "w", encoding="utf-8") as f:
+        json.dump(stamp, f)
+    os.replace(temporary, os.path.join(folder, WHOLE_RUN))
+
+
+def whole_run_or_skip():
+    """What note_whole_run() wrote for this run, or skip: the judging checks
+    mean something only after the whole suite ran (make test, make sanitize)."""
+    folder = os.environ.get("WORKBOOK_RECORDS")
+    try:
+        with open(os.path.join(folder or "", WHOLE_RUN), encoding="utf-8") as f:
+            return json.load(f)
+    except OSError:
         import pytest
-        pytest.skip(f"needs a run of the whole suite (make test), not {', '.join(partial)}")
-    items = request.session.items
-    return items[items.index(request.node) + 1:]
+        pytest.skip("judges a run of the whole suite (make test), and this run is not one")
 
 
 # ===== A server that is not a delay server =====
