@@ -72,12 +72,13 @@ def test_cancel_output_matches_readme(cancel):
 def test_no_allocation_while_a_scope_is_open(demo, cancel):
     """A scope of embedded children called malloc (or the counter counts nothing)."""
     ends = {**scope_ends(demo), **scope_ends(cancel)}
-    assert set(ends) == {"three", "first", "both", "deadline", "corofied",
+    assert set(ends) == {"three", "first", "both", "deadline", "corofied", "embedded",
                          "pair", "inner", "outer"}, ends
     for name, (_, _, _, allocations) in ends.items():
         if name != "corofied":
             assert allocations == 0, f"scope {name} allocated {allocations} times:\n{demo}{cancel}"
-    # The counter is live: corofy's constructor mallocs one frame per child.
+    # The counter is live: corofy's heap constructor mallocs one frame per child
+    # (and its init constructor, in "embedded", none).
     assert ends["corofied"][3] == 3, f"the corofied scope should count 3 allocations: {ends['corofied']}"
 
 
@@ -110,7 +111,7 @@ def test_valgrind_block_matches_readme():
 def test_every_registration_is_unlinked(demo, cancel):
     """A scope ended while a timer or socket of one of its children was still linked in the reactor."""
     counts = [int(m.group(1)) for m in map(LINKED.search, lines(demo) + lines(cancel)) if m]
-    assert len(counts) == 4 + 2, f"expected six 'registrations still linked' lines:\n{demo}{cancel}"
+    assert len(counts) == 5 + 2, f"expected seven 'registrations still linked' lines:\n{demo}{cancel}"
     assert all(c == 0 for c in counts), f"{demo}{cancel}"
 
 
@@ -161,9 +162,11 @@ def test_scopes_run_concurrently():
     out = result.stdout
     join, race, nested = (took_ms(section(out, t)) for t in ("join", "race", "nested"))
     corofied = took_ms(section(out, "the same join"))
+    embedded = took_ms(section(out, "embedded"))
     # Timers never fire early; the upper bounds sit halfway to the wrong answer.
     assert 299 <= join < (300 + 600) / 2, out              # longest 300, sum 600
     assert 299 <= corofied < (300 + 600) / 2, out
+    assert 299 <= embedded < (300 + 600) / 2, out
     assert 99 <= race < (100 + 300) / 2, out               # winner 100, slowest 300
     assert 249 <= nested < (250 + 400) / 2, out            # deadline 250, b 400
 

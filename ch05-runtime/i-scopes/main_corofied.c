@@ -2,10 +2,11 @@
  * Edit main.c and run make (corofy runs again). */
 /* main.c: ch05-runtime step i: scopes that own their children, join and
  * race, with every frame in storage the caller provides and nothing
- * allocated while a scope is open. This is corofy's input: `make corofy`
- * turns the one `coroutine` (corofied_worker, the comparison) into a
- * state machine in main_corofied.c, which is what gets compiled; the rest
- * passes through unchanged. */
+ * allocated while a scope is open. This is corofy's input: `make` turns the
+ * one `coroutine` (corofied_worker, the comparison) into a state machine in
+ * main_corofied.c, which is what gets compiled; the rest passes through
+ * unchanged. The `init` line asks corofy for corofied_worker_init() too, a
+ * constructor that builds the frame where its caller says. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -23,10 +24,10 @@
 /* ===== A worker, written by hand with caller-provided storage =====
  *
  * Waits for one leaf (a sleep or a read, embedded in its own frame) and
- * says so. This is what corofy would generate for
+ * says so. corofy generates the same from
  *     coroutine void worker(const char *name, unsigned ms) { sleep(ms).wait; ... }
- * if it had a constructor that fills in a frame the caller provides instead
- * of mallocing one (see README, "What corofy would need"). */
+ * when asked for an init constructor (corofied_worker below); this one is
+ * written out so that you can read every line of it. */
 struct worker {
     struct future base;
     const char *name;
@@ -164,12 +165,14 @@ static void demo_nested(void)
 
 /* ===== The comparison: the same join with corofy's frames =====
  *
- * corofy already keeps the sleep inside the coroutine's frame (a local that
- * lives across a wait point is lifted into the frame), and `.wait` on it
- * just drops it, which unlinks and frees nothing. What corofy cannot do yet
- * is put the frame itself where the caller says: its constructor mallocs.
- * So this costs one allocation per child, while the scope is open. */
-// ===== coroutine corofied_worker (main.c:171), as you wrote it =====
+ * corofy keeps the sleep inside the coroutine's frame (a local that lives
+ * across a wait point is lifted into the frame), and `.wait` on it just
+ * drops it, which unlinks and frees nothing. Where the frame itself lives is
+ * the caller's choice: corofied_worker() mallocs it, one allocation per
+ * child while the scope is open; corofied_worker_init() builds it in
+ * storage the caller gives, here this function's stack, and its drop frees
+ * nothing. */
+// ===== coroutine corofied_worker (main.c:175), as you wrote it =====
 //
 //     coroutine void corofied_worker(const char *name, unsigned ms)
 //     {
@@ -179,21 +182,24 @@ static void demo_nested(void)
 //         printf("  %s: done after %u ms\n", name, ms);
 //     }
 //
-// corofy turned it into the four pieces below: struct corofied_worker_frame (the state,
-// the parameters and the locals, kept from one poll to the next), corofied_worker_poll
-// (runs the body from one wait point to the next), corofied_worker_drop, and the
-// constructor corofied_worker(), which makes the frame without running any of the body.
+// corofy turned it into the pieces below: struct corofied_worker_frame (the state, the
+// parameters and the locals, kept from one poll to the next), corofied_worker_poll (runs
+// the body from one wait point to the next), corofied_worker_release and corofied_worker_drop, the
+// constructor corofied_worker_init(), which makes the frame in storage you provide, and
+// corofied_worker(), which allocates it; neither runs any of the body.
 
 struct future *corofied_worker(const char *name, unsigned ms);
+struct future *corofied_worker_init(void *storage, const char *name, unsigned ms);
 
 struct corofied_worker_frame {
     struct future base;     /* first: a frame is a future */
     int state;              /* 0: not started, 1: at the wait point, -1: finished */
     const char *name;       /* parameter */
     unsigned ms;            /* parameter */
-    struct rt_sleep nap;    /* local, line 173 */
+    struct rt_sleep nap;    /* local, line 177 */
     struct future *awaited; /* the future being waited for, or NULL */
 };
+enum { COROFIED_WORKER_FRAME_SIZE = sizeof(struct corofied_worker_frame) };
 
 static enum poll_status corofied_worker_poll(struct future *self, const struct waker *waker, void *output)
 {
@@ -225,13 +231,33 @@ static enum poll_status corofied_worker_poll(struct future *self, const struct w
     }
 }
 
-static void corofied_worker_drop(struct future *self)
+/* Ends a frame made by corofied_worker_init: drops what it waits for, frees nothing. */
+static void corofied_worker_release(struct future *self)
 {
     struct corofied_worker_frame *frame = (struct corofied_worker_frame *) self;
 
     if (frame->awaited != NULL) /* dropped while waiting */
         frame->awaited->drop(frame->awaited);
-    free(frame);
+}
+
+/* Ends a frame made by corofied_worker(): the same, then frees it. */
+static void corofied_worker_drop(struct future *self)
+{
+    corofied_worker_release(self);
+    free(self);
+}
+
+struct future *corofied_worker_init(void *storage, const char *name, unsigned ms)
+{
+    struct corofied_worker_frame *frame = storage; /* COROFIED_WORKER_FRAME_SIZE bytes, aligned for any type */
+
+    frame->base.poll = corofied_worker_poll;
+    frame->base.drop = corofied_worker_release;
+    frame->state = 0;
+    frame->name = name;
+    frame->ms = ms;
+    frame->awaited = NULL;
+    return &frame->base; /* lazy: none of the body has run yet */
 }
 
 struct future *corofied_worker(const char *name, unsigned ms)
@@ -243,12 +269,8 @@ struct future *corofied_worker(const char *name, unsigned ms)
         fprintf(stderr, "corofy: out of memory creating corofied_worker\n");
         abort();
     }
-    frame->base.poll = corofied_worker_poll;
-    frame->base.drop = corofied_worker_drop;
-    frame->state = 0;
-    frame->name = name;
-    frame->ms = ms;
-    frame->awaited = NULL;
+    corofied_worker_init(frame, name, ms);
+    frame->base.drop = corofied_worker_drop; /* this one frees the frame too */
     return &frame->base; /* lazy: none of the body has run yet */
 }
 
@@ -263,6 +285,21 @@ static void demo_corofy(void)
     scope_spawn(&f.scope, corofied_worker("a", 300), NULL, "a");
     scope_spawn(&f.scope, corofied_worker("b", 100), NULL, "b");
     scope_spawn(&f.scope, corofied_worker("c", 200), NULL, "c");
+    run(&f.scope, NULL);
+}
+
+static void demo_corofy_embedded(void)
+{
+    printf("== embedded: corofy's children, their frames on this function's stack\n");
+    struct {
+        struct scope scope;
+        struct scope_child slots[3];
+        struct corofied_worker_frame a, b, c;
+    } f;
+    scope_init(&f.scope, SCOPE_JOIN, "embedded", f.slots, 3);
+    scope_spawn(&f.scope, corofied_worker_init(&f.a, "a", 300), NULL, "a");
+    scope_spawn(&f.scope, corofied_worker_init(&f.b, "b", 100), NULL, "b");
+    scope_spawn(&f.scope, corofied_worker_init(&f.c, "c", 200), NULL, "c");
     run(&f.scope, NULL);
 }
 
@@ -335,8 +372,9 @@ static void demo_cancel(bool forget)
 static void usage(void)
 {
     printf("usage: scopes [cancel [--forget-to-unlink]]\n"
-           "Runs scopes (join, race, nested, corofy's heap frames) on a single-threaded\n"
-           "runtime and reports how many allocations each scope made while open.\n"
+           "Runs scopes (join, race, nested, corofy's frames on the heap and embedded)\n"
+           "on a single-threaded runtime and reports how many allocations each scope\n"
+           "made while open.\n"
            "  cancel              cancel a race while its children are registered, then\n"
            "                      reuse their stack and let the reactor run\n"
            "  --forget-to-unlink  ... with drop leaving the nodes linked: a bug on\n"
@@ -383,6 +421,7 @@ int main(int argc, char **argv)
         demo_race();
         demo_nested();
         demo_corofy();
+        demo_corofy_embedded();
     }
     rt_shutdown();
     return 0;

@@ -1,10 +1,12 @@
 /* main.c: ch05-runtime step i: scopes that own their children, join and
  * race, with every frame in storage the caller provides and nothing
- * allocated while a scope is open. This is corofy's input: `make corofy`
- * turns the one `coroutine` (corofied_worker, the comparison) into a
- * state machine in main_corofied.c, which is what gets compiled; the rest
- * passes through unchanged. */
+ * allocated while a scope is open. This is corofy's input: `make` turns the
+ * one `coroutine` (corofied_worker, the comparison) into a state machine in
+ * main_corofied.c, which is what gets compiled; the rest passes through
+ * unchanged. The `init` line asks corofy for corofied_worker_init() too, a
+ * constructor that builds the frame where its caller says. */
 /* corofy: waker */
+/* corofy: init */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -22,10 +24,10 @@
 /* ===== A worker, written by hand with caller-provided storage =====
  *
  * Waits for one leaf (a sleep or a read, embedded in its own frame) and
- * says so. This is what corofy would generate for
+ * says so. corofy generates the same from
  *     coroutine void worker(const char *name, unsigned ms) { sleep(ms).wait; ... }
- * if it had a constructor that fills in a frame the caller provides instead
- * of mallocing one (see README, "What corofy would need"). */
+ * when asked for an init constructor (corofied_worker below); this one is
+ * written out so that you can read every line of it. */
 struct worker {
     struct future base;
     const char *name;
@@ -163,11 +165,13 @@ static void demo_nested(void)
 
 /* ===== The comparison: the same join with corofy's frames =====
  *
- * corofy already keeps the sleep inside the coroutine's frame (a local that
- * lives across a wait point is lifted into the frame), and `.wait` on it
- * just drops it, which unlinks and frees nothing. What corofy cannot do yet
- * is put the frame itself where the caller says: its constructor mallocs.
- * So this costs one allocation per child, while the scope is open. */
+ * corofy keeps the sleep inside the coroutine's frame (a local that lives
+ * across a wait point is lifted into the frame), and `.wait` on it just
+ * drops it, which unlinks and frees nothing. Where the frame itself lives is
+ * the caller's choice: corofied_worker() mallocs it, one allocation per
+ * child while the scope is open; corofied_worker_init() builds it in
+ * storage the caller gives, here this function's stack, and its drop frees
+ * nothing. */
 coroutine void corofied_worker(const char *name, unsigned ms)
 {
     struct rt_sleep nap;
@@ -187,6 +191,21 @@ static void demo_corofy(void)
     scope_spawn(&f.scope, corofied_worker("a", 300), NULL, "a");
     scope_spawn(&f.scope, corofied_worker("b", 100), NULL, "b");
     scope_spawn(&f.scope, corofied_worker("c", 200), NULL, "c");
+    run(&f.scope, NULL);
+}
+
+static void demo_corofy_embedded(void)
+{
+    printf("== embedded: corofy's children, their frames on this function's stack\n");
+    struct {
+        struct scope scope;
+        struct scope_child slots[3];
+        struct corofied_worker_frame a, b, c;
+    } f;
+    scope_init(&f.scope, SCOPE_JOIN, "embedded", f.slots, 3);
+    scope_spawn(&f.scope, corofied_worker_init(&f.a, "a", 300), NULL, "a");
+    scope_spawn(&f.scope, corofied_worker_init(&f.b, "b", 100), NULL, "b");
+    scope_spawn(&f.scope, corofied_worker_init(&f.c, "c", 200), NULL, "c");
     run(&f.scope, NULL);
 }
 
@@ -259,8 +278,9 @@ static void demo_cancel(bool forget)
 static void usage(void)
 {
     printf("usage: scopes [cancel [--forget-to-unlink]]\n"
-           "Runs scopes (join, race, nested, corofy's heap frames) on a single-threaded\n"
-           "runtime and reports how many allocations each scope made while open.\n"
+           "Runs scopes (join, race, nested, corofy's frames on the heap and embedded)\n"
+           "on a single-threaded runtime and reports how many allocations each scope\n"
+           "made while open.\n"
            "  cancel              cancel a race while its children are registered, then\n"
            "                      reuse their stack and let the reactor run\n"
            "  --forget-to-unlink  ... with drop leaving the nodes linked: a bug on\n"
@@ -307,6 +327,7 @@ int main(int argc, char **argv)
         demo_race();
         demo_nested();
         demo_corofy();
+        demo_corofy_embedded();
     }
     rt_shutdown();
     return 0;
