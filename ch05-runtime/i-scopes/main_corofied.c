@@ -274,32 +274,31 @@ struct future *corofied_worker(const char *name, unsigned ms)
     return &frame->base; /* lazy: none of the body has run yet */
 }
 
-static void demo_corofy(void)
+/* The first join again, its children made by corofy: with `embedded`, by
+ * corofied_worker_init() in this function's frame; else by corofied_worker()
+ * on the heap. */
+static void demo_corofy(bool embedded)
 {
-    printf("== the same join, with children made by corofy (frames on the heap)\n");
+    static const struct {
+        const char *name;
+        unsigned ms;
+    } children[3] = {{"a", 300}, {"b", 100}, {"c", 200}};
+    if (embedded)
+        printf("== embedded: corofy's children, their frames on this function's stack\n");
+    else
+        printf("== the same join, with children made by corofy (frames on the heap)\n");
     struct {
         struct scope scope;
         struct scope_child slots[3];
+        struct corofied_worker_frame frames[3];
     } f;
-    scope_init(&f.scope, SCOPE_JOIN, "corofied", f.slots, 3);
-    scope_spawn(&f.scope, corofied_worker("a", 300), NULL, "a");
-    scope_spawn(&f.scope, corofied_worker("b", 100), NULL, "b");
-    scope_spawn(&f.scope, corofied_worker("c", 200), NULL, "c");
-    run(&f.scope, NULL);
-}
-
-static void demo_corofy_embedded(void)
-{
-    printf("== embedded: corofy's children, their frames on this function's stack\n");
-    struct {
-        struct scope scope;
-        struct scope_child slots[3];
-        struct corofied_worker_frame a, b, c;
-    } f;
-    scope_init(&f.scope, SCOPE_JOIN, "embedded", f.slots, 3);
-    scope_spawn(&f.scope, corofied_worker_init(&f.a, "a", 300), NULL, "a");
-    scope_spawn(&f.scope, corofied_worker_init(&f.b, "b", 100), NULL, "b");
-    scope_spawn(&f.scope, corofied_worker_init(&f.c, "c", 200), NULL, "c");
+    scope_init(&f.scope, SCOPE_JOIN, embedded ? "embedded" : "corofied", f.slots, 3);
+    for (int i = 0; i < 3; i++) {
+        const char *name = children[i].name;
+        struct future *child = embedded ? corofied_worker_init(&f.frames[i], name, children[i].ms)
+                                        : corofied_worker(name, children[i].ms);
+        scope_spawn(&f.scope, child, NULL, "%s", name);
+    }
     run(&f.scope, NULL);
 }
 
@@ -420,8 +419,8 @@ int main(int argc, char **argv)
         demo_join();
         demo_race();
         demo_nested();
-        demo_corofy();
-        demo_corofy_embedded();
+        demo_corofy(false);
+        demo_corofy(true);
     }
     rt_shutdown();
     return 0;
