@@ -6,7 +6,10 @@
  * compiles, corofy's output must compile too (future.h's coroutine build),
  * and corofy must take its own output for plain C. This is the property
  * that caught a `//` comment ending in a backslash swallowing the `}`
- * corofy wrote after it. gcc runs twice an input, so this target is slow
+ * corofy wrote after it. An input that names SEQUENTIAL itself (as the
+ * golden cases that spell out their own twin do) compiles different code in
+ * the two builds, so for it the property says nothing and only the
+ * translation runs. gcc runs twice an input, so this target is slow
  * (a few inputs a second): make -C corofy fuzz-run-compile. */
 #include <errno.h>
 #include <spawn.h>
@@ -109,7 +112,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
      * future.h. */
     static const char waker_poll[] = "const struct waker *waker, void *output)";
     bool waker = translated && memmem(out.data, out.len, waker_poll, sizeof waker_poll - 1);
-    if (translated &&
+    bool own_twin = memmem(data, size, "SEQUENTIAL", strlen("SEQUENTIAL")) != NULL;
+    if (translated && !own_twin &&
         corofy_sequential_twin((const char *) data, size, &options, &twin, &messages) &&
         compiles(twin.data, twin.len, true, waker, &gcc)) {
         buf_free(&gcc);
