@@ -104,7 +104,8 @@ static bool parker_park(struct parker *parker)
 {
     /* LESSON park: Sleep until notified, then consume the notification.
      * hint: Under parker->lock, pthread_cond_wait in a loop while !notified
-     *   (a wake-up can be spurious), then set notified back to false.
+     *   (a wake-up can be spurious), then set notified back to false; return
+     *   whether it had to wait (block_on traces which).
      * stub:
      *   (void) parker;
      *   lesson_missing("park"); */
@@ -145,15 +146,18 @@ static struct waker parker_waker_clone(void *data)
 /* LESSON waker-vtable: A wake sets notified and signals; every waker owns a parker reference.
  * hint: wake_by_ref is parker_unpark(); wake is parker_unpark() then
  *   parker_release() (it consumes the waker); drop only releases.
+ *   The trace lines stay: the demo's output (README.md) shows them.
  * stub:
  *   static void parker_waker_wake(void *data)
  *   {
+ *       trace("    waker: wake: set notified, signal the condition variable, drop this reference");
  *       (void) data;
  *       lesson_missing("waker-vtable");
  *   }
  *
  *   static void parker_waker_wake_by_ref(void *data)
  *   {
+ *       trace("    waker: wake_by_ref: set notified, signal the condition variable");
  *       (void) data;
  *       (void) parker_unpark; // yours to call
  *       lesson_missing("waker-vtable");
@@ -161,6 +165,7 @@ static struct waker parker_waker_clone(void *data)
  *
  *   static void parker_waker_drop(void *data)
  *   {
+ *       trace("    waker: drop");
  *       (void) data;
  *       lesson_missing("waker-vtable");
  *   } */
