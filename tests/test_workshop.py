@@ -38,6 +38,9 @@ DOC_COMMANDS = [
     "make watch STEP=ch01-block-on",
 ]
 REGIONS = workshop.all_regions(ROOT)
+REGIONS_OF = {}  # {file: its regions}
+for _region in REGIONS:
+    REGIONS_OF.setdefault(_region.path, []).append(_region)
 PYTHON = workshop.pytest_python(ROOT)
 
 
@@ -146,6 +149,12 @@ def test_every_graded_step_of_the_edition_scores_below_full(stubbed_scores):
         assert not full(results), f"{step}:\n{table(results)}"
 
 
+def test_make_hint_starts_with_the_first_step_short_of_marks(edition, stubbed_scores):
+    """make hint without STEP sends a student who has written nothing past chapter 1."""
+    out = make("hint", cwd=edition, timeout=300).stdout
+    assert out.startswith("== ch01-block-on: 2 lessons\n"), out
+
+
 def test_the_reference_lessons_score_full_marks(restored):
     """make grade in a tree with every lesson written does not print full marks."""
     _, out = restored
@@ -170,11 +179,6 @@ def test_each_lesson_alone_costs_points(restored, region):
     finally:
         shutil.copyfile(path(region.path), target)
     assert not full(results), f"{step} without LESSON {region.name}:\n{table(results)}"
-
-
-REGIONS_OF = {}
-for _r in REGIONS:
-    REGIONS_OF.setdefault(_r.path, []).append(_r)
 
 
 def test_make_grade_in_the_reference_prints_full_marks():
@@ -225,7 +229,7 @@ def test_student_refusal_is_exit_status_2(tmp_path):
     assert os.listdir(tmp_path) == ["my-work.c"]
 
 
-def test_make_watch_regrades_on_a_save_and_stops_on_ctrl_c(tmp_path):
+def test_make_watch_regrades_on_a_save_and_stops_on_ctrl_c():
     """make watch misses a save, or Ctrl-C leaves a traceback or a process behind."""
     if shutil.which("inotifywait") is None:
         pytest.skip("inotifywait is not installed (scripts/test-deps installs it)")
@@ -260,7 +264,7 @@ def test_make_watch_regrades_on_a_save_and_stops_on_ctrl_c(tmp_path):
         os.killpg(proc.pid, 0)  # nothing of the group is left
 
 
-def test_watch_says_so_when_inotifywait_is_missing(tmp_path):
+def test_watch_says_so_when_inotifywait_is_missing():
     """make watch without inotify-tools fails with a traceback instead of saying what to install."""
     env = {"PATH": "/nonexistent"}
     result = subprocess.run([workshop.sys.executable, path("scripts", "workshop"), "watch", "ch01-block-on"],
@@ -270,7 +274,7 @@ def test_watch_says_so_when_inotifywait_is_missing(tmp_path):
                              "(scripts/test-deps does)\n")
 
 
-def test_marker_mistakes_are_one_line(tmp_path):
+def test_marker_mistakes_are_one_line():
     """A LESSON marker without its END, or without a stub, breaks make student with a traceback."""
     cases = {
         "/* LESSON a: task\n * stub: return; */\nx\n": "f.c: LESSON a has no END LESSON a",
