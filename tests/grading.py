@@ -21,6 +21,8 @@ CH05 = "tests/test_ch05_runtime.py::"
 TIMERS = "tests/test_ch05_e_timers.py::"
 CHANNELS = "tests/test_ch05_g_channels.py::"
 CORO = "tests/test_ch05_k_coroserver.py::"
+PROACTOR = "tests/test_ch06_b_proactor.py::"
+CANCEL = "tests/test_ch06_c_cancel.py::"
 
 GRADES = {
     "ch01-block-on": [
@@ -63,5 +65,14 @@ GRADES = {
     ],
     "ch05-runtime/k-coroserver": [
         ("the server answers, on one executor and on two", 3, [CORO + "test_threads"]),
+    ],
+    # Skipped, and left out of the score, where the kernel offers no io_uring.
+    "ch06-io-uring/b-proactor": [
+        ("one executor runs every task", 2, [PROACTOR + "test_one_executor_runs_every_task"]),
+        ("requests run concurrently", 2, [PROACTOR + "test_requests_run_concurrently"]),
+    ],
+    "ch06-io-uring/c-cancel": [
+        ("every request is answered", 2, [CANCEL + "test_without_patience_every_request_is_answered"]),
+        ("the slow requests are dropped", 2, [CANCEL + "test_patience_drops_the_slow_requests"]),
     ],
 }

@@ -49,7 +49,18 @@ def make(*args, cwd=ROOT, timeout=600, check=True):
 
 
 def full(results):
-    return sum(r[2] for r in results) == sum(r[1] for r in results)
+    """All the points: a step none of whose groups can run here (every one
+    skipped: no io_uring, no qemu) has none to lose, and counts as not full."""
+    total = sum(r[1] for r in results)
+    return total > 0 and sum(r[2] for r in results) == total
+
+
+def graded_lines(out, step):
+    """The lines `make grade` printed for step's groups."""
+    lines = out.splitlines()
+    start = lines.index(f"== {step}") + 1
+    end = next(i for i in range(start, len(lines)) if not lines[i].startswith("   "))
+    return lines[start:end]
 
 
 def table(results):
@@ -168,10 +179,12 @@ def test_the_reference_lessons_score_full_marks(restored):
 @pytest.mark.parametrize("region", REGIONS, ids=[f"{workshop.step_of(r.path)}:{r.name}" for r in REGIONS])
 def test_each_lesson_alone_costs_points(restored, region):
     """A lesson whose absence no graded test notices gives the student a free pass."""
-    edition, _ = restored
+    edition, out = restored
+    step = workshop.step_of(region.path)
+    if all("skipped, not counted" in line for line in graded_lines(out, step)):
+        pytest.skip(f"this machine runs none of {step}'s graded tests")
     target = edition / region.path
     lines = workshop.read_lines(path(region.path))
-    step = workshop.step_of(region.path)
     try:
         with open(target, "w", encoding="utf-8") as f:
             f.writelines(workshop.stubbed(lines, REGIONS_OF[region.path], only=region.name))
