@@ -7,6 +7,10 @@
 #   make aarch64-check  every program built for aarch64 and run under qemu
 #   make clean      remove every build output
 #   make compile_commands.json   for clangd and other editors (uses bear)
+#   make student DEST=dir   the student edition: the lessons left out (docs/workshop.md)
+#   make grade [STEP=dir]   grade every step that holds a lesson (or one): points, score
+#   make hint [STEP=dir]    the hints of STEP, or of the first step short of full marks
+#   make watch [STEP=dir]   grade again on every save (Ctrl-C stops)
 #
 # Each program lives in its own folder with its own Makefile built on
 # mk/common.mk; this file only finds those folders and builds them (with
@@ -84,8 +88,17 @@ compile_commands.json:
 	@$(MAKE) clean >/dev/null
 	bear --output $@ -- $(MAKE) all
 
+# Workshop mode (scripts/workshop, docs/workshop.md). Grading needs only a
+# python3 with pytest (scripts/test-deps --python), not every test tool.
+student:
+	@scripts/workshop student "$(DEST)"
+
+grade hint watch:
+	@scripts/workshop $@ $(STEP)
+
 clean:
 	@for d in $(STEPS); do $(MAKE) -C $$d clean || exit 1; done
 	@rm -rf tests/__pycache__ .pytest_cache
 
-.PHONY: deps pytest test sanitize aarch64-check tour bench clean compile_commands.json
+.PHONY: deps pytest test sanitize aarch64-check tour bench clean compile_commands.json \
+        student grade hint watch

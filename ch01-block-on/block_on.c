@@ -102,6 +102,13 @@ static void parker_unpark(struct parker *parker)
  * before this call returns at once. Returns true when the thread slept. */
 static bool parker_park(struct parker *parker)
 {
+    /* LESSON park: Sleep until notified, then consume the notification.
+     * hint: Under parker->lock, pthread_cond_wait in a loop while !notified
+     *   (a wake-up can be spurious), then set notified back to false; return
+     *   whether it had to wait (block_on traces which).
+     * stub:
+     *   (void) parker;
+     *   lesson_missing("park"); */
     bool slept = false;
     pthread_mutex_lock(&parker->lock);
     while (!parker->notified) { /* not yet, or a spurious wake-up: (go back to) sleep */
@@ -111,6 +118,7 @@ static bool parker_park(struct parker *parker)
     parker->notified = false;
     pthread_mutex_unlock(&parker->lock);
     return slept;
+    /* END LESSON park */
 }
 
 /* ===== The waker vtable: a waker is a counted reference to a parker ===== */
@@ -135,6 +143,32 @@ static struct waker parker_waker_clone(void *data)
     return (struct waker){parker, &parker_waker_vtable};
 }
 
+/* LESSON waker-vtable: A wake sets notified and signals; every waker owns a parker reference.
+ * hint: wake_by_ref is parker_unpark(); wake is parker_unpark() then
+ *   parker_release() (it consumes the waker); drop only releases.
+ *   The trace lines stay: the demo's output (README.md) shows them.
+ * stub:
+ *   static void parker_waker_wake(void *data)
+ *   {
+ *       trace("    waker: wake: set notified, signal the condition variable, drop this reference");
+ *       (void) data;
+ *       lesson_missing("waker-vtable");
+ *   }
+ *
+ *   static void parker_waker_wake_by_ref(void *data)
+ *   {
+ *       trace("    waker: wake_by_ref: set notified, signal the condition variable");
+ *       (void) data;
+ *       (void) parker_unpark; // yours to call
+ *       lesson_missing("waker-vtable");
+ *   }
+ *
+ *   static void parker_waker_drop(void *data)
+ *   {
+ *       trace("    waker: drop");
+ *       (void) data;
+ *       lesson_missing("waker-vtable");
+ *   } */
 static void parker_waker_wake(void *data)
 {
     trace("    waker: wake: set notified, signal the condition variable, drop this reference");
@@ -153,6 +187,7 @@ static void parker_waker_drop(void *data)
     trace("    waker: drop");
     parker_release(data);
 }
+/* END LESSON waker-vtable */
 
 static const struct waker_vtable parker_waker_vtable = {
     .clone = parker_waker_clone,

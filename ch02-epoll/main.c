@@ -376,6 +376,13 @@ int main(int argc, char **argv)
 
     /* Then wait. Every pass sleeps until the kernel has news for us, or
      * until the oldest unanswered request has waited timeout_ms. */
+    /* LESSON event-loop: Wait for events and handle them until every response is in.
+     * hint: Loop while fewer than n are finished: poll_wait for at most
+     *   wait_ms(), wait again on -EINTR, give up (die) when wait_ms() says the
+     *   oldest request's deadline passed, and add up handle_event() of each event.
+     * stub:
+     *   (void) handle_event, (void) wait_ms, (void) timeout_ms;
+     *   lesson_missing("event-loop"); */
     unsigned finished = 0, oldest = 0;
     while (finished < n) {
         int count = poll_wait(&poll, &events, wait_ms(streams, &oldest, timeout_ms));
@@ -392,6 +399,7 @@ int main(int argc, char **argv)
         for (int i = 0; i < events.count; i++)
             finished += handle_event(&events.items[i], streams, n, registry, &options);
     }
+    /* END LESSON event-loop */
     printf("FINISHED\n");
     printf("ELAPSED TIME: %.3f s\n", (double) (now_ns() - start_ns) / 1e9);
 

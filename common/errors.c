@@ -1,5 +1,5 @@
-/* errors.c: die(), die_usage() and check_pthread(), shared by every program
- * of the workbook; see errors.h. */
+/* errors.c: die(), die_usage(), check_pthread() and lesson_missing(), shared
+ * by every program of the workbook; see errors.h. */
 #include "errors.h"
 
 #include <errno.h>
@@ -41,4 +41,9 @@ void check_pthread(int err, const char *what)
 {
     if (err != 0)
         die("%s: %s", what, strerror(err));
+}
+
+void lesson_missing(const char *name)
+{
+    die("the lesson '%s' is not written yet", name);
 }

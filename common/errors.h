@@ -23,4 +23,10 @@ void die_usage(const char *format, ...) __attribute__((format(printf, 1, 2), nor
  * which return an error number instead of setting errno. */
 void check_pthread(int err, const char *what);
 
+/* In the student edition of the workbook (docs/workshop.md), the stub of a
+ * lesson that is not written yet: print "<program>: the lesson '<name>' is
+ * not written yet" and exit 1, so that the program fails its tests at once
+ * instead of hanging or carrying on with a missing piece. */
+void lesson_missing(const char *name) __attribute__((noreturn));
+
 #endif

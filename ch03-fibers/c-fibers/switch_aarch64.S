@@ -31,6 +31,16 @@
 fiber_switch:
         .cfi_startproc
 
+        /* LESSON switch-aarch64: The same switch on aarch64: save x19-x30, sp, FPCR, d8-d15; load.
+         * hint: stp pairs to [x0, #CTX_<REG>], sp through x9, fpcr through x10
+         *   (mrs; the end compares it, keep it in x10), then ldp the same from x1.
+         * stub:
+         *   adrp    x0, .Llesson_switch
+         *   add     x0, x0, :lo12:.Llesson_switch
+         *   bl      lesson_missing
+         *   .section .rodata
+         *   .Llesson_switch: .string "switch-aarch64"
+         *   .text */
         /* ---- 1. Save the fiber that is leaving, into *save (x0). ---- */
         stp     x19, x20, [x0, #CTX_X19]
         stp     x21, x22, [x0, #CTX_X21]
@@ -62,6 +72,7 @@ fiber_switch:
         ldp     d10, d11, [x1, #CTX_D10]
         ldp     d12, d13, [x1, #CTX_D12]
         ldp     d14, d15, [x1, #CTX_D14]
+        /* END LESSON switch-aarch64 */
         /* Writing FPCR can stall the pipeline on some cores, and fibers
          * nearly always share one mode: write it only if it differs from
          * ours (still in x10). FPCR holds no status flags (FPSR does). */

@@ -32,6 +32,17 @@
 fiber_switch:
         .cfi_startproc
 
+        /* LESSON switch: Save the callee-saved registers into *save, switch stacks, load *load's.
+         * hint: movq each of rsp, rbx, rbp, r12-r15 to CTX_<REG>(%rdi), and
+         *   stmxcsr/fnstcw the FP control to CTX_MXCSR/CTX_X87CW(%rdi); then load
+         *   rsp and the six others from CTX_<REG>(%rsi). switch.h has the offsets.
+         * stub:
+         *   subq    $8, %rsp
+         *   leaq    .Llesson_switch(%rip), %rdi
+         *   call    lesson_missing
+         *   .section .rodata
+         *   .Llesson_switch: .string "switch"
+         *   .text */
         /* ---- 1. Save the fiber that is leaving, into *save (%rdi). ---- */
         movq    %rsp, CTX_RSP(%rdi)     /* [rsp] is our return address */
         movq    %rbx, CTX_RBX(%rdi)
@@ -56,6 +67,7 @@ fiber_switch:
         movq    CTX_R13(%rsi), %r13
         movq    CTX_R14(%rsi), %r14
         movq    CTX_R15(%rsi), %r15
+        /* END LESSON switch */
 
         /* Floating-point control, only where it differs. Loading MXCSR with
          * a new value is slow: on the machine this workbook was measured on,

@@ -7,6 +7,7 @@
 
 #include "../../common/alloc.h"
 #include "../../common/clock.h"
+#include "../../common/errors.h"
 #include "coroutine.h"
 #include "http.h"
 
@@ -56,6 +57,13 @@ struct async_main_frame {
 static enum poll_status async_main_poll(struct future *self, void *output)
 {
     struct async_main_frame *frame = (struct async_main_frame *) self;
+    /* LESSON transitions: Run from the current state up to a wait not ready yet; return.
+     * hint: A for (;;) around a switch (frame->state): START starts the first
+     *   GET and moves to WAIT_1; a WAIT_n polls frame->awaited, returns
+     *   POLL_PENDING while it is, else drops it, prints, and moves on.
+     * stub:
+     *   (void) frame, (void) output;
+     *   lesson_missing("transitions"); */
     char *text; /* used within one poll only, so an ordinary local is enough */
 
     (void) output; /* this coroutine produces no value */
@@ -94,6 +102,7 @@ static enum poll_status async_main_poll(struct future *self, void *output)
             abort();
         }
     }
+    /* END LESSON transitions */
 }
 
 static void async_main_drop(struct future *self)

@@ -66,8 +66,15 @@ int poll_wait(struct poll *p, struct poll_events *events, int timeout_ms)
  * struct, so a local one is enough. */
 static int control(const struct poll_registry *r, int op, int fd, uint64_t token, uint32_t interest)
 {
+    /* LESSON register: Tell the kernel which events of fd to report, and with which token.
+     * hint: Fill a struct epoll_event (events = interest, data.u64 = token)
+     *   and pass it to epoll_ctl(r->epfd, op, fd, ...); return -errno on failure.
+     * stub:
+     *   (void) r, (void) op, (void) fd, (void) token, (void) interest;
+     *   return -ENOSYS; */
     struct epoll_event event = {.events = interest, .data.u64 = token};
     return epoll_ctl(r->epfd, op, fd, &event) < 0 ? -errno : 0;
+    /* END LESSON register */
 }
 
 int poll_register(const struct poll_registry *r, int fd, uint64_t token, uint32_t interest)

@@ -162,6 +162,11 @@ static void fire_expired(void)
             heap.armed = 0;
             first_batch = false;
         }
+        /* LESSON heap-expiry: Take every sleep now due off the heap (up to FIRE_BATCH).
+         * hint: While the earliest (heap.items[0]) is due: heap_remove it, mark it
+         *   fired, and move its waker into due[n++] (it may be freed once unlocked).
+         * stub:
+         *   lesson_missing("heap-expiry"); */
         uint64_t now = now_ns();
         while (n < FIRE_BATCH && heap.len > 0 && heap.items[0]->deadline <= now) {
             struct heap_sleep *s = heap.items[0];
@@ -170,6 +175,7 @@ static void fire_expired(void)
             due[n++] = s->waker; /* move the clone out: s may be freed once we unlock */
             s->waker = (struct waker){NULL, NULL};
         }
+        /* END LESSON heap-expiry */
         if (n < FIRE_BATCH) { /* nothing more is due: arm for the next one */
             arm();
             done = true;

@@ -253,6 +253,21 @@ struct send_future {
 };
 
 /* Link s at the tail of the waiting line, or unlink it. Need the lock. */
+/* LESSON wait-list: The senders' waiting line: a doubly linked list, FIFO.
+ * hint: line_up appends s at c->waiting_tail; leave_line unlinks s from
+ *   anywhere in the line (head, middle, tail) and clears its links.
+ * stub:
+ *   static void line_up(struct channel *c, struct send_future *s)
+ *   {
+ *       (void) c, (void) s;
+ *       lesson_missing("wait-list");
+ *   }
+ *
+ *   static void leave_line(struct channel *c, struct send_future *s)
+ *   {
+ *       (void) c, (void) s;
+ *       lesson_missing("wait-list");
+ *   } */
 static void line_up(struct channel *c, struct send_future *s)
 {
     s->next = NULL;
@@ -276,6 +291,7 @@ static void leave_line(struct channel *c, struct send_future *s)
         c->waiting_tail = s->prev;
     s->prev = s->next = NULL;
 }
+/* END LESSON wait-list */
 
 static enum poll_status send_poll(struct future *self, const struct waker *waker, void *output)
 {

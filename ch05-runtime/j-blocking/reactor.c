@@ -130,6 +130,12 @@ static bool take_expired(uint64_t now, struct waker *out)
  * drops the last reference to a task never runs under the lock. */
 static void wake_token(uint64_t token)
 {
+    /* LESSON wake-dispatch: Wake the task registered under token, unless it is stale.
+     * hint: Under reactor.lock, lookup(token) and waker_clone its waker;
+     *   unlock, then waker_wake the clone (a NULL slot: deregistered meanwhile).
+     * stub:
+     *   (void) token, (void) lookup;
+     *   lesson_missing("wake-dispatch"); */
     struct waker waker = {NULL, NULL};
     pthread_mutex_lock(&reactor.lock);
     struct slot *s = lookup(token);
@@ -138,6 +144,7 @@ static void wake_token(uint64_t token)
     pthread_mutex_unlock(&reactor.lock);
     if (waker.vtable != NULL) /* NULL: deregistered while in flight */
         waker_wake(&waker);
+    /* END LESSON wake-dispatch */
 }
 
 /* Sleep until an event or the earliest deadline, wake the tasks concerned,

@@ -136,6 +136,12 @@ static bool take_expired(uint64_t now, struct waker *out)
  * under the lock. */
 static void wake_token(uint64_t token, uint32_t events)
 {
+    /* LESSON wake-dispatch: Note the events on token's slot and wake its task, unless it is stale.
+     * hint: As in step c, with one more line: under reactor.lock, lookup(token),
+     *   add events to the slot's, clone its waker; unlock, then wake the clone.
+     * stub:
+     *   (void) token, (void) events, (void) lookup;
+     *   lesson_missing("wake-dispatch"); */
     struct waker waker = {NULL, NULL};
     pthread_mutex_lock(&reactor.lock);
     struct slot *s = lookup(token);
@@ -146,6 +152,7 @@ static void wake_token(uint64_t token, uint32_t events)
     pthread_mutex_unlock(&reactor.lock);
     if (waker.vtable != NULL) /* NULL: deregistered while in flight */
         waker_wake(&waker);
+    /* END LESSON wake-dispatch */
 }
 
 /* One turn: sleep until an event, the earliest deadline or a notify, and
