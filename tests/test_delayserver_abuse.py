@@ -128,6 +128,10 @@ def check_after(server):
 # process being busy with the abuse does not make the answers look late; and
 # the kernel stamps the time each answer arrived (SO_TIMESTAMPNS, 35 on Linux:
 # Python does not name it), so neither does the probe's own turn for the CPU.
+# The stamp is wall-clock time, which may be stepped (NTP) while a probe
+# waits: it is turned into monotonic time at once, with the offset between
+# the two clocks read when the answer is taken, and every interval is
+# measured on the monotonic clock.
 PROBE_SCRIPT = r"""
 import json, os, selectors, socket, struct, sys, time
 SO_TIMESTAMPNS = 35
@@ -173,17 +177,19 @@ while (not stopping and launched < limit) or live:
         sock, state = key.fileobj, key.data
         try:
             if mask & selectors.EVENT_WRITE:
-                before = time.time()  # read first: the server cannot start the delay earlier
+                before = time.monotonic()  # read first: the server cannot start the delay earlier
                 state["out"] = state["out"][sock.send(state["out"]):]
                 if not state["out"]:
                     state["sent"] = before
                     sel.modify(sock, selectors.EVENT_READ, state)
             else:
                 chunk, ancillary, _, _ = sock.recvmsg(65536, socket.CMSG_SPACE(16))
+                wall_ahead = time.time() - time.monotonic()
                 for level, kind, data in ancillary:
                     if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and state["arrived"] is None:
                         seconds, nanoseconds = struct.unpack("qq", data)
-                        state["arrived"] = seconds + nanoseconds / 1e9  # the first bytes of the answer
+                        # the first bytes of the answer, on the monotonic clock
+                        state["arrived"] = seconds + nanoseconds / 1e9 - wall_ahead
                 if chunk:
                     state["in"] += chunk
                 else:
