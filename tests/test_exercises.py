@@ -1,0 +1,165 @@
+"""The self-checks of the README exercises: `make -C <step> check-exercise N`
+runs the test named test_<step>_ex<N> here (README.md, Exercises).
+
+Three kinds of exercise:
+- "Break it": the sources carry the change behind `#ifdef BUG_<NAME>`;
+  `make DEFINE=BUG_<NAME>` builds it as <program>-BUG_<NAME>, and the check
+  asserts the symptom the README predicts. It runs the same for a student and
+  in the suite.
+- "Build it": the check runs on the step's programs as they are. For a
+  student (WORKBOOK_EXERCISE=1, set by check-exercise) it must pass; in the
+  suite it must fail on the reference, which has not done the exercise, and,
+  where a short solution sits behind `#ifdef EXERCISE_<N>`, pass on that build.
+- "(discussion)": a question, no check.
+Every check builds what it runs (make is idempotent), so it is cheap in the
+suite, where the programs are built already.
+"""
+import os
+import subprocess
+import textwrap
+
+import pytest
+
+from workbook import ScriptedServer, SilentServer, path, run
+
+STUDENT = os.environ.get("WORKBOOK_EXERCISE") == "1"
+
+
+def build(step, define=None, sanitizer=None):
+    """Build a step's programs, or their variant with -D<define> (named <program>-<define>)."""
+    args = ["make", "-s", "-C", path(step)]
+    if define:
+        args.append(f"DEFINE={define}")
+    if sanitizer:
+        args.append(f"SANITIZER={sanitizer}")
+    run(args, timeout=600)
+
+
+def program(step, name, define=None, sanitizer=None):
+    """Path of a program built by build(step, define, sanitizer)."""
+    suffix = {None: "", "address": "-asan", "thread": "-tsan"}[sanitizer]
+    return path(step, name + (f"-{define}" if define else "") + suffix)
+
+
+def solved(step, number, check, *, solution=False):
+    """A "build it" exercise. check(define) raises AssertionError, with one line
+    saying what is still missing, unless the programs built with `define`
+    (None: the step as it is) show the exercise done."""
+    if STUDENT:
+        build(step)
+        check(None)
+        return
+    build(step)
+    with pytest.raises(AssertionError):
+        check(None)
+    if solution:
+        define = f"EXERCISE_{number}"
+        build(step, define)
+        check(define)
+
+
+def compile_probe(tmp_path, step, source, sources, missing, common=("errors", "alloc", "clock", "args")):
+    """Compile a small C program against a step's own sources (the student's
+    versions); if it does not build, an AssertionError: `missing`, then the
+    compiler's first error."""
+    probe = tmp_path / "probe.c"
+    probe.write_text(textwrap.dedent(source))
+    files = [str(probe)] + [path(step, s) for s in sources] + [path("common", f"{c}.c") for c in common]
+    exe = tmp_path / "probe"
+    result = subprocess.run(["cc", "-std=c11", "-D_GNU_SOURCE", "-g", "-Werror=implicit-function-declaration",
+                             "-I", path(step), "-o", str(exe),
+                             *files, "-lpthread"], capture_output=True, text=True)
+    first_error = next((line for line in result.stderr.splitlines() if "error" in line), result.stderr)
+    assert result.returncode == 0, f"{missing} ({first_error.strip()})"
+    return str(exe)
+
+
+# ===== ch01-block-on =====
+
+CH01 = "ch01-block-on"
+CH01_SOURCES = ["block_on.c", "future.c", "waker.c", "futures.c", "trace.c"]
+
+
+def test_ch01_block_on_ex1(tmp_path):
+    """block_on(future, output) hands back what the future wrote: a timer's message."""
+    def check(define):
+        exe = compile_probe(tmp_path, CH01, """
+            #include "block_on.h"
+            #include "futures.h"
+            #include <stdio.h>
+            int main(void)
+            {
+                struct timer_future timer;
+                timer_init(&timer, 10, "hello");
+                _Alignas(16) char output[256] = "";
+                block_on(&timer.base, output);
+                timer_cleanup(&timer);
+                return 0;
+            }
+            """, CH01_SOURCES, "block_on does not take an output pointer yet")
+        run([exe])
+    solved(CH01, 1, check)
+
+
+def test_ch01_block_on_ex2(tmp_path):
+    """block_on_timeout gives up on a 500 ms timer after 100 ms with -ETIMEDOUT, and returns 0 in time."""
+    def check(define):
+        exe = compile_probe(tmp_path, CH01, """
+            #include "block_on.h"
+            #include "futures.h"
+            #include <errno.h>
+            #include <stdio.h>
+            int main(void)
+            {
+                struct timer_future late, early;
+                timer_init(&late, 500, "late");
+                timer_init(&early, 10, "early");
+                int gave_up = block_on_timeout(&late.base, 100);
+                int finished = block_on_timeout(&early.base, 5000);
+                printf("%d %d\\n", gave_up == -ETIMEDOUT, finished == 0);
+                timer_cleanup(&late);
+                timer_cleanup(&early);
+                return 0;
+            }
+            """, CH01_SOURCES, "block_on_timeout(future, ms) is not in block_on.h yet")
+        out = run([exe]).stdout.split()
+        assert out == ["1", "1"], "block_on_timeout must return -ETIMEDOUT when time ran out and 0 otherwise"
+    solved(CH01, 2, check)
+
+
+@pytest.mark.sanitizer
+def test_ch01_block_on_ex4():
+    """The flag before the lock is a data race but loses nothing; flag and signal outside lose a wake-up."""
+    build(CH01, "BUG_FLAG_OUTSIDE_LOCK", "thread")
+    build(CH01, "BUG_FLAG_OUTSIDE_LOCK")
+    build(CH01, "BUG_WAKE_OUTSIDE_LOCK")
+    raced = run([program(CH01, "checks", "BUG_FLAG_OUTSIDE_LOCK", "thread"), "stress", "1000"],
+                sanitizer=True, check=False)
+    assert "WARNING: ThreadSanitizer: data race" in raced.stderr, raced.stderr[-2000:]
+    assert "parker_unpark" in raced.stderr, raced.stderr[-2000:]
+    # The signal still waits for park's lock: nothing lost.
+    passed = run([program(CH01, "checks", "BUG_FLAG_OUTSIDE_LOCK"), "stress", "20000"], timeout=120)
+    assert "no wake-up lost" in passed.stdout
+    # The signal outside too: the stress's own watchdog sees the lost wake-up.
+    lost = run([program(CH01, "checks", "BUG_WAKE_OUTSIDE_LOCK"), "stress", "100"], check=False, timeout=120)
+    assert lost.returncode == 3, lost
+    assert "a wake-up was lost" in lost.stderr, lost.stderr
+
+
+@pytest.mark.sanitizer
+def test_ch01_block_on_ex5():
+    """A plain ++/-- reference count on several threads is a data race TSan reports."""
+    build(CH01, "BUG_PLAIN_REFCOUNT", "thread")
+    result = run([program(CH01, "checks", "BUG_PLAIN_REFCOUNT", "thread"), "clone-refcount"],
+                 sanitizer=True, check=False)
+    assert "WARNING: ThreadSanitizer: data race" in result.stderr, result.stderr[-2000:]
+
+
+def test_ch01_block_on_ex6():
+    """The demo's yielding future is polled more than twice and never sleeps."""
+    def check(define):
+        out = run([program(CH01, "block-on", define)]).stdout
+        section = out.split("== 2.", 1)[1].split("== 3.", 1)[0]
+        assert "(poll #3)" in section, "the demo's section 2 still polls its future only twice: use yield_n"
+        assert "unparked by a wake-up" not in section, "the yielding future made block_on sleep"
+    solved(CH01, 6, check)
