@@ -163,3 +163,51 @@ def test_ch01_block_on_ex6():
         assert "(poll #3)" in section, "the demo's section 2 still polls its future only twice: use yield_n"
         assert "unparked by a wake-up" not in section, "the yielding future made block_on sleep"
     solved(CH01, 6, check)
+
+
+# ===== ch03-fibers =====
+
+FIBERS = "ch03-fibers/c-fibers"
+
+
+@pytest.mark.sanitizer
+def test_ch03_fibers_c_fibers_ex2():
+    """The counters add up to 150; kept in a helper's dead frame, ASan sees the use after return."""
+    def check(define):
+        out = run([program(FIBERS, "fibers", define)]).stdout
+        assert out.rstrip().endswith("total: 150"), "./fibers does not end with 'total: 150' yet"
+    solved(FIBERS, 2, check, solution=True)
+
+    bug = "BUG_COUNTERS_IN_HELPER"
+    build(FIBERS, bug)
+    build(FIBERS, bug, "address")
+    wrong = run([program(FIBERS, "fibers", bug)]).stdout.rstrip().splitlines()[-1]
+    assert wrong.startswith("total: ") and wrong != "total: 150", wrong
+    caught = run([program(FIBERS, "fibers", bug, "address")], sanitizer=True, check=False,
+                 env={"ASAN_OPTIONS": "detect_stack_use_after_return=1:halt_on_error=1:exitcode=86"})
+    assert caught.returncode == 86 and "ERROR: AddressSanitizer: stack-use-after-return" in caught.stderr, \
+        caught.stderr[-2000:]
+
+
+# ===== ch04-coroutines =====
+
+BUSY = "ch04-coroutines/b-async-await"
+
+
+def test_ch04_coroutines_b_async_await_ex2(start_server):
+    """Polling without a pause costs system time: sys many times the pausing run's, and above user."""
+    build(BUSY)
+    build(BUSY, "BUG_BUSY_POLL")
+    server = start_server("--speedup", "5")  # each run waits about 2 s for its answers
+    env = dict(os.environ, DELAYSERVER_ADDR=server.addr)
+    procs = [subprocess.Popen([program(BUSY, "async-await", define)], env=env, stdout=subprocess.DEVNULL)
+             for define in (None, "BUG_BUSY_POLL")]
+    usage = []
+    for proc in procs:
+        _, status, rusage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        assert proc.returncode == 0, proc.args
+        usage.append(rusage)
+    pausing, busy = usage
+    assert busy.ru_stime > 4 * pausing.ru_stime + 0.02, (pausing, busy)
+    assert busy.ru_stime > busy.ru_utime, busy
