@@ -211,3 +211,53 @@ def test_ch04_coroutines_b_async_await_ex2(start_server):
     pausing, busy = usage
     assert busy.ru_stime > 4 * pausing.ru_stime + 0.02, (pausing, busy)
     assert busy.ru_stime > busy.ru_utime, busy
+
+
+# ===== ch02-epoll =====
+
+EPOLL = "ch02-epoll"
+
+
+def test_ch02_epoll_ex1(delayserver):
+    """Level-triggered, a finished stream that stays registered is reported again and again."""
+    build(EPOLL, "BUG_LEVEL_TRIGGERED")
+    out = run([program(EPOLL, "epoll", "BUG_LEVEL_TRIGGERED")]).stdout
+    assert out.count("IGNORED") > 1000, out[-2000:]
+    assert "FINISHED" in out
+
+
+def test_ch02_epoll_ex2():
+    """Waiting on a silent server, the loop says TIMEOUT every 500 ms until the deadline."""
+    def check(define):
+        with SilentServer() as server:
+            result = run([program(EPOLL, "epoll", define), "-n", "1"], check=False,
+                         env={"DELAYSERVER_ADDR": server.addr, "DELAYSERVER_TIMEOUT_MS": "1300"})
+        assert "gave up after 1.3 s" in result.stderr, result.stderr
+        assert result.stdout.count("TIMEOUT\n") == 2, "no TIMEOUT line every 500 ms yet"
+    solved(EPOLL, 2, check, solution=True)
+
+
+def test_ch02_epoll_ex3(delayserver):
+    """Without the done flag, one stream's end counts again and again: FINISHED with answers missing."""
+    build(EPOLL, "BUG_NO_DONE_FLAG")
+    out = run([program(EPOLL, "epoll", "BUG_NO_DONE_FLAG"), "--rearm"]).stdout
+    answers = [line for line in out.splitlines() if line.startswith("200 OK")]
+    assert "FINISHED" in out and len(answers) == 5, out
+    assert len(set(answers)) < 5, answers
+
+
+def test_ch02_epoll_ex4(delayserver):
+    """One read per edge leaves the server's close unread: the run stalls until its deadline."""
+    build(EPOLL, "BUG_SINGLE_READ")
+    result = run([program(EPOLL, "epoll", "BUG_SINGLE_READ")], check=False,
+                 env={"DELAYSERVER_TIMEOUT_MS": "1500"})
+    assert result.returncode == 1 and "responses never came" in result.stderr, result
+
+
+def test_ch02_epoll_ex5(delayserver):
+    """connect no longer waits: it returns EINPROGRESS, and the answers still come."""
+    def check(define):
+        result = run(["strace", "-f", "-e", "trace=connect", program(EPOLL, "epoll", define), "-n", "2"])
+        assert "EINPROGRESS" in result.stderr, "connect still waits for the handshake (no EINPROGRESS)"
+        assert result.stdout.count("200 OK") == 2, result.stdout
+    solved(EPOLL, 5, check)
