@@ -261,3 +261,98 @@ def test_ch02_epoll_ex5(delayserver):
         assert "EINPROGRESS" in result.stderr, "connect still waits for the handshake (no EINPROGRESS)"
         assert result.stdout.count("200 OK") == 2, result.stdout
     solved(EPOLL, 5, check)
+
+
+# ===== ch03-fibers/a-stack-swap =====
+
+SWAP = "ch03-fibers/a-stack-swap"
+
+
+@pytest.mark.sanitizer
+def test_ch03_fibers_a_stack_swap_ex1():
+    """Without come_home on the new stack, hello's ret jumps to address 0."""
+    bug = "BUG_NO_LANDING_PAD"
+    build(SWAP, bug)
+    build(SWAP, bug, "address")
+    assert run([program(SWAP, "stack-swap", bug)], check=False).returncode == -11
+    caught = run([program(SWAP, "stack-swap", bug, "address")], sanitizer=True, check=False)
+    assert "SEGV on unknown address 0x000000000000 (pc 0x000000000000" in caught.stderr, caught.stderr
+
+
+@pytest.mark.sanitizer
+def test_ch03_fibers_a_stack_swap_ex2():
+    """A stack pointer 8 bytes off makes printf fault on x86-64; qemu-aarch64 does not notice."""
+    bug = "BUG_MISALIGNED"
+    build(SWAP, bug)
+    build(SWAP, bug, "address")
+    assert run([program(SWAP, "stack-swap", bug)], check=False).returncode == -11
+    caught = run([program(SWAP, "stack-swap", bug, "address")], sanitizer=True, check=False)
+    assert "ERROR: AddressSanitizer: SEGV" in caught.stderr, caught.stderr
+    assert "#0" in caught.stderr and "printf" in caught.stderr.split("#0", 1)[1].split("\n", 1)[0], \
+        caught.stderr
+    run(["make", "-s", "-C", path(SWAP), f"DEFINE={bug}", "aarch64"], timeout=600)
+    emulated = run(["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu", program(SWAP, "stack-swap", bug) + "-aarch64"])
+    assert "hello: 1.500000" in emulated.stdout
+
+
+# ===== ch03-fibers/c-fibers (exercise 2 is above) =====
+
+
+def test_ch03_fibers_c_fibers_ex1():
+    """A fiber spawned by fiber 1 after its counter 5 starts right after fiber 2's counter 5."""
+    def check(define):
+        lines = run([program(FIBERS, "fibers", define)]).stdout.splitlines()
+        assert "THREAD 3 STARTING" in lines, "./fibers never starts a third fiber yet"
+        assert lines[lines.index("THREAD 3 STARTING") - 1] == "thread: 2 counter: 5", lines
+        assert [line for line in lines if line.startswith("thread: 3 ")] == \
+            [f"thread: 3 counter: {i}" for i in range(3)], lines
+    solved(FIBERS, 1, check, solution=True)
+
+
+@pytest.mark.sanitizer
+def test_ch03_fibers_c_fibers_ex3():
+    """A switch that forgets r12 breaks fiber-check; one that forgets rbp is fiber-check's blind spot."""
+    build(FIBERS, "BUG_NO_R12")
+    build(FIBERS, "BUG_NO_RBP")
+    build(FIBERS, "BUG_NO_RBP", "address")
+    try:
+        broken = subprocess.run([program(FIBERS, "fiber-check", "BUG_NO_R12")], capture_output=True,
+                                text=True, timeout=5)
+        assert broken.returncode != 0, broken.stdout  # a FAIL, if it does not hang
+    except subprocess.TimeoutExpired:
+        pass  # the hang the README predicts
+    run([program(FIBERS, "fiber-check", "BUG_NO_RBP")])
+    run([program(FIBERS, "fiber-check", "BUG_NO_RBP", "address")], sanitizer=True)
+
+
+@pytest.mark.sanitizer
+def test_ch03_fibers_c_fibers_ex4():
+    """With 4 KiB stacks every run prints the demo or names the fiber that overflowed."""
+    bug = "BUG_SMALL_STACK"
+    build(FIBERS, bug)
+    build(FIBERS, bug, "address")
+    for sanitizer in (None, "address"):
+        result = run([program(FIBERS, "fibers", bug, sanitizer)], sanitizer=True, check=False)
+        ended = result.stdout.rstrip().endswith("THREAD 2 FINISHED") and result.returncode == 0
+        overflowed = result.returncode == 1 and \
+            "overflowed its 4096-byte stack" in result.stderr.strip().splitlines()[-1]
+        assert ended or overflowed, result
+
+
+# ===== ch03-fibers/b-show-stack =====
+
+SHOW = "ch03-fibers/b-show-stack"
+
+
+def test_ch03_fibers_b_show_stack_ex1():
+    """Shown again from hello: come_home's row is unchanged, hello's row holds a saved frame pointer."""
+    def check(define):
+        out = run([program(SHOW, "show-stack", define)]).stdout
+        dumps = out.split("bytes of the new stack, one 8-byte word a row:\n")
+        assert len(dumps) == 3, "hello does not show the stack a second time yet"
+        first, second = ({note: line.split("= ")[1][:18] for line in dump.splitlines()
+                          for note in ("pops hello", "come_home") if line.endswith(note)}
+                         for dump in dumps[1:])
+        assert second["come_home"] == first["come_home"], out
+        assert second["pops hello"] != first["pops hello"] and second["pops hello"].startswith("0x00007f"), out
+    solved(SHOW, 1, check, solution=True)

@@ -20,6 +20,11 @@ static void count(void *data)
     printf("THREAD %d STARTING\n", id);
     for (int i = 0; i < *limit; i++) {
         printf("thread: %d counter: %d\n", id, i);
+#ifdef EXERCISE_1 /* README.md: a fiber spawned from inside a fiber */
+        static const int three = 3;
+        if (id == 1 && i == 5 && fiber_spawn(count, (void *) &three) < 0)
+            die("cannot spawn a fiber");
+#endif
         fiber_yield();
     }
     printf("THREAD %d FINISHED\n", id);
