@@ -15,6 +15,8 @@ Every check builds what it runs (make is idempotent), so it is cheap in the
 suite, where the programs are built already.
 """
 import os
+import re
+import shutil
 import subprocess
 import textwrap
 
@@ -56,6 +58,22 @@ def solved(step, number, check, *, solution=False):
         define = f"EXERCISE_{number}"
         build(step, define)
         check(define)
+
+
+def patched_step(tmp_path, step, file, changes):
+    """A copy of a step (with mk/ and common/ beside it, as in the repository)
+    whose `file` has each (old, new) of `changes` made: a "break it" change
+    too entangled with the lesson's lines for an #ifdef. Returns its folder."""
+    for shared in ("mk", "common"):
+        shutil.copytree(path(shared), tmp_path / shared, ignore=shutil.ignore_patterns(".obj*"))
+    copy = tmp_path / step
+    shutil.copytree(path(step), copy, ignore=shutil.ignore_patterns(".obj*"))
+    text = (copy / file).read_text()
+    for old, new in changes:
+        assert old in text, f"{step}/{file} no longer has: {old}"
+        text = text.replace(old, new)
+    (copy / file).write_text(text)
+    return copy
 
 
 def compile_probe(tmp_path, step, source, sources, missing, common=("errors", "alloc", "clock", "args")):
@@ -356,3 +374,165 @@ def test_ch03_fibers_b_show_stack_ex1():
         assert second["come_home"] == first["come_home"], out
         assert second["pops hello"] != first["pops hello"] and second["pops hello"].startswith("0x00007f"), out
     solved(SHOW, 1, check, solution=True)
+
+
+# ===== ch04-coroutines/a-coroutine =====
+
+COROUTINE = "ch04-coroutines/a-coroutine"
+
+
+def test_ch04_coroutines_a_coroutine_ex1(delayserver):
+    """The hand-written machine sends a third request and prints its answer."""
+    def check(define):
+        out = run([program(COROUTINE, "coroutine", define)]).stdout
+        assert out.count("200 OK") == 3, "./coroutine prints two answers, not three, yet"
+    solved(COROUTINE, 1, check)
+
+
+def test_ch04_coroutines_a_coroutine_ex2(tmp_path):
+    """A start kept in a local of poll is used uninitialized after the wait, and gcc says so."""
+    copy = patched_step(tmp_path, COROUTINE, "coroutine.c", [
+        ("    uint64_t start;              /* when that GET started: set before the wait, read after */\n", ""),
+        ("frame->start", "start"),
+        ("    char *text; /* used within one poll only, so an ordinary local is enough */\n",
+         "    char *text;\n    uint64_t start;\n")])
+    result = run(["make", "-s", "-C", str(copy)], check=False)
+    assert result.returncode != 0 and "'start' may be used uninitialized" in result.stderr.replace("‘", "'").replace("’", "'"), result.stderr
+    run(["make", "-s", "-C", str(copy), "WERROR=0"])
+
+
+def test_ch04_coroutines_a_coroutine_ex3(start_server):
+    """With a 500 ms deadline the 600 ms request never answers: one clear line, exit status 1."""
+    server = start_server("--speedup", "1")
+    build(COROUTINE)
+    result = run([program(COROUTINE, "coroutine")], check=False,
+                 env={"DELAYSERVER_ADDR": server.addr, "DELAYSERVER_TIMEOUT_MS": "500"})
+    assert result.returncode == 1, result
+    assert re.fullmatch(r"coroutine: gave up after 500 ms: [12] of 2 responses never came\n", result.stderr), \
+        result.stderr
+
+
+# ===== ch04-coroutines/b-async-await (exercise 2 is above) =====
+
+
+def test_ch04_coroutines_b_async_await_ex3(delayserver):
+    """async_main as a loop: the same five answers, and one wait point in the generated machine."""
+    def check(define):
+        out = run([program(BUSY, "async-await", define)]).stdout
+        assert out.count("200 OK") == 5, out
+        with open(path(BUSY, "async_await_corofied.c")) as f:
+            generated = f.read()
+        body = generated.split("async_main_poll(struct future *self", 1)[1].split("\n}\n", 1)[0]
+        waits = re.findall(r"^\s*case (\d+):", body, re.M)
+        assert waits == ["0", "1"], f"async_main_poll has wait points {waits[1:]}: not one loop yet"
+    solved(BUSY, 3, check)
+
+
+# ===== ch04-coroutines/c-async-await =====
+
+JOIN = "ch04-coroutines/c-async-await"
+
+# Futures for the probes: each is ready after `polls_left` pending polls
+# (never, if negative), writes `value`, and counts its drop.
+COUNTDOWN = """
+    #include "join_all.h"
+    #if __has_include("join_first.h")
+    #include "join_first.h"
+    #endif
+    #include <stdio.h>
+    #include <stdlib.h>
+    static int drops;
+    struct countdown { struct future base; int polls_left, value; };
+    static enum poll_status countdown_poll(struct future *self, void *output)
+    {
+        struct countdown *c = (struct countdown *) self;
+        if (c->polls_left < 0 || c->polls_left-- > 0)
+            return POLL_PENDING;
+        if (output)
+            *(int *) output = c->value;
+        return POLL_READY;
+    }
+    static void countdown_drop(struct future *self) { drops++; free(self); }
+    static struct future *countdown(int polls_left, int value)
+    {
+        struct countdown *c = malloc(sizeof *c);
+        *c = (struct countdown){{countdown_poll, countdown_drop}, polls_left, value};
+        return &c->base;
+    }
+"""
+
+
+def join_sources():
+    return ["join_all.c"] + (["join_first.c"] if os.path.exists(path(JOIN, "join_first.c")) else [])
+
+
+def test_ch04_coroutines_c_async_await_ex1(tmp_path):
+    """join_all(futures, count, output_size) hands back every output, in the order of the futures."""
+    def check(define):
+        exe = compile_probe(tmp_path, JOIN, COUNTDOWN + """
+            int main(void)
+            {
+                struct future *futures[] = {countdown(2, 10), countdown(0, 11), countdown(1, 12)};
+                struct future *join = join_all(futures, 3, sizeof(int));
+                int *outputs = NULL;
+                for (int polls = 0; join->poll(join, &outputs) == POLL_PENDING; polls++)
+                    if (polls == 10)
+                        return 2;
+                printf("%d %d %d %d\\n", outputs[0], outputs[1], outputs[2], drops);
+                join->drop(join);
+                return 0;
+            }
+            """, join_sources(), "join_all does not take an output size yet", common=())
+        assert run([exe]).stdout.split() == ["10", "11", "12", "3"], "join_all's outputs are not in order"
+    solved(JOIN, 1, check)
+
+
+def test_ch04_coroutines_c_async_await_ex2(tmp_path):
+    """join_first is ready as soon as one future is, and drops every other one."""
+    def check(define):
+        exe = compile_probe(tmp_path, JOIN, COUNTDOWN + """
+            int main(void)
+            {
+                struct future *futures[] = {countdown(3, 10), countdown(1, 11), countdown(-1, 12)};
+                struct future *first = join_first(futures, 3);
+                int polls = 1;
+                while (first->poll(first, NULL) == POLL_PENDING)
+                    if (++polls == 10)
+                        return 2;
+                first->drop(first);
+                printf("%d %d\\n", polls, drops);
+                return 0;
+            }
+            """, join_sources(), "there is no join_first(futures, count) yet", common=())
+        assert run([exe]).stdout.split() == ["2", "3"], "join_first must be ready on the poll where one is"
+    solved(JOIN, 2, check)
+
+
+# ===== ch04-coroutines/d-locals =====
+
+LOCALS = "ch04-coroutines/d-locals"
+
+
+def test_ch04_coroutines_d_locals_ex1(tmp_path, delayserver):
+    """collect's machine written by hand in by_hand.c runs as the generated one does."""
+    def check(define):
+        assert os.path.exists(path(LOCALS, "by_hand.c")), "there is no by_hand.c yet"
+        copy = patched_step(tmp_path, LOCALS, "by_hand.c", [])
+        run(["make", "-s", "-C", str(copy), "SRCS=by_hand.c http.c"])
+        mine = run([str(copy / "locals")]).stdout
+        generated = run([program(LOCALS, "locals")]).stdout
+        strip = lambda out: re.sub(r"0x[0-9a-f]+|\(\d+ ms\)", "", out)  # noqa: E731
+        assert strip(mine) == strip(generated), mine
+        moved = run([str(copy / "locals"), "--copy-frame"], check=False)
+        assert moved.returncode == 1, "by_hand.c's locals --copy-frame was not caught"
+    solved(LOCALS, 1, check)
+
+
+@pytest.mark.sanitizer
+def test_ch04_coroutines_d_locals_ex2(delayserver):
+    """A frame moved and freed leaves a stale pointer: ASan sees the heap-use-after-free in append."""
+    bug = "BUG_FREE_OLD_FRAME"
+    build(LOCALS, bug, "address")
+    result = run([program(LOCALS, "locals", bug, "address"), "--copy-frame"], sanitizer=True, check=False)
+    assert "ERROR: AddressSanitizer: heap-use-after-free" in result.stderr, result.stderr[-2000:]
+    assert " in append " in result.stderr.split("freed by thread", 1)[0], result.stderr[-2000:]
