@@ -536,3 +536,33 @@ def test_ch04_coroutines_d_locals_ex2(delayserver):
     result = run([program(LOCALS, "locals", bug, "address"), "--copy-frame"], sanitizer=True, check=False)
     assert "ERROR: AddressSanitizer: heap-use-after-free" in result.stderr, result.stderr[-2000:]
     assert " in append " in result.stderr.split("freed by thread", 1)[0], result.stderr[-2000:]
+
+
+# ===== ch05-runtime/a-runtime =====
+
+RUNTIME = "ch05-runtime/a-runtime"
+
+
+def test_ch05_runtime_a_runtime_ex1(delayserver, start_server):
+    """main prints how often block_on slept: a small number, the same at two server speeds."""
+    def check(define):
+        slower = start_server("--speedup", "5")
+        counts = []
+        for server in (delayserver, slower):
+            last = run([program(RUNTIME, "runtime", define)], env={"DELAYSERVER_ADDR": server.addr}) \
+                .stdout.rstrip().splitlines()[-1]
+            numbers = re.findall(r"\d+", last)
+            assert not last.startswith("200 OK") and numbers, "main does not print block_on's count yet"
+            counts.append(numbers[-1])
+        assert counts[0] == counts[1] and int(counts[0]) <= 10, counts
+    solved(RUNTIME, 1, check, solution=True)
+
+
+def test_ch05_runtime_a_runtime_ex2(delayserver):
+    """Registered only after the send, nothing reports the connection: every request hits its deadline."""
+    bug = "BUG_REGISTER_LATE"
+    build(RUNTIME, bug)
+    result = run([program(RUNTIME, "runtime", bug)], check=False, env={"DELAYSERVER_TIMEOUT_MS": "500"})
+    assert result.returncode == 1, result
+    assert result.stdout.count("Schedule other tasks") == 2 and "200 OK" not in result.stdout, result.stdout
+    assert result.stderr.endswith("gave up after 500 ms: 2 of 2 responses never came\n"), result.stderr
