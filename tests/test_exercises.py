@@ -566,3 +566,29 @@ def test_ch05_runtime_a_runtime_ex2(delayserver):
     assert result.returncode == 1, result
     assert result.stdout.count("Schedule other tasks") == 2 and "200 OK" not in result.stdout, result.stdout
     assert result.stderr.endswith("gave up after 500 ms: 2 of 2 responses never came\n"), result.stderr
+
+
+# ===== ch05-runtime/b-executor =====
+
+EXECUTOR = "ch05-runtime/b-executor"
+
+
+@pytest.mark.sanitizer
+def test_ch05_runtime_b_executor_ex1():
+    """A waker clone that takes no reference outlives its task: ASan reports the use after free."""
+    bug = "BUG_CLONE_NO_REF"
+    build(EXECUTOR, bug, "address")
+    result = run([program(EXECUTOR, "waker-check", bug, "address")], sanitizer=True, check=False)
+    assert "ERROR: AddressSanitizer: heap-use-after-free" in result.stderr, result.stderr[-2000:]
+
+
+def test_ch05_runtime_b_executor_ex3(delayserver):
+    """Each answer spawns a follow-up: the pending count goes up again, and the end still comes last."""
+    def check(define):
+        lines = run([program(EXECUTOR, "executor", define)]).stdout.splitlines()
+        pending = [int(m.group(1)) for line in lines for m in [re.search(r"(\d+) pending tasks", line)] if m]
+        assert any(later > earlier for earlier, later in zip(pending, pending[1:])), \
+            f"the pending tasks never go up again ({pending}): no follow-up spawned yet"
+        assert lines[-1].endswith("All tasks are finished"), lines[-3:]
+        assert sum(line.startswith("200 OK") for line in lines) > 5, lines
+    solved(EXECUTOR, 3, check)
