@@ -592,3 +592,28 @@ def test_ch05_runtime_b_executor_ex3(delayserver):
         assert lines[-1].endswith("All tasks are finished"), lines[-3:]
         assert sum(line.startswith("200 OK") for line in lines) > 5, lines
     solved(EXECUTOR, 3, check)
+
+
+# ===== ch05-runtime/c-reactor-thread =====
+
+REACTOR = "ch05-runtime/c-reactor-thread"
+
+
+def test_ch05_runtime_c_reactor_thread_ex1():
+    """Without the generation in the token, a stale event wakes the slot's next owner."""
+    bug = "BUG_NO_GENERATION"
+    build(REACTOR, bug)
+    for _ in range(5):  # the race is lost on most runs, not all
+        result = run([program(REACTOR, "waker-check", bug)], check=False)
+        if "FAILED: a stale event woke the wrong registration" in result.stdout + result.stderr:
+            return
+    pytest.fail(f"five runs and no stale event caught: {result}")
+
+
+@pytest.mark.sanitizer
+def test_ch05_runtime_c_reactor_thread_ex2():
+    """Waking under the reactor's lock takes the two locks in one order only: TSan stays quiet."""
+    bug = "BUG_WAKE_UNDER_LOCK"
+    build(REACTOR, bug, "thread")
+    result = run([program(REACTOR, "waker-check", bug, "thread")], sanitizer=True)
+    assert result.stdout.rstrip().endswith("all checks passed"), result.stdout
