@@ -617,3 +617,34 @@ def test_ch05_runtime_c_reactor_thread_ex2():
     build(REACTOR, bug, "thread")
     result = run([program(REACTOR, "waker-check", bug, "thread")], sanitizer=True)
     assert result.stdout.rstrip().endswith("all checks passed"), result.stdout
+
+
+# ===== ch05-runtime/e-timers =====
+
+TIMERS = "ch05-runtime/e-timers"
+
+
+def armed_deadlines(command):
+    """The it_value of every timerfd_settime a run makes, in nanoseconds."""
+    result = run(["strace", "-f", "-e", "trace=timerfd_settime", *command])
+    return [int(s) * 10**9 + int(ns) for s, ns in
+            re.findall(r"it_value=\{tv_sec=(\d+), tv_nsec=(\d+)\}", result.stderr)]
+
+
+def test_ch05_runtime_e_timers_ex1():
+    """With the heap driving the reactor's timeout, the heap run arms no timerfd at all."""
+    def check(define):
+        run([program(TIMERS, "timer-check", define)])
+        armed = armed_deadlines([program(TIMERS, "timers", define), "--heap", "--many", "1000"])
+        assert not armed, f"the heap still arms its timerfd ({len(armed)} timerfd_settime calls)"
+    solved(TIMERS, 1, check)
+
+
+def test_ch05_runtime_e_timers_ex2():
+    """Without the tick, every deadline is armed as it is, to the nanosecond, not rounded to 1 ms."""
+    build(TIMERS)
+    build(TIMERS, "BUG_TICK_1NS")
+    whole = armed_deadlines([program(TIMERS, "timers"), "--heap", "--many", "1000"])
+    exact = armed_deadlines([program(TIMERS, "timers", "BUG_TICK_1NS"), "--heap", "--many", "1000"])
+    assert whole and all(ns % 1_000_000 == 0 for ns in whole), whole
+    assert exact and any(ns % 1_000_000 != 0 for ns in exact), exact
