@@ -22,7 +22,7 @@ import textwrap
 
 import pytest
 
-from workbook import ScriptedServer, SilentServer, path, run
+from workbook import SilentServer, closed_port, path, require_io_uring, run
 
 STUDENT = os.environ.get("WORKBOOK_EXERCISE") == "1"
 
@@ -678,3 +678,44 @@ def test_ch05_runtime_f_join_ex2():
     build(JOINS, bug, "address")
     result = run([program(JOINS, "join-check", bug, "address")], sanitizer=True, check=False)
     assert "FAILED: a dropped handle still holds its waker" in result.stdout + result.stderr, result
+
+
+# ===== ch06-io-uring/a-rings =====
+
+RINGS = "ch06-io-uring/a-rings"
+
+
+def test_ch06_io_uring_a_rings_ex1(delayserver):
+    """Without the link, sends complete before their connects, and a refused connection fails the send."""
+    bug = "BUG_NO_LINK"
+    build(RINGS)
+    build(RINGS, bug)
+    require_io_uring(program(RINGS, "rings"))
+    out = run([program(RINGS, "rings", bug)]).stdout
+    first = {op: out.index(f"COMPLETED: request-0 {op} ") for op in ("connect", "send")}
+    assert first["send"] < first["connect"], out
+    refused = run([program(RINGS, "rings", bug)], check=False,
+                  env={"DELAYSERVER_ADDR": f"127.0.0.1:{closed_port()}"})
+    assert "cannot send to" in refused.stderr and "cannot connect" not in refused.stderr, refused.stderr
+
+
+def test_ch06_io_uring_a_rings_ex2(delayserver):
+    """With MSG_WAITALL a response takes one recv: 16 operations for 5 responses, not 21."""
+    def check(define):
+        exe = program(RINGS, "rings", define)
+        require_io_uring(program(RINGS, "rings"))
+        out = run([exe]).stdout
+        assert re.search(r"^FINISHED: 5 responses, 16 operations in \d+ calls", out, re.M), \
+            "each response still takes two recvs: " + next(line for line in out.splitlines()
+                                                           if line.startswith("FINISHED"))
+    solved(RINGS, 2, check)
+
+
+def test_ch06_io_uring_a_rings_ex3():
+    """A relaxed load of the completion tail loses its acquire: one ldar fewer on arm64."""
+    def ldar(*flags):
+        result = run(["aarch64-linux-gnu-gcc", "-std=c11", "-D_GNU_SOURCE", *flags, "-O2", "-S", "-o", "-",
+                      path(RINGS, "ring.c")])
+        return len(re.findall(r"\bldar\b", result.stdout))
+    assert ldar() == 4
+    assert ldar("-DBUG_RELAXED_TAIL") == 3

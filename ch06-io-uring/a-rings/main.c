@@ -317,7 +317,11 @@ static void queue_request(struct client *c, int index)
     sqe->fd = s->fd;
     sqe->addr = (uintptr_t) &c->server.sockaddr;
     sqe->off = c->server.len; /* connect takes the address length in the offset field */
+#ifdef BUG_NO_LINK            /* exercise 1 (README.md) */
+    sqe->flags = 0;
+#else
     sqe->flags = IOSQE_IO_LINK;
+#endif
     sqe->user_data = user_data(index, OP_CONNECT);
     queue_send(c, index, IOSQE_IO_LINK);
     queue_recv(c, index);
