@@ -22,7 +22,7 @@ import textwrap
 
 import pytest
 
-from workbook import SilentServer, closed_port, path, require_io_uring, run
+from workbook import SilentServer, closed_port, path, require_io_uring, run, timed_run
 
 STUDENT = os.environ.get("WORKBOOK_EXERCISE") == "1"
 
@@ -719,3 +719,51 @@ def test_ch06_io_uring_a_rings_ex3():
         return len(re.findall(r"\bldar\b", result.stdout))
     assert ldar() == 4
     assert ldar("-DBUG_RELAXED_TAIL") == 3
+
+
+# ===== ch06-io-uring/c-cancel =====
+
+CANCEL = "ch06-io-uring/c-cancel"
+
+
+def test_ch06_io_uring_c_cancel_ex1(delayserver):
+    """valgrind sees the kernel's write to freed memory only as the read that follows it, in complete."""
+    run(["make", "-s", "-C", path(CANCEL), "cancel-bug"], timeout=600)
+    require_io_uring(program(CANCEL, "cancel"))
+    result = run(["valgrind", program(CANCEL, "cancel-bug"), "--patience", "50"], check=False)
+    report = result.stderr.split("Invalid read", 1)
+    assert len(report) == 2 and "complete (reactor.c" in report[1].split("free'd", 1)[0], result.stderr
+    assert "with_timeout_poll (timeout.c" in report[1].split("free'd", 1)[1], result.stderr
+
+
+def test_ch06_io_uring_c_cancel_ex2(start_server):
+    """Abandoned without a cancel, a dropped receive lasts until the server answers."""
+    bug = "BUG_NO_ASYNC_CANCEL"
+    build(CANCEL)
+    build(CANCEL, bug)
+    require_io_uring(program(CANCEL, "cancel"))
+    server = start_server("--speedup", "5")  # the slowest answer, 2 s, comes after 400 ms
+    result, elapsed = timed_run([program(CANCEL, "cancel", bug), "--patience", "100"],
+                                env={"DELAYSERVER_ADDR": server.addr})
+    assert "no answer within 100 ms: dropped" in result.stdout, result.stdout
+    assert elapsed >= 0.39, f"ended after {elapsed:.3f} s: the receives were cancelled"
+
+
+@pytest.mark.sanitizer
+def test_ch06_io_uring_c_cancel_ex3(delayserver):
+    """A timer freed while in flight: its completion, when it fires, lands in freed memory."""
+    bug = "BUG_FREE_TIMER_EARLY"
+    build(CANCEL, bug, "address")
+    require_io_uring(program(CANCEL, "cancel"))
+    result = run([program(CANCEL, "cancel", bug, "address"), "--patience", "500"], sanitizer=True,
+                 check=False)
+    assert "ERROR: AddressSanitizer: heap-use-after-free" in result.stderr, result.stderr[-2000:]
+    assert " in complete " in result.stderr.split("freed by thread", 1)[0], result.stderr[-2000:]
+
+
+def test_ch06_io_uring_c_cancel_ex4(delayserver):
+    """Each linked timeout's completion is printed: -125 (cancelled) fifteen times."""
+    def check(define):
+        out = run([program(CANCEL, "cancel", define)]).stdout
+        assert len(re.findall(r"(?<![\d-])-125\b", out)) == 15, "./cancel does not print -125 fifteen times yet"
+    solved(CANCEL, 4, check)
