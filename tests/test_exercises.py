@@ -767,3 +767,17 @@ def test_ch06_io_uring_c_cancel_ex4(delayserver):
         out = run([program(CANCEL, "cancel", define)]).stdout
         assert len(re.findall(r"(?<![\d-])-125\b", out)) == 15, "./cancel does not print -125 fifteen times yet"
     solved(CANCEL, 4, check)
+
+
+# ===== ch05-runtime/i-scopes =====
+
+SCOPES = "ch05-runtime/i-scopes"
+
+
+def test_ch05_runtime_i_scopes_ex2():
+    """A cancelled child that is never dropped leaves its nodes linked: rt_block_on's assertion stops it."""
+    bug = "BUG_CANCEL_NO_DROP"
+    build(SCOPES, bug)
+    result = run([program(SCOPES, "scopes", bug)], check=False)
+    assert result.returncode == -6, result
+    assert "the root future finished with registrations still linked" in result.stderr, result.stderr
