@@ -19,6 +19,7 @@ import re
 import shutil
 import subprocess
 import textwrap
+import time
 
 import pytest
 
@@ -220,15 +221,19 @@ def test_ch04_coroutines_b_async_await_ex2(start_server):
     env = dict(os.environ, DELAYSERVER_ADDR=server.addr)
     procs = [subprocess.Popen([program(BUSY, "async-await", define)], env=env, stdout=subprocess.DEVNULL)
              for define in (None, "BUG_BUSY_POLL")]
+    start = time.monotonic()
     usage = []
     for proc in procs:
         _, status, rusage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         assert proc.returncode == 0, proc.args
         usage.append(rusage)
+    elapsed = time.monotonic() - start
     pausing, busy = usage
-    assert busy.ru_stime > 4 * pausing.ru_stime + 0.02, (pausing, busy)
-    assert busy.ru_stime > busy.ru_utime, busy
+    # The CPU time is sampled in ticks, and a busy machine gives the busy
+    # loop less of it: wide margins only.
+    assert busy.ru_stime > 3 * pausing.ru_stime + 0.02, (pausing, busy)
+    assert busy.ru_utime < elapsed / 2, f"user {busy.ru_utime} s of {elapsed:.1f} s: a whole core?"
 
 
 # ===== ch02-epoll =====
