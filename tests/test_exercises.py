@@ -786,3 +786,31 @@ def test_ch05_runtime_i_scopes_ex2():
     result = run([program(SCOPES, "scopes", bug)], check=False)
     assert result.returncode == -6, result
     assert "the root future finished with registrations still linked" in result.stderr, result.stderr
+
+
+# ===== ch05-runtime/g-channels =====
+
+CHANNELS = "ch05-runtime/g-channels"
+
+
+def test_ch05_runtime_g_channels_ex3(tmp_path):
+    """channel_try_recv answers at once: EMPTY on an empty open channel, CLOSED once every sender is gone."""
+    def check(define):
+        exe = compile_probe(tmp_path, CHANNELS, """
+            #include "channel.h"
+            #include <stdio.h>
+            int main(void)
+            {
+                struct channel_ends ends = channel_new(sizeof(int), 4, NULL);
+                int message = 0;
+                int empty = channel_try_recv(ends.rx, &message) == CHANNEL_EMPTY;
+                channel_sender_drop(ends.tx);
+                int closed = channel_try_recv(ends.rx, &message) == CHANNEL_CLOSED;
+                channel_receiver_drop(ends.rx);
+                printf("%d %d\\n", empty, closed);
+                return 0;
+            }
+            """, ["channel.c", "executor.c", "waker.c"], "there is no channel_try_recv(rx, &message) yet",
+            common=("errors", "alloc", "clock", "args", "trace"))
+        assert run([exe]).stdout.split() == ["1", "1"], "channel_try_recv must say CHANNEL_EMPTY, then CHANNEL_CLOSED"
+    solved(CHANNELS, 3, check)
