@@ -291,28 +291,28 @@ def test_ch02_epoll_ex5(delayserver):
 SWAP = "ch03-fibers/a-stack-swap"
 
 
-@pytest.mark.sanitizer
-def test_ch03_fibers_a_stack_swap_ex1():
-    """Without come_home on the new stack, hello's ret jumps to address 0."""
-    bug = "BUG_NO_LANDING_PAD"
+def stack_swap_crash(bug):
+    """Build stack-swap with `bug`; its plain build must die of SIGSEGV. Returns what its ASan build says."""
     build(SWAP, bug)
     build(SWAP, bug, "address")
     assert run([program(SWAP, "stack-swap", bug)], check=False).returncode == -11
-    caught = run([program(SWAP, "stack-swap", bug, "address")], sanitizer=True, check=False)
-    assert "SEGV on unknown address 0x000000000000 (pc 0x000000000000" in caught.stderr, caught.stderr
+    return run([program(SWAP, "stack-swap", bug, "address")], sanitizer=True, check=False).stderr
+
+
+@pytest.mark.sanitizer
+def test_ch03_fibers_a_stack_swap_ex1():
+    """Without come_home on the new stack, hello's ret jumps to address 0."""
+    said = stack_swap_crash("BUG_NO_LANDING_PAD")
+    assert "SEGV on unknown address 0x000000000000 (pc 0x000000000000" in said, said
 
 
 @pytest.mark.sanitizer
 def test_ch03_fibers_a_stack_swap_ex2():
     """A stack pointer 8 bytes off makes printf fault on x86-64; qemu-aarch64 does not notice."""
     bug = "BUG_MISALIGNED"
-    build(SWAP, bug)
-    build(SWAP, bug, "address")
-    assert run([program(SWAP, "stack-swap", bug)], check=False).returncode == -11
-    caught = run([program(SWAP, "stack-swap", bug, "address")], sanitizer=True, check=False)
-    assert "ERROR: AddressSanitizer: SEGV" in caught.stderr, caught.stderr
-    assert "#0" in caught.stderr and "printf" in caught.stderr.split("#0", 1)[1].split("\n", 1)[0], \
-        caught.stderr
+    said = stack_swap_crash(bug)
+    assert "ERROR: AddressSanitizer: SEGV" in said, said
+    assert "#0" in said and "printf" in said.split("#0", 1)[1].split("\n", 1)[0], said
     run(["make", "-s", "-C", path(SWAP), f"DEFINE={bug}", "aarch64"], timeout=600)
     emulated = run(["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu", program(SWAP, "stack-swap", bug) + "-aarch64"])
     assert "hello: 1.500000" in emulated.stdout
