@@ -77,6 +77,19 @@ def patched_step(tmp_path, step, file, changes):
     return copy
 
 
+def hangs(command, seconds):
+    """True if `command` is still running after `seconds` (then killed), False
+    if it ended; give several times what the reference takes."""
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        proc.wait(timeout=seconds)
+        return False
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return True
+
+
 def compile_probe(tmp_path, step, source, sources, missing, common=("errors", "alloc", "clock", "args")):
     """Compile a small C program against a step's own sources (the student's
     versions); if it does not build, an AssertionError: `missing`, then the
@@ -791,6 +804,13 @@ def test_ch05_runtime_i_scopes_ex2():
 # ===== ch05-runtime/g-channels =====
 
 CHANNELS = "ch05-runtime/g-channels"
+
+
+def test_ch05_runtime_g_channels_ex1():
+    """A receiver that lets go of the lock before it stores its waker misses the send: the ping-pong hangs."""
+    bug = "BUG_UNLOCK_BEFORE_WAIT"
+    build(CHANNELS, bug)
+    assert hangs([program(CHANNELS, "channel-check", bug)], 2), "channel-check ended: no wake-up was lost"
 
 
 def test_ch05_runtime_g_channels_ex3(tmp_path):
