@@ -834,3 +834,16 @@ def test_ch05_runtime_g_channels_ex3(tmp_path):
             common=("errors", "alloc", "clock", "args", "trace"))
         assert run([exe]).stdout.split() == ["1", "1"], "channel_try_recv must say CHANNEL_EMPTY, then CHANNEL_CLOSED"
     solved(CHANNELS, 3, check)
+
+
+# ===== ch05-runtime/h-udp =====
+
+UDP = "ch05-runtime/h-udp"
+
+
+def test_ch05_runtime_h_udp_ex5():
+    """A burst larger than the receive buffer loses datagrams, and the client waits for their echoes forever."""
+    bug = "BUG_NO_BURST_CHECK"
+    build(UDP, bug)
+    assert hangs([program(UDP, "udp", bug), "--burst", "64", "--size", "65000"], 2), \
+        "the oversized burst came back whole: nothing was dropped"
