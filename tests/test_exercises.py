@@ -847,3 +847,17 @@ def test_ch05_runtime_h_udp_ex5():
     build(UDP, bug)
     assert hangs([program(UDP, "udp", bug), "--burst", "64", "--size", "65000"], 2), \
         "the oversized burst came back whole: nothing was dropped"
+
+
+# ===== ch05-runtime/j-blocking =====
+
+BLOCKING = "ch05-runtime/j-blocking"
+
+
+def test_ch05_runtime_j_blocking_ex3():
+    """An abort that queues no idle task is never seen: join-check waits (ten seconds, then FAILED)."""
+    bug = "BUG_LOSE_ABORT"
+    build(BLOCKING, bug)
+    # The reference passes in a fraction of a second; its own give-up comes
+    # after ten, too long to wait for here.
+    assert hangs([program(BLOCKING, "join-check", bug)], 3), "join-check ended: the abort was not lost"
