@@ -69,8 +69,13 @@ static struct slot *lookup(uint64_t token)
     if (index >= reactor.capacity)
         return NULL;
     struct slot *s = &reactor.slots[index];
+#ifdef BUG_NO_GENERATION /* exercise 1 of c-reactor-thread/README.md */
+    if (!s->in_use)
+        return NULL;
+#else
     if (!s->in_use || s->generation != (uint32_t) (token >> 32))
         return NULL;
+#endif
     return s;
 }
 
@@ -130,6 +135,13 @@ static bool take_expired(uint64_t now, struct waker *out)
  * drops the last reference to a task never runs under the lock. */
 static void wake_token(uint64_t token)
 {
+#ifdef BUG_WAKE_UNDER_LOCK /* exercise 2 of c-reactor-thread/README.md */
+    pthread_mutex_lock(&reactor.lock);
+    struct slot *s = lookup(token);
+    if (s != NULL)
+        waker_wake_by_ref(&s->waker);
+    pthread_mutex_unlock(&reactor.lock);
+#else
     struct waker waker = {NULL, NULL};
     pthread_mutex_lock(&reactor.lock);
     struct slot *s = lookup(token);
@@ -138,6 +150,7 @@ static void wake_token(uint64_t token)
     pthread_mutex_unlock(&reactor.lock);
     if (waker.vtable != NULL) /* NULL: deregistered while in flight */
         waker_wake(&waker);
+#endif
 }
 
 /* Sleep until an event or the earliest deadline, wake the tasks concerned,
