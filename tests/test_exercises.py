@@ -869,3 +869,30 @@ def test_ch05_runtime_j_blocking_ex3():
     # The reference passes in a fraction of a second; its own give-up comes
     # after ten, too long to wait for here.
     assert hangs([program(BLOCKING, "join-check", bug)], 3), "join-check ended: the abort was not lost"
+
+
+# ===== ch06-io-uring/b-proactor =====
+
+PROACTOR = "ch06-io-uring/b-proactor"
+
+
+def test_ch06_io_uring_b_proactor_ex1(delayserver):
+    """connect, send and recv linked and started at once: the first io_uring_enter submits 17 SQEs."""
+    def check(define):
+        require_io_uring(program(PROACTOR, "proactor"))
+        result = run(["strace", "-f", "-e", "trace=io_uring_enter", program(PROACTOR, "proactor", define)])
+        first = re.search(r"io_uring_enter\(\d+, (\d+),", result.stderr)
+        assert first and first.group(1) == "17", \
+            f"the first io_uring_enter submits {first and first.group(1)} SQEs, not 17: no chains yet"
+        assert result.stdout.count("200 OK") == 5, result.stdout
+    solved(PROACTOR, 1, check)
+
+
+def test_ch06_io_uring_b_proactor_ex2(delayserver):
+    """A request dropped while its operation is in flight stops on http_drop's assertion."""
+    def check(define):
+        require_io_uring(program(PROACTOR, "proactor"))
+        result = run([program(PROACTOR, "proactor", define)], check=False)
+        assert result.returncode == -6 and "dropped with an operation in flight" in result.stderr, \
+            "./proactor drops no request in flight yet (no assertion in http_drop)"
+    solved(PROACTOR, 2, check)
