@@ -862,6 +862,15 @@ def test_ch05_runtime_h_udp_ex5():
 BLOCKING = "ch05-runtime/j-blocking"
 
 
+def test_ch05_runtime_j_blocking_ex2():
+    """A pool of one thread: the third blocking call queues behind one, and join-check's pool check still holds."""
+    bug = "BUG_ONE_BLOCKING_THREAD"
+    build(BLOCKING, bug)
+    out = run([program(BLOCKING, "blocking", bug)]).stdout
+    assert "abort a blocking call queued behind 1 running ones" in out, out
+    run([program(BLOCKING, "join-check", bug)])
+
+
 def test_ch05_runtime_j_blocking_ex3():
     """An abort that queues no idle task is never seen: join-check waits (ten seconds, then FAILED)."""
     bug = "BUG_LOSE_ABORT"
