@@ -800,6 +800,18 @@ def test_ch06_io_uring_c_cancel_ex4(delayserver):
 SCOPES = "ch05-runtime/i-scopes"
 
 
+def test_ch05_runtime_i_scopes_ex3():
+    """Polling every running child, not only the woken ones: the same output, more polls."""
+    build(SCOPES)
+    build(SCOPES, "BUG_POLL_EVERY_CHILD")
+    runs = [run([program(SCOPES, "scopes", define)], env={"ASYNC_TRACE": "-"})
+            for define in (None, "BUG_POLL_EVERY_CHILD")]
+    timings = re.compile(r"\d+ ms")
+    assert timings.sub("", runs[0].stdout) == timings.sub("", runs[1].stdout), runs[1].stdout
+    polls = [sum(line.split()[3:4] == ["poll"] for line in r.stderr.splitlines()) for r in runs]
+    assert polls[1] > polls[0] > 0, polls
+
+
 def test_ch05_runtime_i_scopes_ex2():
     """A cancelled child that is never dropped leaves its nodes linked: rt_block_on's assertion stops it."""
     bug = "BUG_CANCEL_NO_DROP"
