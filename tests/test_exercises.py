@@ -737,6 +737,20 @@ def test_ch06_io_uring_a_rings_ex2(delayserver):
     solved(RINGS, 2, check)
 
 
+def test_ch06_io_uring_a_rings_ex4(delayserver):
+    """After the first call the SQ head and tail are 16, and the CQ tail minus head is what was ready."""
+    def check(define):
+        require_io_uring(program(RINGS, "rings"))
+        lines = run([program(RINGS, "rings", define)]).stdout.splitlines()
+        first = next(i for i, line in enumerate(lines) if line.startswith("ENTER: submitted"))
+        ready = int(lines[first].rsplit(" ", 1)[1])
+        numbers = [int(n) for n in re.findall(r"\d+", lines[first + 1])]
+        assert len(numbers) >= 4, "no line of four indexes after the ENTER line yet"
+        sq_head, sq_tail, cq_head, cq_tail = numbers[-4:]
+        assert sq_head == sq_tail == 16 and cq_tail - cq_head == ready, lines[first:first + 2]
+    solved(RINGS, 4, check, solution=True)
+
+
 def test_ch06_io_uring_a_rings_ex3():
     """A relaxed load of the completion tail loses its acquire: one ldar fewer on arm64."""
     def ldar(*flags):
