@@ -135,19 +135,17 @@ static bool take_expired(uint64_t now, struct waker *out)
  * drops the last reference to a task never runs under the lock. */
 static void wake_token(uint64_t token)
 {
-#ifdef BUG_WAKE_UNDER_LOCK /* exercise 2 of c-reactor-thread/README.md */
-    pthread_mutex_lock(&reactor.lock);
-    struct slot *s = lookup(token);
-    if (s != NULL)
-        waker_wake_by_ref(&s->waker);
-    pthread_mutex_unlock(&reactor.lock);
-#else
     struct waker waker = {NULL, NULL};
     pthread_mutex_lock(&reactor.lock);
     struct slot *s = lookup(token);
     if (s != NULL)
         waker = waker_clone(&s->waker);
+#ifdef BUG_WAKE_UNDER_LOCK /* exercise 2 of c-reactor-thread/README.md */
+    if (waker.vtable != NULL)
+        waker_wake(&waker);
+#endif
     pthread_mutex_unlock(&reactor.lock);
+#ifndef BUG_WAKE_UNDER_LOCK
     if (waker.vtable != NULL) /* NULL: deregistered while in flight */
         waker_wake(&waker);
 #endif
