@@ -11,6 +11,9 @@
 
 #include "../common/alloc.h"
 #include "../common/errors.h"
+#ifdef BUG_WAKE_OUTSIDE_LOCK
+#include "../common/clock.h"
+#endif
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -26,7 +29,11 @@
 /* Where one block_on call sleeps. Its address is the data pointer of every
  * waker that block_on hands out. */
 struct parker {
-    atomic_long refs;     /* block_on's reference plus one per live waker clone */
+#ifdef BUG_PLAIN_REFCOUNT
+    long refs; /* exercise 5: a plain counter, ++ and -- on several threads */
+#else
+    atomic_long refs; /* block_on's reference plus one per live waker clone */
+#endif
     bool notified;        /* a wake-up came that park has not consumed yet; under lock */
     pthread_mutex_t lock; /* guards notified */
     pthread_cond_t cond;  /* signalled whenever notified becomes true */
@@ -81,7 +88,11 @@ static void parker_free(struct parker *parker)
  * parker again. */
 static long parker_release(struct parker *parker)
 {
+#ifdef BUG_PLAIN_REFCOUNT
+    long before = parker->refs--;
+#else
     long before = atomic_fetch_sub_explicit(&parker->refs, 1, memory_order_acq_rel);
+#endif
     if (before == 1)
         parker_free(parker);
     return before;
@@ -92,10 +103,24 @@ static long parker_release(struct parker *parker)
  * signal sent before it starts waiting: a lost wake-up. */
 static void parker_unpark(struct parker *parker)
 {
+#if defined(BUG_FLAG_OUTSIDE_LOCK)
+    /* Exercise 4, first half: the flag set before the lock, the signal still
+     * under it. A data race, but no lost wake-up: park, holding the lock from
+     * its test of the flag until it waits, gets the signal. */
+    parker->notified = true;
+    pthread_mutex_lock(&parker->lock);
+    pthread_cond_signal(&parker->cond);
+    pthread_mutex_unlock(&parker->lock);
+#elif defined(BUG_WAKE_OUTSIDE_LOCK)
+    /* Exercise 4, second half: flag and signal both without the lock. */
+    parker->notified = true;
+    pthread_cond_signal(&parker->cond);
+#else
     pthread_mutex_lock(&parker->lock);
     parker->notified = true;
     pthread_cond_signal(&parker->cond);
     pthread_mutex_unlock(&parker->lock);
+#endif
 }
 
 /* Sleep until notified, then consume the notification. A wake-up that came
@@ -113,6 +138,9 @@ static bool parker_park(struct parker *parker)
     pthread_mutex_lock(&parker->lock);
     while (!parker->notified) { /* not yet, or a spurious wake-up: (go back to) sleep */
         slept = true;
+#ifdef BUG_WAKE_OUTSIDE_LOCK
+        sleep_blocking_ms(1); /* widens the window between test and wait: the wake lands in it */
+#endif
         pthread_cond_wait(&parker->cond, &parker->lock);
     }
     parker->notified = false;
@@ -133,6 +161,8 @@ static struct waker parker_waker_clone(void *data)
      * goes down for a reference that never went up: the parker is freed while
      * block_on (or another waker) still uses it. */
     long before = atomic_load(&parker->refs), after = before;
+#elif defined(BUG_PLAIN_REFCOUNT)
+    long before = parker->refs++, after = before + 1;
 #else
     /* One more reference. The caller holds one already, so the parker cannot
      * be freed meanwhile, and nothing else needs ordering: relaxed is enough. */

@@ -212,6 +212,13 @@ static void ensure_fd_limit(unsigned requests)
 
 /* ===== Reading responses ===== */
 
+/* Exercise 1 (README.md) switches edge-triggered mode off. */
+#ifdef BUG_LEVEL_TRIGGERED
+#define EDGE_TRIGGERED 0
+#else
+#define EDGE_TRIGGERED EPOLLET
+#endif
+
 enum drain_result { DRAIN_AGAIN, DRAIN_CLOSED };
 
 /* Read everything the socket holds right now. Edge-triggered mode reports a
@@ -232,6 +239,9 @@ static enum drain_result drain(struct stream *s, unsigned index)
         ssize_t n = read(s->fd, s->response + s->length, s->capacity - s->length);
         if (n > 0) {
             s->length += (size_t) n;
+#ifdef BUG_SINGLE_READ
+            return DRAIN_AGAIN; /* exercise 4: one read per event */
+#endif
             continue; /* there may be more behind it */
         }
         if (n == 0) /* the server closed the connection? */
@@ -290,10 +300,12 @@ static int handle_event(const struct epoll_event *event, struct stream *streams,
      * server's close can arrive while we are still reading, and its wake-up
      * is then already queued. Counting that event would end the loop before
      * every response is in. */
+#ifndef BUG_NO_DONE_FLAG /* exercise 3 */
     if (s->done) {
         printf("IGNORED: token=%u finished already\n", index);
         return 0;
     }
+#endif
     if (drain(s, index) == DRAIN_AGAIN)
         return 0; /* part of an answer, or none yet: wait for the next event */
 
@@ -302,7 +314,7 @@ static int handle_event(const struct epoll_event *event, struct stream *streams,
     if (options->rearm) {
         /* Re-registering re-checks readiness; the socket is still "readable"
          * (read would return 0 again), so the kernel queues a new event. */
-        int err = poll_reregister(registry, s->fd, token, EPOLLIN | EPOLLRDHUP | EPOLLET);
+        int err = poll_reregister(registry, s->fd, token, EPOLLIN | EPOLLRDHUP | EDGE_TRIGGERED);
         if (err < 0)
             die("epoll_ctl(EPOLL_CTL_MOD): %s", strerror(-err));
     }
@@ -368,7 +380,8 @@ int main(int argc, char **argv)
         set_nonblocking(streams[i].fd);
         /* Token i brings events for this socket back to streams[i].
          * EPOLLRDHUP makes the server's close show up in the event mask. */
-        err = poll_register(registry, streams[i].fd, (uint64_t) i, EPOLLIN | EPOLLRDHUP | EPOLLET);
+        err = poll_register(registry, streams[i].fd, (uint64_t) i,
+                            EPOLLIN | EPOLLRDHUP | EDGE_TRIGGERED);
         if (err < 0)
             die("epoll_ctl(EPOLL_CTL_ADD): %s", strerror(-err));
         printf("SENT: GET /%ld/request-%u token=%u\n", delay, i, i);
@@ -385,7 +398,16 @@ int main(int argc, char **argv)
      *   lesson_missing("event-loop"); */
     unsigned finished = 0, oldest = 0;
     while (finished < n) {
+#ifdef EXERCISE_2 /* README.md: say TIMEOUT after every 500 ms without news */
+        int wait = wait_ms(streams, &oldest, timeout_ms);
+        int count = poll_wait(&poll, &events, wait < 500 ? wait : 500);
+        if (count == 0 && wait_ms(streams, &oldest, timeout_ms) > 0) {
+            printf("TIMEOUT\n");
+            continue;
+        }
+#else
         int count = poll_wait(&poll, &events, wait_ms(streams, &oldest, timeout_ms));
+#endif
         /* Interrupted? That happens even without signal handlers: press
          * Ctrl-Z and then fg, and epoll_wait returns EINTR. Nothing is lost;
          * wait again for the time that is left. */

@@ -32,6 +32,9 @@ static void hello(void)
         puts("hello: I woke up on a new stack");
     else
         puts("hello: I am still on the old stack?!");
+#ifdef BUG_MISALIGNED
+    printf("hello: %f\n", 1.5); /* exercise 2: vector registers saved on the stack */
+#endif
 }
 
 int main(int argc, char **argv)
@@ -61,8 +64,17 @@ int main(int argc, char **argv)
      * x86-64's `ret` pops them off the stack; on aarch64 stack_swap loads
      * them into registers (swap_aarch64.S). */
     uint64_t *top = (uint64_t *) stack_top;
+#if defined(BUG_NO_LANDING_PAD) /* exercise 1 */
+    top[-1] = 0;
+    top[-2] = (uint64_t) (uintptr_t) hello;
+#elif defined(BUG_MISALIGNED) /* exercise 2: 8 bytes lower */
+    top[-2] = (uint64_t) (uintptr_t) come_home;
+    top[-3] = (uint64_t) (uintptr_t) hello;
+    top -= 1;
+#else
     top[-1] = (uint64_t) (uintptr_t) come_home;
     top[-2] = (uint64_t) (uintptr_t) hello;
+#endif
 
     puts("main: switching to a new stack");
     stack_swap(&top[-2]);

@@ -14,7 +14,13 @@
 enum { STACK_SIZE = 64 * 1024 };
 
 /* How many bytes below the top show_stack() prints: four 8-byte words. */
+#ifdef EXERCISE_1 /* README.md: a wider window, shown from hello too */
+enum { SHOWN_BYTES = 128 };
+static const uint64_t *planted_sp;
+static void show_stack(const uint64_t *new_sp);
+#else
 enum { SHOWN_BYTES = 32 };
+#endif
 
 /* What show_stack() says about the two planted words: each CPU takes them
  * its own way (swap_<cpu>.S). */
@@ -44,6 +50,9 @@ static void hello(void)
         puts("hello: I woke up on a new stack");
     else
         puts("hello: I am still on the old stack?!");
+#ifdef EXERCISE_1
+    show_stack(planted_sp);
+#endif
 }
 
 /* Print the top SHOWN_BYTES of the stack, lowest address first, one 8-byte
@@ -107,6 +116,9 @@ int main(int argc, char **argv)
     printf("main: the new stack is %d bytes, from %p up to %p\n", STACK_SIZE, (void *) stack,
            (void *) stack_top);
     show_stack(&top[-2]);
+#ifdef EXERCISE_1
+    planted_sp = &top[-2];
+#endif
 
     puts("main: switching to a new stack");
     stack_swap(&top[-2]);

@@ -20,6 +20,11 @@ static void count(void *data)
     printf("THREAD %d STARTING\n", id);
     for (int i = 0; i < *limit; i++) {
         printf("thread: %d counter: %d\n", id, i);
+#ifdef EXERCISE_1 /* README.md: a fiber spawned from inside a fiber */
+        static const int three = 3;
+        if (id == 1 && i == 5 && fiber_spawn(count, (void *) &three) < 0)
+            die("cannot spawn a fiber");
+#endif
         fiber_yield();
     }
     printf("THREAD %d FINISHED\n", id);
@@ -56,6 +61,35 @@ static void spawn_or_die(fiber_fn fn, void *data)
         die("cannot spawn a fiber: %s", strerror(-id));
 }
 
+#if defined(EXERCISE_2) || defined(BUG_COUNTERS_IN_HELPER)
+/* Exercise 2: a closure-like argument, and a total both fibers add to. */
+struct counter {
+    const char *name;
+    int limit;
+    int *total;
+};
+
+static void count_into(void *data)
+{
+    struct counter *counter = data;
+    for (int i = 0; i < counter->limit; i++) {
+        printf("%s: %d\n", counter->name, i);
+        *counter->total += i;
+        fiber_yield();
+    }
+}
+
+#ifdef BUG_COUNTERS_IN_HELPER
+/* The counters die with this frame, before the fibers ever run. */
+static __attribute__((noinline)) void spawn_counters(int *total)
+{
+    struct counter counters[] = {{"first", 10, total}, {"second", 15, total}};
+    spawn_or_die(count_into, &counters[0]);
+    spawn_or_die(count_into, &counters[1]);
+}
+#endif
+#endif
+
 int main(int argc, char **argv)
 {
     static const int limits[] = {10, 15};
@@ -78,6 +112,19 @@ int main(int argc, char **argv)
      * overflow report on stderr come out in the order they happened. */
     setvbuf(stdout, NULL, _IOLBF, 0);
 
+#if defined(EXERCISE_2) || defined(BUG_COUNTERS_IN_HELPER)
+    int total = 0;
+#ifdef BUG_COUNTERS_IN_HELPER
+    spawn_counters(&total);
+#else
+    struct counter counters[] = {{"first", 10, &total}, {"second", 15, &total}};
+    spawn_or_die(count_into, &counters[0]);
+    spawn_or_die(count_into, &counters[1]);
+#endif
+    fiber_run();
+    printf("total: %d\n", total);
+    return 0;
+#endif
     if (overflow_demo) {
         spawn_or_die(overflow, NULL);
     } else {

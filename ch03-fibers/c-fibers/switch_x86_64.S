@@ -62,8 +62,12 @@ fiber_switch:
 
         /* ---- 3. Load the fiber we are entering, from *load (%rsi). ---- */
         movq    CTX_RBX(%rsi), %rbx
+#ifndef BUG_NO_RBP /* exercise 3 (README.md) */
         movq    CTX_RBP(%rsi), %rbp
+#endif
+#ifndef BUG_NO_R12 /* exercise 3 */
         movq    CTX_R12(%rsi), %r12
+#endif
         movq    CTX_R13(%rsi), %r13
         movq    CTX_R14(%rsi), %r14
         movq    CTX_R15(%rsi), %r15

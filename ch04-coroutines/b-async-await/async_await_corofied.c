@@ -15,12 +15,16 @@
 #include "future.h"
 #include "http.h"
 
+#ifdef BUG_BUSY_POLL
+#define POLL_EVERY_MS 0 /* exercise 2: look again at once, all the time */
+#else
 #define POLL_EVERY_MS 1 /* no waker yet: main looks again after this long */
+#endif
 
 /* One request: fetch `path` and print the response. A coroutine awaits
  * another future the same way whether that future is a leaf (http_get) or
  * a coroutine itself. */
-// ===== coroutine fetch (async_await.c:21), as you wrote it =====
+// ===== coroutine fetch (async_await.c:25), as you wrote it =====
 //
 //     static coroutine void fetch(const char *path)
 //     {
@@ -41,8 +45,8 @@ struct fetch_frame {
     struct future base;     /* first: a frame is a future */
     int state;              /* 0: not started, 1: at the wait point, -1: finished */
     const char *path;       /* parameter */
-    uint64_t start;         /* local, line 23 */
-    char *text;             /* local, line 24 */
+    uint64_t start;         /* local, line 27 */
+    char *text;             /* local, line 28 */
     struct future *awaited; /* the future being waited for, or NULL */
 };
 
@@ -105,7 +109,7 @@ static struct future *fetch(const char *path)
 
 /* Five requests, one after another: each starts only once the previous one
  * has been answered, so the delays add up to 0 + 1 + 2 + 3 + 4 = 10 seconds. */
-// ===== coroutine async_main (async_await.c:31), as you wrote it =====
+// ===== coroutine async_main (async_await.c:35), as you wrote it =====
 //
 //     static coroutine void async_main(void)
 //     {

@@ -291,8 +291,10 @@ static void stop_running(struct task *t)
     uint64_t prev = atomic_fetch_and_explicit(&t->state, ~RUNNING, memory_order_acq_rel);
     check_state(prev);
     assert((prev & (RUNNING | COMPLETE)) == RUNNING);
+#ifndef BUG_LOSE_WAKE /* exercise 1 (README.md) */
     if (prev & SCHEDULED)
         push_ready(t);
+#endif
 }
 
 /* RUNNING -> COMPLETE after POLL_READY (a CAS loop: SCHEDULED may or may
@@ -421,8 +423,10 @@ static void join_drop(struct future *self)
         if (!(cur & COMPLETE))
             next &= ~JOIN_WAKER;
     } while (!CAS(&t->state, &cur, next));
+#ifndef BUG_KEEP_JOIN_WAKER /* exercise 2 (README.md) */
     if ((cur & (COMPLETE | JOIN_WAKER)) == JOIN_WAKER)
         waker_drop(&t->join_waker); /* taken back before the task could wake it */
+#endif
     task_unref(t);
     free(h);
 }

@@ -69,8 +69,13 @@ static struct slot *lookup(uint64_t token)
     if (index >= reactor.capacity)
         return NULL;
     struct slot *s = &reactor.slots[index];
+#ifdef BUG_NO_GENERATION /* exercise 1 of c-reactor-thread/README.md */
+    if (!s->in_use)
+        return NULL;
+#else
     if (!s->in_use || s->generation != (uint32_t) (token >> 32))
         return NULL;
+#endif
     return s;
 }
 
@@ -141,9 +146,15 @@ static void wake_token(uint64_t token)
     struct slot *s = lookup(token);
     if (s != NULL)
         waker = waker_clone(&s->waker);
+#ifdef BUG_WAKE_UNDER_LOCK /* exercise 2 of c-reactor-thread/README.md */
+    if (waker.vtable != NULL)
+        waker_wake(&waker);
+#endif
     pthread_mutex_unlock(&reactor.lock);
+#ifndef BUG_WAKE_UNDER_LOCK
     if (waker.vtable != NULL) /* NULL: deregistered while in flight */
         waker_wake(&waker);
+#endif
     /* END LESSON wake-dispatch */
 }
 

@@ -5,6 +5,9 @@
 
 #include <assert.h>
 #include <pthread.h>
+#ifdef BUG_UNLOCK_BEFORE_WAIT
+#include <sched.h>
+#endif
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -411,6 +414,11 @@ static enum poll_status recv_poll(struct future *self, const struct waker *waker
     } else if (c->senders == 0) { /* empty, and nobody left to fill it */
         status = CHANNEL_CLOSED;
     } else {
+#ifdef BUG_UNLOCK_BEFORE_WAIT /* exercise 1 (README.md) */
+        pthread_mutex_unlock(&c->lock);
+        sched_yield();
+        pthread_mutex_lock(&c->lock);
+#endif
         old = store_waker(&c->receiver_waker, waker);
         c->stats.recv_waits++;
         pthread_mutex_unlock(&c->lock);

@@ -63,7 +63,9 @@ static void cancel(struct scope *s, struct scope_child *slot)
 {
     slot->state = CHILD_CANCELLED;
     s->running--;
+#ifndef BUG_CANCEL_NO_DROP            /* exercise 2 (README.md) */
     slot->future->drop(slot->future); /* unlinks every node inside the child */
+#endif
 }
 
 /* The scope is over: say how it went. After this no child is running. */
@@ -96,7 +98,11 @@ static enum poll_status scope_poll(struct future *self, const struct waker *wake
 
     for (size_t i = 0; i < s->count && s->winner < 0; i++) {
         struct scope_child *slot = &s->slots[i];
+#ifdef BUG_POLL_EVERY_CHILD /* exercise 3 (README.md) */
+        if (slot->state != CHILD_RUNNING)
+#else
         if (slot->state != CHILD_RUNNING || !slot->woken)
+#endif
             continue;
         slot->woken = false;
         struct waker child_waker = {.data = slot, .vtable = &child_vtable};

@@ -5,6 +5,9 @@
  * results. Run ./rings --help for the options. */
 #include "ring.h"
 
+#ifdef EXERCISE_4
+#include <stdatomic.h>
+#endif
 #include <assert.h>
 #include <errno.h>
 #include <getopt.h>
@@ -317,7 +320,11 @@ static void queue_request(struct client *c, int index)
     sqe->fd = s->fd;
     sqe->addr = (uintptr_t) &c->server.sockaddr;
     sqe->off = c->server.len; /* connect takes the address length in the offset field */
+#ifdef BUG_NO_LINK            /* exercise 1 (README.md) */
+    sqe->flags = 0;
+#else
     sqe->flags = IOSQE_IO_LINK;
+#endif
     sqe->user_data = user_data(index, OP_CONNECT);
     queue_send(c, index, IOSQE_IO_LINK);
     queue_recv(c, index);
@@ -508,6 +515,13 @@ int main(int argc, char **argv)
             die("io_uring_enter: %s", strerror(-submitted));
         printf("ENTER: submitted %d, completions ready: %u\n", submitted,
                ring_completions_ready(&c->ring));
+#ifdef EXERCISE_4 /* README.md: the four indexes */
+        printf("INDEXES: sq head %u tail %u, cq head %u tail %u\n",
+               atomic_load_explicit(c->ring.sq_head, memory_order_acquire),
+               atomic_load_explicit(c->ring.sq_tail, memory_order_relaxed),
+               atomic_load_explicit(c->ring.cq_head, memory_order_relaxed),
+               atomic_load_explicit(c->ring.cq_tail, memory_order_acquire));
+#endif
         struct io_uring_cqe cqe;
         while (ring_pop_completion(&c->ring, &cqe))
             handle_completion(c, &cqe);

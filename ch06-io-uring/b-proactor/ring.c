@@ -178,7 +178,11 @@ bool ring_pop_completion(struct ring *ring, struct io_uring_cqe *cqe)
      * threads, for one), so this matters in every mode. On x86-64 an
      * acquire load is an ordinary load that the compiler may not move; on
      * arm64 it is an instruction of its own (ldar). */
+#ifdef BUG_RELAXED_TAIL /* exercise 3 of a-rings/README.md */
+    unsigned tail = atomic_load_explicit(ring->cq_tail, memory_order_relaxed);
+#else
     unsigned tail = atomic_load_explicit(ring->cq_tail, memory_order_acquire);
+#endif
     if (ring->cq_seen == tail)
         return false;
     *cqe = ring->cqes[ring->cq_seen & ring->cq_mask];
