@@ -918,6 +918,20 @@ static void generated_names(struct unit *u, struct table *names)
     }
 }
 
+/* Is a generated name one only the generated code may use (NAME_poll,
+ * NAME_drop, NAME_release), unlike NAME_init, struct NAME_frame and
+ * NAME_FRAME_SIZE, which are there for the file to use? */
+static bool generated_only(const char *name, int len)
+{
+    const char *suffixes[] = {"_poll", "_drop", "_release"};
+    for (size_t k = 0; k < sizeof suffixes / sizeof suffixes[0]; k++) {
+        int n = (int) strlen(suffixes[k]);
+        if (len > n && memcmp(name + len - n, suffixes[k], (size_t) n) == 0)
+            return true;
+    }
+    return false;
+}
+
 /* Does token i declare its name: `int x`, `*x`, `struct x {`? */
 static bool declares(const struct unit *u, int i)
 {
@@ -957,6 +971,22 @@ static void check_names(struct unit *u)
                  "the name '%.*s' is used by the code corofy generates; a file-scope "
                  "declaration of it would be shadowed there (rename it)",
                  len, name);
+    }
+    /* Anywhere, even undeclared (C would take it for an implicitly declared
+       function), a name of a function only the generated code calls would
+       reach the generated one. */
+    for (int i = 0; i < eof; i++) {
+        if (u->toks[i].kind != TOK_IDENT || is_tag_or_member(u, i))
+            continue;
+        const char *name = tok_text(u, i, &len);
+        int owner = table_get(&generated, name, len);
+        if (owner >= 0 && generated_only(name, len)) {
+            const char *co_name = tok_text(u, u->by_index[owner]->name, &co_len);
+            fail(u, i,
+                 "'%.*s' is a function corofy generates for coroutine '%.*s', for the "
+                 "generated code alone; rename this one",
+                 len, name, co_len, co_name);
+        }
     }
 }
 
