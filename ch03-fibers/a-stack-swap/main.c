@@ -5,6 +5,7 @@
  * and back (swap.S).
  */
 #include "../../common/alloc.h"
+#include "../../common/errors.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -61,8 +62,15 @@ int main(int argc, char **argv)
      * x86-64's `ret` pops them off the stack; on aarch64 stack_swap loads
      * them into registers (swap_aarch64.S). */
     uint64_t *top = (uint64_t *) stack_top;
+    /* LESSON plant: Plant come_home and hello as the two lowest words below top.
+     * hint: top[-1] is the higher word (hello's return address), top[-2] the
+     *   lower (where stack_swap jumps first); cast each function through uintptr_t.
+     * stub:
+     *   (void) hello;
+     *   lesson_missing("plant"); */
     top[-1] = (uint64_t) (uintptr_t) come_home;
     top[-2] = (uint64_t) (uintptr_t) hello;
+    /* END LESSON plant */
 
     puts("main: switching to a new stack");
     stack_swap(&top[-2]);
