@@ -58,6 +58,13 @@ GRADES = {
         ("a silent server is given up on", 1,
          [CH04 + "test_a_server_that_stops_answering_is_given_up[a-coroutine-silent]"]),
     ],
+    "ch04-coroutines/b-async-await": [
+        ("the requests run one after another", 2, [CH04 + "test_b_requests_run_one_after_another"]),
+    ],
+    "ch04-coroutines/c-async-await": [
+        ("every request starts first, each finishes in delay order", 2,
+         [CH04 + "test_c_all_requests_start_first_and_finish_in_delay_order"]),
+    ],
     "ch05-runtime/a-runtime": [
         ("both responses, in order", 2, [CH05 + "test_a_prints_both_responses_in_order"]),
     ],
@@ -69,6 +76,9 @@ GRADES = {
         ("one executor runs every task", 2, [CH05 + "test_one_executor_runs_every_task[c]"]),
         ("requests run concurrently", 2, [CH05 + "test_requests_run_concurrently[c]"]),
         ("a waker outliving its task is harmless", 1, [CH05 + "test_waker_after_finish[c]"]),
+    ],
+    "ch05-runtime/d-multi-thread": [
+        ("every executor gets each of its responses once", 2, [CH05 + "test_d_every_response_exactly_once"]),
     ],
     "ch05-runtime/e-timers": [
         ("sleepers wake in order", 2, [TIMERS + "test_sleepers_wake_in_order_at_the_same_time"]),
