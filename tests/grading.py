@@ -65,6 +65,9 @@ GRADES = {
         ("every request starts first, each finishes in delay order", 2,
          [CH04 + "test_c_all_requests_start_first_and_finish_in_delay_order"]),
     ],
+    "ch04-coroutines/d-locals": [
+        ("the locals survive every wait", 2, [CH04 + "test_d_locals_survive_every_wait"]),
+    ],
     "ch05-runtime/a-runtime": [
         ("both responses, in order", 2, [CH05 + "test_a_prints_both_responses_in_order"]),
     ],
