@@ -143,6 +143,17 @@ def test_edition_shows_no_reference_code(edition):
     assert workshop.leaks(ROOT, str(edition)) == []
 
 
+def test_a_lesson_in_a_coroutine_source_is_written_once(edition):
+    """A lesson in corofy's input is listed again in the file corofy writes, or the edition keeps that file's answer."""
+    inputs = [r for r in REGIONS if os.path.exists(path(r.path[:-len(".c")] + "_corofied.c"))]
+    assert inputs, "no lesson in a coroutine source: this path goes untested"
+    assert [r.path for r in REGIONS if r.path.endswith("_corofied.c")] == []
+    for r in inputs:  # make wrote it again, from the stubbed source
+        with open(edition / (r.path[:-len(".c")] + "_corofied.c"), encoding="utf-8") as f:
+            assert r.stub[-1].strip() in f.read(), r.path
+    assert not os.path.exists(edition / "corofy" / "fuzz" / "corpus"), "the fuzz seeds copy the lessons"
+
+
 def test_later_copies_of_a_lesson_link_to_it(edition):
     """A student writes a lesson once; a later step that copies the file must build with it."""
     linked = [os.path.join(d, f) for d, _, fs in os.walk(edition) for f in fs

@@ -5,6 +5,7 @@
  * and back (swap.S).
  */
 #include "../../common/alloc.h"
+#include "../../common/errors.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -64,16 +65,21 @@ int main(int argc, char **argv)
      * x86-64's `ret` pops them off the stack; on aarch64 stack_swap loads
      * them into registers (swap_aarch64.S). */
     uint64_t *top = (uint64_t *) stack_top;
-#if defined(BUG_NO_LANDING_PAD) /* exercise 1 */
-    top[-1] = 0;
-    top[-2] = (uint64_t) (uintptr_t) hello;
-#elif defined(BUG_MISALIGNED) /* exercise 2: 8 bytes lower */
-    top[-2] = (uint64_t) (uintptr_t) come_home;
-    top[-3] = (uint64_t) (uintptr_t) hello;
-    top -= 1;
-#else
+    /* LESSON plant: Plant come_home and hello as the two lowest words below top.
+     * hint: top[-1] is the higher word (hello's return address), top[-2] the
+     *   lower (where stack_swap jumps first); cast each function through uintptr_t.
+     * stub:
+     *   (void) hello;
+     *   lesson_missing("plant"); */
     top[-1] = (uint64_t) (uintptr_t) come_home;
     top[-2] = (uint64_t) (uintptr_t) hello;
+    /* END LESSON plant */
+#if defined(BUG_NO_LANDING_PAD) /* exercise 1 */
+    top[-1] = 0;
+#elif defined(BUG_MISALIGNED) /* exercise 2: both words 8 bytes lower */
+    top[-3] = top[-2];
+    top[-2] = top[-1];
+    top -= 1;
 #endif
 
     puts("main: switching to a new stack");

@@ -4,6 +4,7 @@
  * addresses, so the planted return addresses are there to see.
  */
 #include "../../common/alloc.h"
+#include "../../common/errors.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -65,6 +66,15 @@ static void show_stack(const uint64_t *new_sp)
     const unsigned char *bytes = (const unsigned char *) (stack_top - SHOWN_BYTES);
 
     printf("main: the top %d bytes of the new stack, one 8-byte word a row:\n", SHOWN_BYTES);
+    /* LESSON show-stack: Print each 8-byte word: address, bytes in memory order, value, note.
+     * hint: One row per word, lowest address first: printf("  %p ", ...), then
+     *   each byte as " %02x", then "  = 0x%016llx" of the word (memcpy it out of
+     *   the bytes), then "  <- " NOTE_HELLO beside new_sp and "  <- "
+     *   NOTE_COME_HOME beside new_sp + 1; end the row with a newline.
+     * stub:
+     *   (void) bytes;
+     *   (void) new_sp;
+     *   lesson_missing("show-stack"); */
     for (int row = 0; row < SHOWN_BYTES / 8; row++, bytes += 8) {
         uint64_t word;
         memcpy(&word, bytes, sizeof word);
@@ -78,6 +88,7 @@ static void show_stack(const uint64_t *new_sp)
             printf("  <- " NOTE_COME_HOME);
         putchar('\n');
     }
+    /* END LESSON show-stack */
 }
 
 int main(int argc, char **argv)
@@ -108,8 +119,15 @@ int main(int argc, char **argv)
      * x86-64's `ret` pops them off the stack; on aarch64 stack_swap loads
      * them into registers (swap_aarch64.S). */
     uint64_t *top = (uint64_t *) stack_top;
+    /* LESSON plant: Plant come_home and hello as the two lowest words below top.
+     * hint: top[-1] is the higher word (hello's return address), top[-2] the
+     *   lower (where stack_swap jumps first); cast each function through uintptr_t.
+     * stub:
+     *   (void) hello;
+     *   lesson_missing("plant"); */
     top[-1] = (uint64_t) (uintptr_t) come_home;
     top[-2] = (uint64_t) (uintptr_t) hello;
+    /* END LESSON plant */
 
     printf("main: hello is at %p, come_home is at %p\n", (void *) (uintptr_t) hello,
            (void *) (uintptr_t) come_home);

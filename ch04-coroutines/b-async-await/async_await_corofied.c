@@ -12,26 +12,30 @@
 #include <string.h>
 
 #include "../../common/clock.h"
+#include "../../common/errors.h"
 #include "future.h"
 #include "http.h"
 
-#ifdef BUG_BUSY_POLL
-#define POLL_EVERY_MS 0 /* exercise 2: look again at once, all the time */
-#else
 #define POLL_EVERY_MS 1 /* no waker yet: main looks again after this long */
-#endif
 
 /* One request: fetch `path` and print the response. A coroutine awaits
  * another future the same way whether that future is a leaf (http_get) or
  * a coroutine itself. */
-// ===== coroutine fetch (async_await.c:25), as you wrote it =====
+// ===== coroutine fetch (async_await.c:22), as you wrote it =====
 //
 //     static coroutine void fetch(const char *path)
 //     {
+//         /* LESSON fetch: Await the response to path, print it with its time, free it.
+//          * hint: Note now_ns() first; `.wait` on http_get("%s", path) gives the text
+//          *   (NULL after a failure, which http_print and free both accept).
+//          * stub:
+//          *   (void) path;
+//          *   lesson_missing("fetch"); */
 //         uint64_t start = now_ns();
 //         char *text = http_get("%s", path).wait;
 //         http_print(text, start);
 //         free(text);
+//         /* END LESSON fetch */
 //     }
 //
 // corofy turned it into the four pieces below: struct fetch_frame (the state,
@@ -45,8 +49,8 @@ struct fetch_frame {
     struct future base;     /* first: a frame is a future */
     int state;              /* 0: not started, 1: at the wait point, -1: finished */
     const char *path;       /* parameter */
-    uint64_t start;         /* local, line 27 */
-    char *text;             /* local, line 28 */
+    uint64_t start;         /* local, line 30 */
+    char *text;             /* local, line 31 */
     struct future *awaited; /* the future being waited for, or NULL */
 };
 
@@ -58,6 +62,12 @@ static enum poll_status fetch_poll(struct future *self, void *output)
     switch (frame->state) {
     case 0:
         /* ---- your code, its locals moved into the frame ---- */
+        /* LESSON fetch: Await the response to path, print it with its time, free it.
+         * hint: Note now_ns() first; `.wait` on http_get("%s", path) gives the text
+         *   (NULL after a failure, which http_print and free both accept).
+         * stub:
+         *   (void) path;
+         *   lesson_missing("fetch"); */
         frame->start = now_ns();
         /* ---- wait point 1: char *text = http_get("%s", path).wait; ---- */
         frame->awaited = http_get("%s", frame->path);
@@ -71,6 +81,7 @@ static enum poll_status fetch_poll(struct future *self, void *output)
         /* ---- end of wait point 1 ---- */
         http_print(frame->text, frame->start);
         free(frame->text);
+        /* END LESSON fetch */
         /* ---- end of your code ---- */
         frame->state = -1;
         return POLL_READY;
@@ -109,7 +120,7 @@ static struct future *fetch(const char *path)
 
 /* Five requests, one after another: each starts only once the previous one
  * has been answered, so the delays add up to 0 + 1 + 2 + 3 + 4 = 10 seconds. */
-// ===== coroutine async_main (async_await.c:35), as you wrote it =====
+// ===== coroutine async_main (async_await.c:39), as you wrote it =====
 //
 //     static coroutine void async_main(void)
 //     {

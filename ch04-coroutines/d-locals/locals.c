@@ -67,6 +67,17 @@ static coroutine int collect(void)
     printf("buffer is at %p\n", (void *) buffer);
     while (count < MESSAGES) {
         char *response = http_get("%s", paths[count]).wait;
+        /* LESSON locals: After the wait: check cursor, append the body, count it, say where it is.
+         * hint: cursor was set before the wait: die through stale_pointer() unless
+         *   points_into(cursor, buffer, sizeof buffer). Then append " " (not before
+         *   the first body) and http_body(response), free the response, count it,
+         *   and print "after wait N: buffer = \"...\", cursor = buffer + M".
+         * stub:
+         *   (void) response;
+         *   (void) append;
+         *   (void) points_into;
+         *   (void) stale_pointer;
+         *   lesson_missing("locals"); */
         /* cursor was set before the wait; is it still inside our buffer? */
         if (!points_into(cursor, buffer, sizeof buffer))
             stale_pointer(cursor, buffer);
@@ -77,6 +88,7 @@ static coroutine int collect(void)
         count++;
         printf("after wait %d: buffer = \"%s\", cursor = buffer + %d\n", count, buffer,
                (int) (cursor - buffer));
+        /* END LESSON locals */
     }
     return (int) (cursor - buffer);
 }

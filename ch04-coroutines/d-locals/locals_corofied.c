@@ -71,6 +71,17 @@ static void __attribute__((noreturn)) stale_pointer(const char *cursor, const ch
 //         printf("buffer is at %p\n", (void *) buffer);
 //         while (count < MESSAGES) {
 //             char *response = http_get("%s", paths[count]).wait;
+//             /* LESSON locals: After the wait: check cursor, append the body, count it, say where it is.
+//              * hint: cursor was set before the wait: die through stale_pointer() unless
+//              *   points_into(cursor, buffer, sizeof buffer). Then append " " (not before
+//              *   the first body) and http_body(response), free the response, count it,
+//              *   and print "after wait N: buffer = \"...\", cursor = buffer + M".
+//              * stub:
+//              *   (void) response;
+//              *   (void) append;
+//              *   (void) points_into;
+//              *   (void) stale_pointer;
+//              *   lesson_missing("locals"); */
 //             /* cursor was set before the wait; is it still inside our buffer? */
 //             if (!points_into(cursor, buffer, sizeof buffer))
 //                 stale_pointer(cursor, buffer);
@@ -81,6 +92,7 @@ static void __attribute__((noreturn)) stale_pointer(const char *cursor, const ch
 //             count++;
 //             printf("after wait %d: buffer = \"%s\", cursor = buffer + %d\n", count, buffer,
 //                    (int) (cursor - buffer));
+//             /* END LESSON locals */
 //         }
 //         return (int) (cursor - buffer);
 //     }
@@ -125,6 +137,17 @@ static enum poll_status collect_poll(struct future *self, void *output)
             frame->awaited->drop(frame->awaited);
             frame->awaited = NULL;
             /* ---- end of wait point 1 ---- */
+            /* LESSON locals: After the wait: check cursor, append the body, count it, say where it is.
+             * hint: cursor was set before the wait: die through stale_pointer() unless
+             *   points_into(cursor, buffer, sizeof buffer). Then append " " (not before
+             *   the first body) and http_body(response), free the response, count it,
+             *   and print "after wait N: buffer = \"...\", cursor = buffer + M".
+             * stub:
+             *   (void) response;
+             *   (void) append;
+             *   (void) points_into;
+             *   (void) stale_pointer;
+             *   lesson_missing("locals"); */
             /* cursor was set before the wait; is it still inside our buffer? */
             if (!points_into(frame->cursor, frame->buffer, sizeof frame->buffer))
                 stale_pointer(frame->cursor, frame->buffer);
@@ -135,6 +158,7 @@ static enum poll_status collect_poll(struct future *self, void *output)
             frame->count++;
             printf("after wait %d: buffer = \"%s\", cursor = buffer + %d\n", frame->count, frame->buffer,
                    (int) (frame->cursor - frame->buffer));
+            /* END LESSON locals */
         }
         if (output != NULL)
             *(int *) output = (int) (frame->cursor - frame->buffer);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "../../common/clock.h"
+#include "../../common/errors.h"
 #include "../../common/trace.h"
 
 #define MAX_EVENTS 16 /* events taken from the kernel per poll_wait */
@@ -89,6 +90,14 @@ int block_on(struct future *future, void *output)
            one does not matter: the only thing to do is poll again. */
         printf("Schedule other tasks\n");
         sleeps++;
+        /* LESSON sleep: Sleep in the registry until an event or wake_by; give up on an error.
+         * hint: poll_wait(&queue, &events, timeout_ms(wake_by)) again while it
+         *   says -EINTR, between trace_park_begin("epoll_wait") and trace_park_end();
+         *   below 0, drop the future and return that error; 0 means the deadline
+         *   passed (trace_timer("deadline")).
+         * stub:
+         *   (void) timeout_ms;
+         *   lesson_missing("sleep"); */
         int n;
         trace_park_begin("epoll_wait");
         while ((n = poll_wait(&queue, &events, timeout_ms(wake_by))) == -EINTR)
@@ -100,6 +109,7 @@ int block_on(struct future *future, void *output)
         }
         if (n == 0)
             trace_timer("deadline");
+        /* END LESSON sleep */
         trace_wake(task, "main"); /* an event or the deadline: poll again */
     }
     future->drop(future);

@@ -237,6 +237,13 @@ int main(int argc, char **argv)
     printf("Program starting: %llu executors\n", executors);
 
     /* The main thread runs an executor too; the others get one each. */
+    /* LESSON threads: An executor on each of executors - 1 new threads and on this one; join them.
+     * hint: Name each worker "exec-1", "exec-2", ... and pthread_create it on
+     *   worker_main; then executor_block_on("main", async_main()) on this thread,
+     *   and pthread_join every worker you started (check_pthread each call).
+     * stub:
+     *   (void) worker_main;
+     *   lesson_missing("threads"); */
     static struct worker workers[MAX_EXECUTORS];
     int started = 0;
     for (unsigned i = 1; i < executors; i++) {
@@ -248,6 +255,7 @@ int main(int argc, char **argv)
     executor_block_on("main", async_main());
     for (int i = 0; i < started; i++)
         check_pthread(pthread_join(workers[i].thread, NULL), "pthread_join");
+    /* END LESSON threads */
 
     reactor_stop();
     return http_failed() ? 1 : 0;

@@ -303,6 +303,14 @@ static void stop_running(struct task *t)
  * JOIN_WAKER was set, the join waker is ours now: wake it. */
 static void complete(struct task *t)
 {
+    /* LESSON complete: RUNNING -> COMPLETE in one CAS loop; then wake the join waker if it was set.
+     * hint: Load t->state; in a CAS loop (check_state and assert RUNNING without
+     *   COMPLETE on each value seen) clear RUNNING and SCHEDULED and set COMPLETE.
+     *   If the value the CAS replaced had JOIN_WAKER, the waker is yours: wake a
+     *   copy of t->join_waker (the handle may still be reading the slot).
+     * stub:
+     *   (void) t;
+     *   lesson_missing("complete"); */
     uint64_t cur = atomic_load_explicit(&t->state, memory_order_acquire);
     do {
         check_state(cur);
@@ -315,6 +323,7 @@ static void complete(struct task *t)
         struct waker waker = t->join_waker;
         waker_wake(&waker);
     }
+    /* END LESSON complete */
 }
 
 /* Poll one task with a waker that points at it. The waker only borrows the

@@ -16,6 +16,7 @@
 
 #include "../../common/alloc.h"
 #include "../../common/args.h"
+#include "../../common/errors.h"
 #include "reactor.h"
 
 struct udp_socket {
@@ -138,6 +139,13 @@ static int arm(struct udp_op *op, const struct waker *waker)
     assert(!op->finished && "a udp future polled after it completed");
     assert((sock->waiting == NULL || sock->waiting == &op->base) &&
            "two futures wait on one udp socket; the reactor keeps one waker per socket");
+    /* LESSON arm: Register the socket once (both directions); later, hand the reactor this waker.
+     * hint: Already registered: reactor_set_waker(sock->token, waker) and return 0.
+     *   Not yet: reactor_register(sock->fd, EPOLLIN | EPOLLOUT, waker, &sock->token),
+     *   and on success remember sock->registered; return what it returned.
+     * stub:
+     *   (void) waker;
+     *   lesson_missing("arm"); */
     if (sock->registered) {
         reactor_set_waker(sock->token, waker);
         return 0;
@@ -146,6 +154,7 @@ static int arm(struct udp_op *op, const struct waker *waker)
     if (err == 0)
         sock->registered = true;
     return err;
+    /* END LESSON arm */
 }
 
 /* Every poll ends here with the result of its system call: -EAGAIN means

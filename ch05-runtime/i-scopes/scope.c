@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "../../common/errors.h"
 #include "../../common/trace.h"
 #include "alloc-count.h"
 
@@ -96,6 +97,17 @@ static enum poll_status scope_poll(struct future *self, const struct waker *wake
     }
     s->waker = *waker; /* borrowed: the parent outlives us */
 
+    /* LESSON scope-poll: Poll woken children; a race's first finisher wins, the rest are cancelled.
+     * hint: Poll each running, woken child (clear woken first) with a waker that
+     *   points at its slot; finish() it when ready, and in a race record it as the
+     *   winner and stop. A decided race cancel()s every child still running and
+     *   outputs the winner's index; a join is done when none is running (a race
+     *   with no children outputs -1). Either way close_scope(s, "closed") and
+     *   return POLL_READY; otherwise POLL_PENDING.
+     * stub:
+     *   (void) output;
+     *   (void) finish;
+     *   lesson_missing("scope-poll"); */
     for (size_t i = 0; i < s->count && s->winner < 0; i++) {
         struct scope_child *slot = &s->slots[i];
 #ifdef BUG_POLL_EVERY_CHILD /* exercise 3 (README.md) */
@@ -132,6 +144,7 @@ static enum poll_status scope_poll(struct future *self, const struct waker *wake
         return POLL_READY;
     }
     return POLL_PENDING;
+    /* END LESSON scope-poll */
 }
 
 /* Cancelled by whoever holds the scope: cancel every child still running.

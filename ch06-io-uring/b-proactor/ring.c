@@ -12,6 +12,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "../../common/errors.h"
+
 /* The indexes live in memory the kernel shares with us as plain 32-bit
  * words; we access them through _Atomic unsigned, which must therefore have
  * the same size and be lock-free (a lock the kernel knows nothing about
@@ -153,6 +155,15 @@ struct io_uring_sqe *ring_get_sqe(struct ring *ring)
 
 int ring_submit_and_wait(struct ring *ring, unsigned wait_for)
 {
+    /* LESSON submit: Publish the filled SQEs to the kernel, then enter it to submit (and wait).
+     * hint: A release store of sq_filled into *ring->sq_tail publishes them; submit
+     *   what is published but not yet taken (sq_filled minus an acquire load of
+     *   *ring->sq_head), and ask for IORING_ENTER_GETEVENTS only if wait_for > 0.
+     * stub:
+     *   (void) ring;
+     *   (void) wait_for;
+     *   (void) io_uring_enter;
+     *   lesson_missing("submit"); */
     /* Rule 2: the SQEs are filled; publish them with a release store, so
      * the kernel, which loads the tail with acquire, sees every byte. */
     atomic_store_explicit(ring->sq_tail, ring->sq_filled, memory_order_release);
@@ -161,6 +172,7 @@ int ring_submit_and_wait(struct ring *ring, unsigned wait_for)
     unsigned to_submit =
         ring->sq_filled - atomic_load_explicit(ring->sq_head, memory_order_acquire);
     return io_uring_enter(ring->fd, to_submit, wait_for, wait_for > 0 ? IORING_ENTER_GETEVENTS : 0);
+    /* END LESSON submit */
 }
 
 /* ===== Completions ===== */
@@ -172,6 +184,14 @@ unsigned ring_completions_ready(const struct ring *ring)
 
 bool ring_pop_completion(struct ring *ring, struct io_uring_cqe *cqe)
 {
+    /* LESSON reap: Copy out the oldest completion not yet seen, then hand its slot back.
+     * hint: Acquire-load *ring->cq_tail; nothing new if cq_seen equals it. Else copy
+     *   cqes[cq_seen & cq_mask] into *cqe, count it seen, and release-store cq_seen
+     *   into *ring->cq_head so the kernel may reuse the slot.
+     * stub:
+     *   (void) ring;
+     *   (void) cqe;
+     *   lesson_missing("reap"); */
     /* Rule 3: the kernel writes a CQE, then moves the tail with a release
      * store; our acquire load of the tail makes the CQE's bytes visible.
      * Completions are posted from other CPUs too (by the kernel's worker
@@ -192,4 +212,5 @@ bool ring_pop_completion(struct ring *ring, struct io_uring_cqe *cqe)
      * slot while we still copy it. */
     atomic_store_explicit(ring->cq_head, ring->cq_seen, memory_order_release);
     return true;
+    /* END LESSON reap */
 }
