@@ -16,12 +16,16 @@
 #include "future.h"
 #include "http.h"
 
+#ifdef BUG_BUSY_POLL
+#define POLL_EVERY_MS 0 /* exercise 2: look again at once, all the time */
+#else
 #define POLL_EVERY_MS 1 /* no waker yet: main looks again after this long */
+#endif
 
 /* One request: fetch `path` and print the response. A coroutine awaits
  * another future the same way whether that future is a leaf (http_get) or
  * a coroutine itself. */
-// ===== coroutine fetch (async_await.c:22), as you wrote it =====
+// ===== coroutine fetch (async_await.c:26), as you wrote it =====
 //
 //     static coroutine void fetch(const char *path)
 //     {
@@ -49,8 +53,8 @@ struct fetch_frame {
     struct future base;     /* first: a frame is a future */
     int state;              /* 0: not started, 1: at the wait point, -1: finished */
     const char *path;       /* parameter */
-    uint64_t start;         /* local, line 30 */
-    char *text;             /* local, line 31 */
+    uint64_t start;         /* local, line 34 */
+    char *text;             /* local, line 35 */
     struct future *awaited; /* the future being waited for, or NULL */
 };
 
@@ -120,7 +124,7 @@ static struct future *fetch(const char *path)
 
 /* Five requests, one after another: each starts only once the previous one
  * has been answered, so the delays add up to 0 + 1 + 2 + 3 + 4 = 10 seconds. */
-// ===== coroutine async_main (async_await.c:39), as you wrote it =====
+// ===== coroutine async_main (async_await.c:43), as you wrote it =====
 //
 //     static coroutine void async_main(void)
 //     {
