@@ -30,19 +30,23 @@ const char *collapsed_text(struct unit *u, int lo, int hi)
 }
 
 /* Text that goes inside a C comment must not end it, nor open another
- * (which -Wcomment reports); nor span lines. */
+ * (which -Wcomment reports); nor span lines. Character c of such text, after
+ * `last`: written as `out` (a space for a line break or a backslash), with
+ * a space before it when it would make a comment's end or start. */
+static bool comment_char(char last, char c, char *out)
+{
+    *out = c == '\n' || c == '\r' || c == '\\' ? ' ' : c;
+    return (last == '*' && *out == '/') || (last == '/' && *out == '*');
+}
+
 const char *comment_safe(struct unit *u, const char *s, size_t n)
 {
     struct buf b = {0};
+    char last = ' ';
     for (size_t k = 0; k < n; k++) {
-        if (s[k] == '*' && k + 1 < n && s[k + 1] == '/')
-            buf_puts(&b, "* ");
-        else if (s[k] == '/' && k + 1 < n && s[k + 1] == '*')
-            buf_puts(&b, "/ ");
-        else if (s[k] == '\n' || s[k] == '\r' || s[k] == '\\')
+        if (comment_char(last, s[k], &last))
             buf_puts(&b, " ");
-        else
-            buf_put(&b, s + k, 1);
+        buf_put(&b, &last, 1);
     }
     const char *result = arena_strdup(u, b.data ? b.data : "", b.len);
     buf_free(&b);
@@ -301,27 +305,26 @@ void emit_leading(struct gen *g, int tok, bool allow_blank, bool final_blank)
 
 /* ===== Wait points ===== */
 
-/* Tokens [lo, hi) on one line, as text inside a comment: at most `limit`
- * bytes, then " ...". Written straight out, to keep no copy. */
+/* Tokens [lo, hi) on one line, as text inside a comment (see comment_safe;
+ * a '*' and a '/' are kept apart also when they are two tokens): at most
+ * `limit` bytes, then " ...". Written straight out, to keep no copy. */
 static void w_tokens_in_comment(struct gen *g, int lo, int hi, int limit)
 {
     struct unit *u = g->u;
     int written = 0;
+    char last = ' ';
     for (int i = lo; i < hi && written <= limit; i++) {
         int len;
         const char *s = tok_text(u, i, &len);
         if (i > lo && tok_trivia(u, i) < u->toks[i].start) {
             w_raw(g->w, " ", 1);
             written++;
+            last = ' ';
         }
         for (int k = 0; k < len && written <= limit; k++, written++) {
-            char c = s[k];
-            bool closes = c == '*' && k + 1 < len && s[k + 1] == '/';
-            bool opens = c == '/' && k + 1 < len && s[k + 1] == '*';
-            if (closes || opens || c == '\\' || c == '\n' || c == '\r')
-                w_raw(g->w, closes ? "* " : opens ? "/ " : " ", closes || opens ? 2 : 1);
-            else
-                w_raw(g->w, &c, 1);
+            if (comment_char(last, s[k], &last))
+                w_raw(g->w, " ", 1);
+            w_raw(g->w, &last, 1);
         }
     }
     if (written > limit)
