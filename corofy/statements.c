@@ -107,6 +107,7 @@ void emit_trivia_between(struct gen *g, int a, int b, int next)
             w_raw(g->w, " ", 1);
         return;
     }
+    g->w->trivia = true;
     for (;;) {
         if (line_start) {
             int end;
@@ -135,6 +136,7 @@ void emit_trivia_between(struct gen *g, int a, int b, int next)
         k = nl + 1;
         line_start = true;
     }
+    g->w->trivia = false;
 }
 
 /* Token i is the member named in offsetof(T, member.sub[2]): not a local. */
@@ -200,6 +202,20 @@ static void emit_ident(struct gen *g, int i)
     w_raw(g->w, u->text + u->toks[i].start, (size_t) (u->toks[i].end - u->toks[i].start));
 }
 
+/* A '#' (or '%:') that is no preprocessor line's first is not C outside a
+ * macro's arguments; where corofy's output puts it first on a line, the
+ * compiler would read a preprocessor line there. */
+static void refuse_stray_hash(struct gen *g, int i)
+{
+    const char *s = g->u->text + g->u->toks[i].start;
+    int len = g->u->toks[i].end - g->u->toks[i].start;
+    if (!g->w->code && (*s == '#' || (len >= 2 && s[0] == '%' && s[1] == ':')))
+        fail(g->u, i,
+             "'%.*s' outside a preprocessor line: corofy puts it first on a line of its output, "
+             "where it would start one",
+             len, s);
+}
+
 /* Tokens [lo, hi) with the trivia between them (and before lo, with
  * `lead`); locals become frame fields. */
 void emit_tokens(struct gen *g, int lo, int hi, bool lead)
@@ -221,6 +237,7 @@ void emit_tokens(struct gen *g, int lo, int hi, bool lead)
             if (i + 1 == hi)
                 w_start(w, 0);
         } else {
+            refuse_stray_hash(g, i);
             w_raw(w, u->text + u->toks[i].start, (size_t) (u->toks[i].end - u->toks[i].start));
         }
     }
@@ -235,6 +252,7 @@ static void emit_comment(struct gen *g, int a, int b)
     const char *s = g->u->text;
     int base = visual_col(g->u, a);
     int k = a;
+    g->w->trivia = true;
     while (k < b) {
         int nl = k;
         while (nl < b && s[nl] != '\n')
@@ -252,6 +270,7 @@ static void emit_comment(struct gen *g, int a, int b)
         if (k < b && s[k] != '\n')
             w_spaces(g->w, g->w->indent + (ws > base ? ws - base : 0));
     }
+    g->w->trivia = false;
     if (b - a >= 2 && s[a + 1] == '/')
         g->w->line_comment = true;
 }
