@@ -562,15 +562,16 @@ static struct expr *parse_braced(struct eparser *ep)
 
 /* The lowering moves the parts of an expression that waits, so a
  * preprocessor line may only sit where text is not moved apart: inside the
- * future of a wait (which is copied whole to where it is made). Checks
- * [lo, hi) of e, `inside` such a future or not. */
+ * future of a wait, which is copied whole to where it is made, unless that
+ * future waits itself (its parts are then moved apart like any other's).
+ * Checks [lo, hi) of e, `inside` such a future or not. */
 static void check_directives(struct eparser *ep, const struct expr *e, bool inside)
 {
     struct unit *u = ep->u;
     if (inside)
         return;
     if (e->kind == EXPR_WAIT) {
-        check_directives(ep, e->kids[0], true);
+        check_directives(ep, e->kids[0], !e->kids[0]->has_wait);
         return;
     }
     int pos = e->lo;
@@ -580,8 +581,9 @@ static void check_directives(struct eparser *ep, const struct expr *e, bool insi
             if (u->toks[i].kind == TOK_DIRECTIVE)
                 fail(u, i,
                      "a preprocessor line inside an expression that waits is only "
-                     "supported inside the future it waits for (corofy moves the other "
-                     "parts of such an expression apart)");
+                     "supported inside the future it waits for, and only if that future "
+                     "waits for nothing itself (corofy moves the other parts of such an "
+                     "expression apart)");
         if (k < e->nkids) {
             check_directives(ep, e->kids[k], false);
             pos = e->kids[k]->hi;

@@ -24,6 +24,9 @@ struct writer {
     bool line_comment; /* the current line ends in a // comment */
     bool blank;        /* the last finished line was empty */
     bool pending_cr;   /* a \r was held back: it may be part of a line ending */
+    bool trivia;       /* what is written now is blanks and comments, not code */
+    bool code;         /* the current line holds code: a '#' here starts no directive */
+    char last;         /* the last byte written on the current line */
     int out_line;      /* 1-based number of the current output line */
     int origin;        /* its source line, 0 for corofy's own lines, -1: any (no #line) */
     bool fixed;        /* the origin stays put on the next lines (a wait point's lines) */

@@ -124,7 +124,7 @@ void emit_expr(struct gen *g, const struct expr *e, bool lead)
 static const char *render(struct gen *g, const struct expr *e, bool witness)
 {
     struct buf b = {0};
-    struct writer w = {.out = &b, .eol = "\n", .origin = -1};
+    struct writer w = {.out = &b, .eol = "\n", .origin = -1, .code = true}; /* goes mid-line */
     struct writer *saved = g->w;
     bool saved_witness = g->witness, saved_one_line = g->one_line;
 

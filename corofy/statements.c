@@ -30,19 +30,23 @@ const char *collapsed_text(struct unit *u, int lo, int hi)
 }
 
 /* Text that goes inside a C comment must not end it, nor open another
- * (which -Wcomment reports); nor span lines. */
+ * (which -Wcomment reports); nor span lines. Character c of such text, after
+ * `last`: written as `out` (a space for a line break or a backslash), with
+ * a space before it when it would make a comment's end or start. */
+static bool comment_char(char last, char c, char *out)
+{
+    *out = c == '\n' || c == '\r' || c == '\\' ? ' ' : c;
+    return (last == '*' && *out == '/') || (last == '/' && *out == '*');
+}
+
 const char *comment_safe(struct unit *u, const char *s, size_t n)
 {
     struct buf b = {0};
+    char last = ' ';
     for (size_t k = 0; k < n; k++) {
-        if (s[k] == '*' && k + 1 < n && s[k + 1] == '/')
-            buf_puts(&b, "* ");
-        else if (s[k] == '/' && k + 1 < n && s[k + 1] == '*')
-            buf_puts(&b, "/ ");
-        else if (s[k] == '\n' || s[k] == '\r' || s[k] == '\\')
+        if (comment_char(last, s[k], &last))
             buf_puts(&b, " ");
-        else
-            buf_put(&b, s + k, 1);
+        buf_put(&b, &last, 1);
     }
     const char *result = arena_strdup(u, b.data ? b.data : "", b.len);
     buf_free(&b);
@@ -103,6 +107,7 @@ void emit_trivia_between(struct gen *g, int a, int b, int next)
             w_raw(g->w, " ", 1);
         return;
     }
+    g->w->trivia = true;
     for (;;) {
         if (line_start) {
             int end;
@@ -131,6 +136,7 @@ void emit_trivia_between(struct gen *g, int a, int b, int next)
         k = nl + 1;
         line_start = true;
     }
+    g->w->trivia = false;
 }
 
 /* Token i is the member named in offsetof(T, member.sub[2]): not a local. */
@@ -196,6 +202,20 @@ static void emit_ident(struct gen *g, int i)
     w_raw(g->w, u->text + u->toks[i].start, (size_t) (u->toks[i].end - u->toks[i].start));
 }
 
+/* A '#' (or '%:') that is no preprocessor line's first is not C outside a
+ * macro's arguments; where corofy's output puts it first on a line, the
+ * compiler would read a preprocessor line there. */
+static void refuse_stray_hash(struct gen *g, int i)
+{
+    const char *s = g->u->text + g->u->toks[i].start;
+    int len = g->u->toks[i].end - g->u->toks[i].start;
+    if (!g->w->code && (*s == '#' || (len >= 2 && s[0] == '%' && s[1] == ':')))
+        fail(g->u, i,
+             "'%.*s' outside a preprocessor line: corofy puts it first on a line of its output, "
+             "where it would start one",
+             len, s);
+}
+
 /* Tokens [lo, hi) with the trivia between them (and before lo, with
  * `lead`); locals become frame fields. */
 void emit_tokens(struct gen *g, int lo, int hi, bool lead)
@@ -217,6 +237,7 @@ void emit_tokens(struct gen *g, int lo, int hi, bool lead)
             if (i + 1 == hi)
                 w_start(w, 0);
         } else {
+            refuse_stray_hash(g, i);
             w_raw(w, u->text + u->toks[i].start, (size_t) (u->toks[i].end - u->toks[i].start));
         }
     }
@@ -231,6 +252,7 @@ static void emit_comment(struct gen *g, int a, int b)
     const char *s = g->u->text;
     int base = visual_col(g->u, a);
     int k = a;
+    g->w->trivia = true;
     while (k < b) {
         int nl = k;
         while (nl < b && s[nl] != '\n')
@@ -248,6 +270,7 @@ static void emit_comment(struct gen *g, int a, int b)
         if (k < b && s[k] != '\n')
             w_spaces(g->w, g->w->indent + (ws > base ? ws - base : 0));
     }
+    g->w->trivia = false;
     if (b - a >= 2 && s[a + 1] == '/')
         g->w->line_comment = true;
 }
@@ -301,27 +324,26 @@ void emit_leading(struct gen *g, int tok, bool allow_blank, bool final_blank)
 
 /* ===== Wait points ===== */
 
-/* Tokens [lo, hi) on one line, as text inside a comment: at most `limit`
- * bytes, then " ...". Written straight out, to keep no copy. */
+/* Tokens [lo, hi) on one line, as text inside a comment (see comment_safe;
+ * a '*' and a '/' are kept apart also when they are two tokens): at most
+ * `limit` bytes, then " ...". Written straight out, to keep no copy. */
 static void w_tokens_in_comment(struct gen *g, int lo, int hi, int limit)
 {
     struct unit *u = g->u;
     int written = 0;
+    char last = ' ';
     for (int i = lo; i < hi && written <= limit; i++) {
         int len;
         const char *s = tok_text(u, i, &len);
         if (i > lo && tok_trivia(u, i) < u->toks[i].start) {
             w_raw(g->w, " ", 1);
             written++;
+            last = ' ';
         }
         for (int k = 0; k < len && written <= limit; k++, written++) {
-            char c = s[k];
-            bool closes = c == '*' && k + 1 < len && s[k + 1] == '/';
-            bool opens = c == '/' && k + 1 < len && s[k + 1] == '*';
-            if (closes || opens || c == '\\' || c == '\n' || c == '\r')
-                w_raw(g->w, closes ? "* " : opens ? "/ " : " ", closes || opens ? 2 : 1);
-            else
-                w_raw(g->w, &c, 1);
+            if (comment_char(last, s[k], &last))
+                w_raw(g->w, " ", 1);
+            w_raw(g->w, &last, 1);
         }
     }
     if (written > limit)

@@ -57,6 +57,8 @@ static void end_line(struct writer *w)
     put(w, w->eol, strlen(w->eol));
     w->blank = w->col == 0;
     w->col = 0;
+    w->code = w->code && w->last == '\\'; /* a spliced line goes on */
+    w->last = '\0';
     w->line_comment = false;
     w->out_line++;
     w->presumed++;
@@ -91,6 +93,10 @@ void w_raw(struct writer *w, const char *s, size_t n)
             map_line(w);
         put(w, s, text);
         w->col += (int) text;
+        if (text > 0)
+            w->last = s[text - 1];
+        for (size_t i = 0; i < text && !w->trivia && !w->code; i++)
+            w->code = s[i] != ' ' && s[i] != '\t';
         s += k;
         n -= k;
     }

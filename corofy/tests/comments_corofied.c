@@ -7,7 +7,9 @@
 
 #include "future.h"
 
-// ===== coroutine commented (comments.c:8), as you wrote it =====
+#define TEXT(x) #x
+
+// ===== coroutine commented (comments.c:10), as you wrote it =====
 //
 //     coroutine int commented(int n)
 //     { // the body starts
@@ -22,6 +24,9 @@
 //
 //             // a comment on its own line
 //         }
+//         /* A macro's argument may hold a star next to a slash: the comment
+//          * corofy writes for the wait point quotes them, and must go on. */
+//         last = ready_int(1, (int) strlen(TEXT(*/))).wait;
 //         total = total + 0; // a line comment, then a declaration that writes nothing
 //         int spare; /* and its comment, which must not
 //                       end up inside the line comment */
@@ -46,12 +51,12 @@ struct future *commented(int n);
 
 struct commented_frame {
     struct future base;     /* first: a frame is a future */
-    int state;              /* 0: not started, 1: at the wait point, -1: finished */
+    int state;              /* 0: not started, 1-2: at that wait point, -1: finished */
     int n;                  /* parameter */
     int total;              /* a running sum */
     int last;               // the last value seen
-    int i;                  /* local, line 15 */
-    int spare;              /* local, line 22 */
+    int i;                  /* local, line 17 */
+    int spare;              /* local, line 27 */
     struct future *awaited; /* the future being waited for, or NULL */
 };
 
@@ -82,6 +87,18 @@ static enum poll_status commented_poll(struct future *self, void *output)
 
             // a comment on its own line
         }
+        /* A macro's argument may hold a star next to a slash: the comment
+         * corofy writes for the wait point quotes them, and must go on. */
+        /* ---- wait point 2: last = ready_int(1, (int) strlen(TEXT(* /))).wait; ---- */
+        frame->awaited = ready_int(1, (int) strlen(TEXT(*/)));
+        frame->state = 2;
+        /* fall through */
+    case 2:
+        if (frame->awaited->poll(frame->awaited, &frame->last) == POLL_PENDING)
+            return POLL_PENDING;
+        frame->awaited->drop(frame->awaited);
+        frame->awaited = NULL;
+        /* ---- end of wait point 2 ---- */
         frame->total = frame->total + 0; // a line comment, then a declaration that writes nothing
         /* and its comment, which must not
            end up inside the line comment */

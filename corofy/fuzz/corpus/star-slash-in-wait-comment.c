@@ -1,0 +1,1 @@
+coroutine*ready_int(){u(*/)(ready_int().wait);}
