@@ -17,13 +17,15 @@ suite, where the programs are built already.
 import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
 import textwrap
 import time
 
 import pytest
 
-from workbook import SilentServer, closed_port, path, require_io_uring, run, timed_run
+from workbook import SANITIZER_ENV, SilentServer, closed_port, path, require_io_uring, run, timed_run
 
 STUDENT = os.environ.get("WORKBOOK_EXERCISE") == "1"
 
@@ -930,3 +932,87 @@ def test_ch06_io_uring_b_proactor_ex2(delayserver):
         assert result.returncode == -6 and "dropped with an operation in flight" in result.stderr, \
             "./proactor drops no request in flight yet (no assertion in http_drop)"
     solved(PROACTOR, 2, check)
+
+
+# ===== ch05-runtime/k-coroserver =====
+
+COROSERVER = "ch05-runtime/k-coroserver"
+
+
+def lingering_connections(server, count=5):
+    """How many of `count` connections whose clients left before their answer
+    the server still holds a second later (0 once it closes them)."""
+    from test_delayserver import WORKBOOK_REQUEST, connect, open_fds, wait_until
+    baseline = open_fds(server)
+    logged = len(server.log)
+    socks = [connect(server) for _ in range(count)]
+    for sock in socks:
+        sock.sendall(WORKBOOK_REQUEST.format(target="/30000/never").encode())
+    server.wait_for_log(logged + count)
+    assert wait_until(lambda: open_fds(server) >= baseline + count)
+    for sock in socks:
+        sock.close()
+    wait_until(lambda: open_fds(server) == baseline, timeout=1)
+    return open_fds(server) - baseline
+
+
+@pytest.mark.sanitizer
+def test_ch05_runtime_k_coroserver_ex1(start_server, monkeypatch):
+    """Spawned with no cleanup, a connection's socket stays open after its client left, and leaks at exit."""
+    bug = "BUG_NO_CLEANUP"
+    build(COROSERVER, bug, "address")
+    for name, value in SANITIZER_ENV.items():
+        monkeypatch.setenv(name, value)
+    server = start_server(binary=program(COROSERVER, "coroserver", bug, "address"))
+    assert lingering_connections(server) == 5
+    server.stop()
+    errors = "\n".join(server.errors)
+    assert "ERROR: LeakSanitizer: detected memory leaks" in errors, errors[-2000:]
+
+
+def test_ch05_runtime_k_coroserver_ex2(tmp_path, start_server):
+    """Waiting for the due time alone, the server sees no hang-up: a client that shut its side waits for nothing."""
+    copy = patched_step(tmp_path, COROSERVER, "server.c", [(
+        "ssize_t left = timeout_at(tcp_hangup(c->stream), due).wait;\n"
+        "                if (left != -ETIMEDOUT)\n"
+        "                    return; /* the client hung up before its answer was due */",
+        "timer_sleep_until(due).wait;")])
+    (tmp_path / "delayserver").mkdir()  # main.c's includes go through it, as from delayserver/
+    run(["make", "-s", "-C", str(copy), f"COROFY={path('corofy', 'corofy')}"], timeout=600)
+    from test_delayserver import WORKBOOK_REQUEST, connect
+    for binary, hears_hangup in ((program(COROSERVER, "coroserver"), True), (str(copy / "coroserver"), False)):
+        server = start_server(binary=binary)
+        with connect(server, timeout=1) as sock:
+            sock.sendall(WORKBOOK_REQUEST.format(target="/30000/x").encode())
+            sock.shutdown(socket.SHUT_WR)
+            try:
+                closed = sock.recv(1) == b""
+            except TimeoutError:
+                closed = False  # still open after a second: the server waits for the due time
+        assert closed == hears_hangup, f"{binary}: the connection was {'' if closed else 'not '}closed"
+
+
+def test_ch05_runtime_k_coroserver_ex3(tmp_path, start_server):
+    """A read that ignores `readable` finds nothing first: about one failed read more per keep-alive request."""
+    from test_delayserver import Conversation
+    bug = "BUG_ALWAYS_READ"
+    build(COROSERVER)
+    build(COROSERVER, bug)
+    failed = []
+    for define in (None, bug):
+        trace = tmp_path / f"strace-{define}"
+        wrapper = tmp_path / f"coroserver-{define}"
+        wrapper.write_text(f"#!/bin/sh\nexec strace -f -qq -o {trace} -e trace=read "
+                           f"{program(COROSERVER, 'coroserver', define)} \"$@\"\n")
+        wrapper.chmod(0o755)
+        server = start_server(binary=str(wrapper))
+        talk = Conversation(server)
+        for i in range(20):  # one after the other, a moment after the answer before
+            time.sleep(0.01)
+            talk.send(f"GET /0/r{i} HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert talk.response().body == f"r{i}".encode()
+        talk.close()
+        os.killpg(server.proc.pid, signal.SIGTERM)  # strace itself blocks it: to the server too
+        assert server.stop() == 0, server.errors
+        failed.append(trace.read_text().count("= -1 EAGAIN"))
+    assert failed[1] >= failed[0] + 10, f"failed reads: {failed[0]} as it is, {failed[1]} with {bug}"
