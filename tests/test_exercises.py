@@ -1016,3 +1016,20 @@ def test_ch05_runtime_k_coroserver_ex3(tmp_path, start_server):
         assert server.stop() == 0, server.errors
         failed.append(trace.read_text().count("= -1 EAGAIN"))
     assert failed[1] >= failed[0] + 10, f"failed reads: {failed[0]} as it is, {failed[1]} with {bug}"
+
+
+def test_ch05_runtime_h_udp_ex4(tmp_path):
+    """Unconnected, the client never hears the ICMP refusal: --refused waits for its echo forever."""
+    copy = patched_step(tmp_path, UDP, "main.c", [
+        ("if ((err = udp_open(&any_port, client_sock)) == 0 &&\n"
+         "        (err = udp_connect(*client_sock, server)) < 0)\n"
+         "        udp_close(*client_sock);",
+         "err = udp_open(&any_port, client_sock);"),
+        ("udp_send_to(sock, out, len, NULL)", "udp_send_to(sock, out, len, &server)"),
+        ('udp_send_to(sock, "bye", 3, NULL)', 'udp_send_to(sock, "bye", 3, &server)')])
+    run(["make", "-s", "-C", str(copy), f"COROFY={path('corofy', 'corofy')}", "udp"], timeout=600)
+    build(UDP)
+    refused = run([program(UDP, "udp"), "--refused"], check=False)
+    assert "Connection refused" in refused.stderr, refused.stderr
+    assert hangs([str(copy / "udp"), "--refused"], 2), "the unconnected client heard the refusal"
+    assert run([str(copy / "udp")]).stdout.count("ok\n") == 5  # with a server there, it still works
