@@ -92,15 +92,17 @@ def hangs(command, seconds):
         return True
 
 
-def compile_probe(tmp_path, step, source, sources, missing, common=("errors", "alloc", "clock", "args")):
+def compile_probe(tmp_path, step, source, sources, missing, common=("errors", "alloc", "clock", "args"),
+                  define=None):
     """Compile a small C program against a step's own sources (the student's
-    versions); if it does not build, an AssertionError: `missing`, then the
-    compiler's first error."""
+    versions), with -D`define` if given; if it does not build, an
+    AssertionError: `missing`, then the compiler's first error."""
     probe = tmp_path / "probe.c"
     probe.write_text(textwrap.dedent(source))
     files = [str(probe)] + [path(step, s) for s in sources] + [path("common", f"{c}.c") for c in common]
     exe = tmp_path / "probe"
-    result = subprocess.run(["cc", "-std=c11", "-D_GNU_SOURCE", "-g", "-Werror=implicit-function-declaration",
+    defines = [f"-D{define}"] if define else []
+    result = subprocess.run(["cc", "-std=c11", "-D_GNU_SOURCE", *defines, "-g", "-Werror=implicit-function-declaration",
                              "-I", path(step), "-o", str(exe),
                              *files, "-lpthread"], capture_output=True, text=True)
     first_error = next((line for line in result.stderr.splitlines() if "error" in line), result.stderr)
@@ -874,6 +876,72 @@ def test_ch05_runtime_g_channels_ex3(tmp_path):
 # ===== ch05-runtime/h-udp =====
 
 UDP = "ch05-runtime/h-udp"
+
+
+def test_ch05_runtime_h_udp_ex2(tmp_path):
+    """A receive tries before it hands over its waker, and once more after: none touches the reactor needlessly."""
+    def check(define):
+        exe = compile_probe(tmp_path, UDP, """
+            #include "reactor.h"
+            #include "udp.h"
+            #include <arpa/inet.h>
+            #include <stdio.h>
+            #include <sys/socket.h>
+            /* A reactor that only counts, and can make a datagram arrive
+               while a future hands it its waker (the wake goes elsewhere). */
+            static int arms, raw = -1;
+            static struct sockaddr_in late_to;
+            static void arrive_now(void)
+            {
+                if (late_to.sin_port != 0)
+                    sendto(raw, "late", 4, 0, (const struct sockaddr *) &late_to, sizeof late_to);
+                late_to.sin_port = 0;
+            }
+            int reactor_register(int fd, uint32_t events, const struct waker *waker, uint64_t *token)
+            {
+                (void) fd, (void) events, (void) waker;
+                *token = 1;
+                arms++;
+                arrive_now();
+                return 0;
+            }
+            void reactor_set_waker(uint64_t token, const struct waker *waker)
+            {
+                (void) token, (void) waker;
+                arms++;
+                arrive_now();
+            }
+            int reactor_deregister(int fd, uint64_t token) { (void) fd, (void) token; return 0; }
+            static int received_at_once(struct udp_socket *sock)
+            {
+                char buf[16];
+                struct udp_received got;
+                struct waker elsewhere = {NULL, NULL};
+                struct future *recv = udp_recv_from(sock, buf, sizeof buf);
+                int ready = recv->poll(recv, &elsewhere, &got) == POLL_READY;
+                recv->drop(recv);
+                return ready;
+            }
+            int main(void)
+            {
+                struct sockaddr_in any = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+                struct udp_socket *sock;
+                if (udp_open(&any, &sock) < 0 || (raw = socket(AF_INET, SOCK_DGRAM, 0)) < 0)
+                    return 2;
+                struct sockaddr_in at = udp_local_address(sock);
+                sendto(raw, "early", 5, 0, (const struct sockaddr *) &at, sizeof at);
+                int early = received_at_once(sock);
+                int arms_early = arms;
+                late_to = at;
+                int late = received_at_once(sock);
+                printf("%d %d %d\\n", early, arms_early, late);
+                return 0;
+            }
+            """, ["udp.c"], "udp.c does not build", define=define)
+        early, arms, late = run([exe]).stdout.split()
+        assert early == "1" and arms == "0", "a receive with a datagram waiting still hands its waker to the reactor"
+        assert late == "1", "a datagram that arrived while arm() ran is left waiting: try once more after arm()"
+    solved(UDP, 2, check, solution=True)
 
 
 def test_ch05_runtime_h_udp_ex5():
