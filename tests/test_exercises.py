@@ -944,6 +944,73 @@ def test_ch05_runtime_h_udp_ex2(tmp_path):
     solved(UDP, 2, check, solution=True)
 
 
+def test_ch05_runtime_h_udp_ex3(tmp_path):
+    """A receive and a send wait on one socket at once, and a datagram wakes the receive's own waker."""
+    def check(define):
+        exe = compile_probe(tmp_path, UDP, """
+            #include "reactor.h"
+            #include "udp.h"
+            #include <arpa/inet.h>
+            #include <stdatomic.h>
+            #include <stdint.h>
+            #include <stdio.h>
+            #include <sys/socket.h>
+            #include <unistd.h>
+            static atomic_int woken[2]; /* the reader's, the writer's */
+            static struct waker counting_clone(void *data);
+            static void counting_wake(void *data) { atomic_fetch_add(&woken[(intptr_t) data], 1); }
+            static void counting_drop(void *data) { (void) data; }
+            static const struct waker_vtable counting = {counting_clone, counting_wake, counting_wake,
+                                                         counting_drop};
+            static struct waker counting_clone(void *data) { return (struct waker){data, &counting}; }
+            int main(void)
+            {
+                struct sockaddr_in any = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+                struct sockaddr_in other = any;
+                socklen_t len = sizeof other;
+                struct udp_socket *sock;
+                int raw = socket(AF_INET, SOCK_DGRAM, 0);
+                if (raw < 0 || bind(raw, (struct sockaddr *) &any, sizeof any) < 0 ||
+                    getsockname(raw, (struct sockaddr *) &other, &len) < 0 || udp_open(&any, &sock) < 0 ||
+                    reactor_start() < 0)
+                    return 2;
+                struct sockaddr_in at = udp_local_address(sock);
+                struct waker reader = {(void *) 0, &counting}, writer = {(void *) 1, &counting};
+                char buf[16];
+                struct udp_received got;
+                struct future *recv = udp_recv_from(sock, buf, sizeof buf);
+                int waits = recv->poll(recv, &reader, &got) == POLL_PENDING;
+                usleep(20000); /* the wake of the registration itself, if any, is past */
+                atomic_store(&woken[0], 0);
+                int sent = -1;
+                struct future *send = udp_send_to(sock, "out", 3, &other);
+                int ready = send->poll(send, &writer, &sent) == POLL_READY;
+                send->drop(send);
+                sendto(raw, "in", 2, 0, (struct sockaddr *) &at, sizeof at);
+                for (int i = 0; i < 2000 && atomic_load(&woken[0]) == 0; i++)
+                    usleep(1000);
+                int reader_woken = atomic_load(&woken[0]) > 0;
+                int received = recv->poll(recv, &reader, &got) == POLL_READY && got.len == 2;
+                recv->drop(recv);
+                udp_close(sock);
+                reactor_stop();
+                printf("%d %d %d %d\\n", waits, ready && sent == 0, reader_woken, received);
+                return 0;
+            }
+            """, ["udp.c", "reactor.c", "poll.c", "waker.c"], "udp.c or reactor.c does not build",
+            common=("errors", "alloc", "clock", "args", "trace"))
+        result = run([exe], check=False)
+        assert result.returncode == 0, "a receive and a send still cannot wait on one socket at once: " + \
+            (result.stderr.strip().splitlines() or ["(no message)"])[-1]
+        waits, sent, reader_woken, received = result.stdout.split()
+        assert waits == sent == "1", "the receive must wait and the send go at once"
+        assert reader_woken == "1", "a datagram did not wake the receive's own waker (only the last one kept?)"
+        assert received == "1", "the woken receive did not get its datagram"
+        out = run([program(UDP, "udp", define), "--burst", "64", "--count", "1024"]).stdout
+        assert "1024 of 1024 echoes came back, in order" in out, out[-500:]
+    solved(UDP, 3, check)
+
+
 def test_ch05_runtime_h_udp_ex5():
     """A burst larger than the receive buffer loses datagrams, and the client waits for their echoes forever."""
     bug = "BUG_NO_BURST_CHECK"
