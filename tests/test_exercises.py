@@ -817,6 +817,15 @@ def test_ch06_io_uring_c_cancel_ex4(delayserver):
 SCOPES = "ch05-runtime/i-scopes"
 
 
+def test_ch05_runtime_i_scopes_ex1():
+    """A future that copies its sleep elsewhere after the first poll is stopped by check_pinned's assertion."""
+    def check(define):
+        result = run([program(SCOPES, "scopes", define)], check=False)
+        assert result.returncode == -6 and "a future moved after its first poll" in result.stderr, \
+            "./scopes runs no future that moves its sleep yet (or nothing caught the move)"
+    solved(SCOPES, 1, check, solution=True)
+
+
 def test_ch05_runtime_i_scopes_ex3():
     """Polling every running child, not only the woken ones: the same output, more polls."""
     build(SCOPES)
@@ -836,6 +845,29 @@ def test_ch05_runtime_i_scopes_ex2():
     result = run([program(SCOPES, "scopes", bug)], check=False)
     assert result.returncode == -6, result
     assert "the root future finished with registrations still linked" in result.stderr, result.stderr
+
+
+def test_ch05_runtime_i_scopes_ex4():
+    """With a timerfd per sleep, ./scopes creates one for each sleep it polls, and says the same."""
+    def check(define):
+        result = run(["strace", "-f", "-e", "trace=timerfd_create", program(SCOPES, "scopes", define)])
+        created = result.stderr.count("timerfd_create(")
+        assert created >= 14, f"./scopes creates {created} timerfds for its 14 sleeps: none of its own yet"
+        reference = run([program(SCOPES, "scopes")]).stdout
+        timings = re.compile(r"\d+ ms")
+        assert timings.sub("", result.stdout) == timings.sub("", reference), result.stdout
+    solved(SCOPES, 4, check)
+
+
+def test_ch05_runtime_i_scopes_ex5():
+    """A coroutine parent made by three_init, its children's frames in its own: still no allocation."""
+    def check(define):
+        out = run([program(SCOPES, "scopes", define)]).stdout
+        assert "scope coroutine: closed: 1 finished, 0 cancelled, 0 allocations" in out, \
+            "./scopes has no scope named coroutine holding three_init's frame yet"
+        block = out.split("scope coroutine:", 1)[1]
+        assert block.index("a: done after 300 ms") < block.index("b: done after"), block
+    solved(SCOPES, 5, check)
 
 
 # ===== ch05-runtime/g-channels =====
