@@ -1056,6 +1056,17 @@ def test_ch05_runtime_h_udp_ex5():
 BLOCKING = "ch05-runtime/j-blocking"
 
 
+def test_ch05_runtime_j_blocking_ex1():
+    """Slices of 20 ms: the yielding row says so, and its ticker runs at most once per slice."""
+    def check(define):
+        out = run([program(BLOCKING, "blocking", define), "--work", "100"]).stdout
+        row = next(line for line in out.splitlines() if "yield_now() every" in line)
+        slice_ms, ticks = (int(n) for n in re.search(r"every (\d+) ms: (\d+) ticks", row).groups())
+        assert slice_ms == 20, f"SLICE_MS is {slice_ms}, not 20 yet"
+        assert ticks <= 100 // slice_ms + 2, row
+    solved(BLOCKING, 1, check, solution=True)
+
+
 def test_ch05_runtime_j_blocking_ex2():
     """A pool of one thread: the third blocking call queues behind one, and join-check's pool check still holds."""
     bug = "BUG_ONE_BLOCKING_THREAD"
@@ -1072,6 +1083,16 @@ def test_ch05_runtime_j_blocking_ex3():
     # The reference passes in a fraction of a second; its own give-up comes
     # after ten, too long to wait for here.
     assert hangs([program(BLOCKING, "join-check", bug)], 3), "join-check ended: the abort was not lost"
+
+
+def test_ch05_runtime_j_blocking_ex4():
+    """A running call told to stop returns early: the last abort row shows another result than 42."""
+    def check(define):
+        out = run([program(BLOCKING, "blocking", define), "--work", "20"]).stdout
+        result = re.search(r"^abort a blocking call already running: .*result (-?\d+)$", out, re.M)
+        assert result and result.group(1) != "42", \
+            "the running call still runs to its end (result 42): nothing stops it yet"
+    solved(BLOCKING, 4, check)
 
 
 # ===== ch06-io-uring/b-proactor =====
