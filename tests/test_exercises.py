@@ -93,15 +93,15 @@ def hangs(command, seconds):
 
 
 def compile_probe(tmp_path, step, source, sources, missing, common=("errors", "alloc", "clock", "args"),
-                  define=None):
+                  define=None, flags=()):
     """Compile a small C program against a step's own sources (the student's
-    versions), with -D`define` if given; if it does not build, an
-    AssertionError: `missing`, then the compiler's first error."""
+    versions), with -D`define` if given and any other `flags`; if it does
+    not build, an AssertionError: `missing`, then the compiler's first error."""
     probe = tmp_path / "probe.c"
     probe.write_text(textwrap.dedent(source))
     files = [str(probe)] + [path(step, s) for s in sources] + [path("common", f"{c}.c") for c in common]
     exe = tmp_path / "probe"
-    defines = [f"-D{define}"] if define else []
+    defines = ([f"-D{define}"] if define else []) + list(flags)
     result = subprocess.run(["cc", "-std=c11", "-D_GNU_SOURCE", *defines, "-g", "-Werror=implicit-function-declaration",
                              "-I", path(step), "-o", str(exe),
                              *files, "-lpthread"], capture_output=True, text=True)
@@ -702,6 +702,43 @@ def test_ch05_runtime_f_join_ex2():
     build(JOINS, bug, "address")
     result = run([program(JOINS, "join-check", bug, "address")], sanitizer=True, check=False)
     assert "FAILED: a dropped handle still holds its waker" in result.stdout + result.stderr, result
+
+
+@pytest.mark.sanitizer
+def test_ch05_runtime_f_join_ex3(tmp_path):
+    """A detached task's malloc'd result is freed by the drop_output given to executor_spawn_on: no leak."""
+    def check(define):
+        exe = compile_probe(tmp_path, JOINS, """
+            #include "executor.h"
+            #include <stdlib.h>
+            #include <string.h>
+            static enum poll_status text_poll(struct future *self, const struct waker *waker, void *output)
+            {
+                (void) self, (void) waker;
+                *(char **) output = strdup("nobody reads this");
+                return POLL_READY;
+            }
+            static void text_drop(struct future *self) { free(self); }
+            static void free_text(void *output) { free(*(char **) output); }
+            int main(void)
+            {
+                struct executor *ex = executor_new("exec");
+                struct future *text = malloc(sizeof *text);
+                *text = (struct future){.poll = text_poll, .drop = text_drop};
+                join_detach(executor_spawn_on(ex, text, sizeof(char *), free_text, "text"));
+                executor_shutdown(ex);
+                executor_run(ex);
+                executor_free(ex);
+                return 0;
+            }
+            """, ["executor.c", "waker.c"],
+            "executor_spawn_on(ex, future, output_size, drop_output, name, ...) takes no drop_output yet",
+            common=("errors", "alloc", "clock", "args", "trace"),
+            flags=["-fsanitize=address", "-Werror=incompatible-pointer-types", "-Werror=int-conversion"])
+        result = run([exe], sanitizer=True, check=False)
+        assert "LeakSanitizer" not in result.stderr, "the detached task's result leaked: " + result.stderr[-1500:]
+        assert result.returncode == 0, result.stderr[-1500:]
+    solved(JOINS, 3, check)
 
 
 # ===== ch06-io-uring/a-rings =====
