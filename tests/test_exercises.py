@@ -675,6 +675,79 @@ def test_ch05_runtime_e_timers_ex2():
     assert exact and any(ns % 1_000_000 != 0 for ns in exact), exact
 
 
+def test_ch05_runtime_e_timers_ex3():
+    """The heap replaced by a wheel named "wheel": timer-check passes on it, and 20000 sleeps all wake."""
+    def check(define):
+        first = run([program(TIMERS, "timers", define), "--heap"]).stdout.splitlines()[0]
+        assert "(wheel timers)" in first, \
+            f"./timers --heap says {first!r}: timer_backend_name() does not name a wheel yet"
+        run([program(TIMERS, "timer-check", define)])
+        many = run([program(TIMERS, "timers", define), "--heap", "--many", "20000"]).stdout
+        assert re.search(r"^woke: 20000, 0 early", many, re.M), many[-500:]
+    solved(TIMERS, 3, check)
+
+
+TIMEOUT_PROBE = """
+    #include "timeout.h"
+    #include "reactor.h"
+    #include "timer.h"
+    #include <dirent.h>
+    #include <stdbool.h>
+    #include <stdio.h>
+    #include <unistd.h>
+    static struct waker noop_clone(void *data);
+    static void noop(void *data) { (void) data; }
+    static const struct waker_vtable noop_vtable = {noop_clone, noop, noop, noop};
+    static struct waker noop_clone(void *data) { return (struct waker){data, &noop_vtable}; }
+    static int open_fds(void)
+    {
+        int n = 0;
+        DIR *dir = opendir("/proc/self/fd");
+        while (readdir(dir) != NULL)
+            n++;
+        closedir(dir);
+        return n;
+    }
+    /* Poll timeout(timer_sleep_ms(inner_ms), ms) every millisecond to its end. */
+    static void run(unsigned inner_ms, unsigned ms)
+    {
+        struct waker waker = {NULL, &noop_vtable};
+        int inner_result = 1;
+        bool timed_out = false;
+        int fds = open_fds();
+        struct future *f = timeout(timer_sleep_ms(inner_ms), ms, &inner_result);
+        while (f->poll(f, &waker, &timed_out) == POLL_PENDING)
+            usleep(1000);
+        f->drop(f);
+        printf("%d %d %d\\n", timed_out, inner_result, open_fds() - fds);
+    }
+    int main(void)
+    {
+        if (reactor_start() < 0 || timer_start(TIMER_FD) < 0)
+            return 2;
+        run(500, 100);
+        run(10, 1000);
+        timer_stop();
+        reactor_stop();
+        return 0;
+    }
+"""
+
+
+def test_ch05_runtime_e_timers_ex4(tmp_path):
+    """timeout(timer_sleep_ms(500), 100) times out, timeout(timer_sleep_ms(10), 1000) does not; no fd stays open."""
+    def check(define):
+        sources = ["timer.c", "timer-fd.c", "timer-heap.c", "reactor.c", "poll.c", "waker.c"]
+        assert os.path.exists(path(TIMERS, "timeout.c")), "there is no timeout.c yet"
+        exe = compile_probe(tmp_path, TIMERS, TIMEOUT_PROBE, ["timeout.c"] + sources,
+                            "timeout(inner, ms, &inner_output) is not in timeout.h yet",
+                            common=("errors", "alloc", "clock", "args", "trace"))
+        late, early = (line.split() for line in run([exe]).stdout.splitlines())
+        assert late == ["1", "1", "0"], f"a 500 ms sleep under a 100 ms timeout: timed out, left fds {late}"
+        assert early == ["0", "0", "0"], f"a 10 ms sleep under a 1000 ms timeout: timed out, result, fds {early}"
+    solved(TIMERS, 4, check)
+
+
 # ===== ch05-runtime/f-join =====
 
 JOINS = "ch05-runtime/f-join"
