@@ -644,6 +644,26 @@ def test_ch05_runtime_c_reactor_thread_ex2():
     assert result.stdout.rstrip().endswith("all checks passed"), result.stdout
 
 
+# ===== ch05-runtime/d-multi-thread =====
+
+MULTI = "ch05-runtime/d-multi-thread"
+
+
+@pytest.mark.sanitizer
+def test_ch05_runtime_d_multi_thread_ex2(start_server):
+    """exec-1's last request wakes a task of main through a shared waker slot: it says so on main's thread."""
+    def check(define):
+        build(MULTI, define, "thread")
+        server = start_server("--speedup", "10")
+        out = run([program(MULTI, "multi-thread", define, "thread"), "--threads", "2"], sanitizer=True,
+                  env={"DELAYSERVER_ADDR": server.addr}).stdout.splitlines()
+        woken = [i for i, line in enumerate(out) if line == "main: woken by exec-1"]
+        assert woken, "no task of main says 'main: woken by exec-1' yet"
+        received = [i for i, line in enumerate(out) if line.startswith("exec-1: received")]
+        assert len(received) == 5 and woken[0] > received[-1], out
+    solved(MULTI, 2, check)
+
+
 # ===== ch05-runtime/e-timers =====
 
 TIMERS = "ch05-runtime/e-timers"
