@@ -1012,6 +1012,55 @@ def test_ch05_runtime_g_channels_ex1():
     assert hangs([program(CHANNELS, "channel-check", bug)], 2), "channel-check ended: no wake-up was lost"
 
 
+def test_ch05_runtime_g_channels_ex2(tmp_path):
+    """Wake-and-retry: a woken send dropped before it retries leaves the next waiting send unserved."""
+    def check(define):
+        exe = compile_probe(tmp_path, CHANNELS, """
+            #include "channel.h"
+            #include <stdatomic.h>
+            #include <stdint.h>
+            #include <stdio.h>
+            static atomic_int woken[2]; /* send b's waker, send c's */
+            static struct waker counting_clone(void *data);
+            static void counting_wake(void *data) { atomic_fetch_add(&woken[(intptr_t) data], 1); }
+            static void counting_drop(void *data) { (void) data; }
+            static const struct waker_vtable counting = {counting_clone, counting_wake, counting_wake,
+                                                         counting_drop};
+            static struct waker counting_clone(void *data) { return (struct waker){data, &counting}; }
+            static struct waker noop = {(void *) 0, &counting};
+            int main(void)
+            {
+                struct channel_ends ends = channel_new(sizeof(int), 1, NULL);
+                int a = 1, b = 2, c = 3, got = 0;
+                enum channel_status status;
+                struct waker wb = {(void *) 0, &counting}, wc = {(void *) 1, &counting};
+                struct future *send_a = channel_send(ends.tx, &a);
+                if (send_a->poll(send_a, &noop, &status) != POLL_READY)
+                    return 2;
+                send_a->drop(send_a);
+                struct future *send_b = channel_send(ends.tx, &b), *send_c = channel_send(ends.tx, &c);
+                if (send_b->poll(send_b, &wb, &status) != POLL_PENDING ||
+                    send_c->poll(send_c, &wc, &status) != POLL_PENDING)
+                    return 3;
+                struct future *recv = channel_recv(ends.rx, &got);
+                if (recv->poll(recv, &noop, &status) != POLL_READY || got != 1)
+                    return 4;
+                recv->drop(recv);
+                send_b->drop(send_b); /* woken, and gone before it tries again */
+                recv = channel_recv(ends.rx, &got);
+                int next = recv->poll(recv, &noop, &status) == POLL_READY ? got : 0;
+                printf("%d %d\\n", next, atomic_load(&woken[1]));
+                return 0;
+            }
+            """, ["channel.c", "executor.c", "waker.c"], "channel.c does not build",
+            common=("errors", "alloc", "clock", "args", "trace"))
+        next_message, c_woken = run([exe]).stdout.split()
+        assert next_message != "2", "b's message arrived though b was dropped: recv still hands it off"
+        assert next_message == "0" and c_woken == "0", \
+            f"after b was dropped the next recv got {next_message} and c was woken {c_woken} times"
+    solved(CHANNELS, 2, check)
+
+
 def test_ch05_runtime_g_channels_ex3(tmp_path):
     """channel_try_recv answers at once: EMPTY on an empty open channel, CLOSED once every sender is gone."""
     def check(define):
