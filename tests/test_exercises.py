@@ -1400,3 +1400,44 @@ def test_ch05_runtime_h_udp_ex4(tmp_path):
     assert "Connection refused" in refused.stderr, refused.stderr
     assert hangs([str(copy / "udp"), "--refused"], 2), "the unconnected client heard the refusal"
     assert run([str(copy / "udp")]).stdout.count("ok\n") == 5  # with a server there, it still works
+
+
+# ===== Every exercise checked or marked =====
+
+def readme_exercises():
+    """(step, number, is_discussion) for every exercise of every README.md."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(path()):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        if "README.md" not in filenames or dirpath == path():
+            continue
+        text = open(os.path.join(dirpath, "README.md")).read()
+        section = re.search(r"^## Exercises\n(.*?)(?=^## |\Z)", text, re.M | re.S)
+        if section:
+            step = os.path.relpath(dirpath, path())
+            found += [(step, int(n), "(discussion)" in title)
+                      for n, title in re.findall(r"^(\d+)\. (\*\*.*)$", section.group(1), re.M)]
+    return found
+
+
+def test_every_exercise_is_checked_or_a_discussion():
+    """An exercise of a README has neither a check here nor a (discussion) mark."""
+    exercises = readme_exercises()
+    assert len(exercises) > 50, exercises
+    for step, number, discussion in exercises:
+        name = f"test_{re.sub(r'[-/]', '_', step)}_ex{number}"
+        if discussion:
+            assert name not in globals(), f"{step} exercise {number} is marked (discussion) but has {name}"
+        else:
+            assert name in globals(), f"{step} exercise {number} has no check ({name}) and no (discussion) mark"
+
+
+def test_check_exercise_says_why_there_is_no_check():
+    """make check-exercise N names a discussion question as one, and an exercise that does not exist as missing."""
+    step = path(MULTI)
+    discussion = run(["make", "-s", "-C", step, "check-exercise", "1"])
+    assert "exercise 1 of ch05-runtime/d-multi-thread is a discussion question: it has no check\n" \
+        in discussion.stdout, discussion
+    missing = run(["make", "-s", "-C", step, "check-exercise", "9"], check=False)
+    assert missing.returncode == 2, missing
+    assert "there is no exercise 9 in ch05-runtime/d-multi-thread/README.md\n" in missing.stderr, missing
