@@ -1345,7 +1345,7 @@ def test_ch05_runtime_k_coroserver_ex2(tmp_path, start_server):
         "                    return; /* the client hung up before its answer was due */",
         "timer_sleep_until(due).wait;")])
     (tmp_path / "delayserver").mkdir()  # main.c's includes go through it, as from delayserver/
-    run(["make", "-s", "-C", str(copy), f"COROFY={path('corofy', 'corofy')}"], timeout=600)
+    run(["make", "-s", "-j2", "-C", str(copy), f"COROFY={path('corofy', 'corofy')}"], timeout=600)
     from test_delayserver import WORKBOOK_REQUEST, connect
     for binary, hears_hangup in ((program(COROSERVER, "coroserver"), True), (str(copy / "coroserver"), False)):
         server = start_server(binary=binary)
@@ -1394,7 +1394,7 @@ def test_ch05_runtime_h_udp_ex4(tmp_path):
          "err = udp_open(&any_port, client_sock);"),
         ("udp_send_to(sock, out, len, NULL)", "udp_send_to(sock, out, len, &server)"),
         ('udp_send_to(sock, "bye", 3, NULL)', 'udp_send_to(sock, "bye", 3, &server)')])
-    run(["make", "-s", "-C", str(copy), f"COROFY={path('corofy', 'corofy')}", "udp"], timeout=600)
+    run(["make", "-s", "-j2", "-C", str(copy), f"COROFY={path('corofy', 'corofy')}", "udp"], timeout=600)
     build(UDP)
     refused = run([program(UDP, "udp"), "--refused"], check=False)
     assert "Connection refused" in refused.stderr, refused.stderr
