@@ -110,6 +110,21 @@ def compile_probe(tmp_path, step, source, sources, missing, common=("errors", "a
     return str(exe)
 
 
+# For probes: wakers that count their wakes, woken[0] and woken[1] by data 0 and 1.
+COUNTING_WAKERS = """
+    #include "waker.h"
+    #include <stdatomic.h>
+    #include <stdint.h>
+    #include <stdio.h>
+    static atomic_int woken[2];
+    static struct waker counting_clone(void *data);
+    static void counting_wake(void *data) { atomic_fetch_add(&woken[(intptr_t) data], 1); }
+    static void counting_drop(void *data) { (void) data; }
+    static const struct waker_vtable counting = {counting_clone, counting_wake, counting_wake, counting_drop};
+    static struct waker counting_clone(void *data) { return (struct waker){data, &counting}; }
+"""
+
+
 # ===== ch01-block-on =====
 
 CH01 = "ch01-block-on"
@@ -1015,18 +1030,8 @@ def test_ch05_runtime_g_channels_ex1():
 def test_ch05_runtime_g_channels_ex2(tmp_path):
     """Wake-and-retry: a woken send dropped before it retries leaves the next waiting send unserved."""
     def check(define):
-        exe = compile_probe(tmp_path, CHANNELS, """
+        exe = compile_probe(tmp_path, CHANNELS, COUNTING_WAKERS + """  /* woken[0]: send b's, [1]: send c's */
             #include "channel.h"
-            #include <stdatomic.h>
-            #include <stdint.h>
-            #include <stdio.h>
-            static atomic_int woken[2]; /* send b's waker, send c's */
-            static struct waker counting_clone(void *data);
-            static void counting_wake(void *data) { atomic_fetch_add(&woken[(intptr_t) data], 1); }
-            static void counting_drop(void *data) { (void) data; }
-            static const struct waker_vtable counting = {counting_clone, counting_wake, counting_wake,
-                                                         counting_drop};
-            static struct waker counting_clone(void *data) { return (struct waker){data, &counting}; }
             static struct waker noop = {(void *) 0, &counting};
             int main(void)
             {
@@ -1158,22 +1163,12 @@ def test_ch05_runtime_h_udp_ex2(tmp_path):
 def test_ch05_runtime_h_udp_ex3(tmp_path):
     """A receive and a send wait on one socket at once, and a datagram wakes the receive's own waker."""
     def check(define):
-        exe = compile_probe(tmp_path, UDP, """
+        exe = compile_probe(tmp_path, UDP, COUNTING_WAKERS + """  /* woken[0]: the reader's, [1]: the writer's */
             #include "reactor.h"
             #include "udp.h"
             #include <arpa/inet.h>
-            #include <stdatomic.h>
-            #include <stdint.h>
-            #include <stdio.h>
             #include <sys/socket.h>
             #include <unistd.h>
-            static atomic_int woken[2]; /* the reader's, the writer's */
-            static struct waker counting_clone(void *data);
-            static void counting_wake(void *data) { atomic_fetch_add(&woken[(intptr_t) data], 1); }
-            static void counting_drop(void *data) { (void) data; }
-            static const struct waker_vtable counting = {counting_clone, counting_wake, counting_wake,
-                                                         counting_drop};
-            static struct waker counting_clone(void *data) { return (struct waker){data, &counting}; }
             int main(void)
             {
                 struct sockaddr_in any = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -1309,16 +1304,8 @@ COROSERVER = "ch05-runtime/k-coroserver"
 def lingering_connections(server, count=5):
     """How many of `count` connections whose clients left before their answer
     the server still holds a second later (0 once it closes them)."""
-    from test_delayserver import WORKBOOK_REQUEST, connect, open_fds, wait_until
-    baseline = open_fds(server)
-    logged = len(server.log)
-    socks = [connect(server) for _ in range(count)]
-    for sock in socks:
-        sock.sendall(WORKBOOK_REQUEST.format(target="/30000/never").encode())
-    server.wait_for_log(logged + count)
-    assert wait_until(lambda: open_fds(server) >= baseline + count)
-    for sock in socks:
-        sock.close()
+    from test_delayserver import hang_up_early, open_fds, wait_until
+    baseline = hang_up_early(server, count)
     wait_until(lambda: open_fds(server) == baseline, timeout=1)
     return open_fds(server) - baseline
 
