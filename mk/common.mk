@@ -221,7 +221,12 @@ check-exercise:
 	@test -n "$(EXERCISE)" || { echo "usage: make check-exercise N (N: an exercise of README.md)" >&2; exit 2; }
 	$(Q)cd $(TOP) && WORKBOOK_BUILT=1 WORKBOOK_EXERCISE=1 "$$(scripts/test-deps --python)" -m pytest \
 	    -q --tb=line -p no:cacheprovider tests/test_exercises.py -k "$(EXERCISE_TEST)" \
-	  || { s=$$?; [ $$s != 5 ] || echo "exercise $(EXERCISE) of $(STEP_PATH) has no check: a discussion question?" >&2; exit $$s; }
+	  || { s=$$?; [ $$s = 5 ] || exit $$s; \
+	       if grep -Eq '^$(EXERCISE)\. \*\*.*\(discussion\)' "$(CURDIR)/README.md"; then \
+	         echo "exercise $(EXERCISE) of $(STEP_PATH) is a discussion question: it has no check"; exit 0; \
+	       elif grep -Eq '^$(EXERCISE)\. \*\*' "$(CURDIR)/README.md"; then \
+	         echo "exercise $(EXERCISE) of $(STEP_PATH) has no check yet" >&2; exit 5; \
+	       else echo "there is no exercise $(EXERCISE) in $(STEP_PATH)/README.md" >&2; exit 2; fi; }
 
 # What this step changes in the step it starts from (its INHERITED parent).
 diff:

@@ -366,8 +366,9 @@ def check_keep_alive_and_pipelining(server):
     talk.close()
 
 
-def check_early_close(server, count=50):
-    """Clients that hang up before their answer is due free their connection at once."""
+def hang_up_early(server, count):
+    """`count` clients ask for an answer due in 30 s and hang up once the
+    server holds their connections. Returns the server's descriptors before."""
     baseline = open_fds(server)
     logged = len(server.log)
     socks = [connect(server) for _ in range(count)]
@@ -377,6 +378,12 @@ def check_early_close(server, count=50):
     assert wait_until(lambda: open_fds(server) >= baseline + count)
     for sock in socks:
         sock.close()
+    return baseline
+
+
+def check_early_close(server, count=50):
+    """Clients that hang up before their answer is due free their connection at once."""
+    baseline = hang_up_early(server, count)
     assert wait_until(lambda: open_fds(server) == baseline), \
         f"{open_fds(server) - baseline} connections still open after their clients left"
 

@@ -17,13 +17,15 @@ suite, where the programs are built already.
 import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
 import textwrap
 import time
 
 import pytest
 
-from workbook import SilentServer, closed_port, path, require_io_uring, run, timed_run
+from workbook import SANITIZER_ENV, SilentServer, closed_port, path, require_io_uring, run, timed_run
 
 STUDENT = os.environ.get("WORKBOOK_EXERCISE") == "1"
 
@@ -90,20 +92,37 @@ def hangs(command, seconds):
         return True
 
 
-def compile_probe(tmp_path, step, source, sources, missing, common=("errors", "alloc", "clock", "args")):
+def compile_probe(tmp_path, step, source, sources, missing, common=("errors", "alloc", "clock", "args"),
+                  define=None, flags=()):
     """Compile a small C program against a step's own sources (the student's
-    versions); if it does not build, an AssertionError: `missing`, then the
-    compiler's first error."""
+    versions), with -D`define` if given and any other `flags`; if it does
+    not build, an AssertionError: `missing`, then the compiler's first error."""
     probe = tmp_path / "probe.c"
     probe.write_text(textwrap.dedent(source))
     files = [str(probe)] + [path(step, s) for s in sources] + [path("common", f"{c}.c") for c in common]
     exe = tmp_path / "probe"
-    result = subprocess.run(["cc", "-std=c11", "-D_GNU_SOURCE", "-g", "-Werror=implicit-function-declaration",
+    defines = ([f"-D{define}"] if define else []) + list(flags)
+    result = subprocess.run(["cc", "-std=c11", "-D_GNU_SOURCE", *defines, "-g", "-Werror=implicit-function-declaration",
                              "-I", path(step), "-o", str(exe),
                              *files, "-lpthread"], capture_output=True, text=True)
     first_error = next((line for line in result.stderr.splitlines() if "error" in line), result.stderr)
     assert result.returncode == 0, f"{missing} ({first_error.strip()})"
     return str(exe)
+
+
+# For probes: wakers that count their wakes, woken[0] and woken[1] by data 0 and 1.
+COUNTING_WAKERS = """
+    #include "waker.h"
+    #include <stdatomic.h>
+    #include <stdint.h>
+    #include <stdio.h>
+    static atomic_int woken[2];
+    static struct waker counting_clone(void *data);
+    static void counting_wake(void *data) { atomic_fetch_add(&woken[(intptr_t) data], 1); }
+    static void counting_drop(void *data) { (void) data; }
+    static const struct waker_vtable counting = {counting_clone, counting_wake, counting_wake, counting_drop};
+    static struct waker counting_clone(void *data) { return (struct waker){data, &counting}; }
+"""
 
 
 # ===== ch01-block-on =====
@@ -640,6 +659,26 @@ def test_ch05_runtime_c_reactor_thread_ex2():
     assert result.stdout.rstrip().endswith("all checks passed"), result.stdout
 
 
+# ===== ch05-runtime/d-multi-thread =====
+
+MULTI = "ch05-runtime/d-multi-thread"
+
+
+@pytest.mark.sanitizer
+def test_ch05_runtime_d_multi_thread_ex2(start_server):
+    """exec-1's last request wakes a task of main through a shared waker slot: it says so on main's thread."""
+    def check(define):
+        build(MULTI, define, "thread")
+        server = start_server("--speedup", "10")
+        out = run([program(MULTI, "multi-thread", define, "thread"), "--threads", "2"], sanitizer=True,
+                  env={"DELAYSERVER_ADDR": server.addr}).stdout.splitlines()
+        woken = [i for i, line in enumerate(out) if line == "main: woken by exec-1"]
+        assert woken, "no task of main says 'main: woken by exec-1' yet"
+        received = [i for i, line in enumerate(out) if line.startswith("exec-1: received")]
+        assert len(received) == 5 and woken[0] > received[-1], out
+    solved(MULTI, 2, check)
+
+
 # ===== ch05-runtime/e-timers =====
 
 TIMERS = "ch05-runtime/e-timers"
@@ -671,6 +710,79 @@ def test_ch05_runtime_e_timers_ex2():
     assert exact and any(ns % 1_000_000 != 0 for ns in exact), exact
 
 
+def test_ch05_runtime_e_timers_ex3():
+    """The heap replaced by a wheel named "wheel": timer-check passes on it, and 20000 sleeps all wake."""
+    def check(define):
+        first = run([program(TIMERS, "timers", define), "--heap"]).stdout.splitlines()[0]
+        assert "(wheel timers)" in first, \
+            f"./timers --heap says {first!r}: timer_backend_name() does not name a wheel yet"
+        run([program(TIMERS, "timer-check", define)])
+        many = run([program(TIMERS, "timers", define), "--heap", "--many", "20000"]).stdout
+        assert re.search(r"^woke: 20000, 0 early", many, re.M), many[-500:]
+    solved(TIMERS, 3, check)
+
+
+TIMEOUT_PROBE = """
+    #include "timeout.h"
+    #include "reactor.h"
+    #include "timer.h"
+    #include <dirent.h>
+    #include <stdbool.h>
+    #include <stdio.h>
+    #include <unistd.h>
+    static struct waker noop_clone(void *data);
+    static void noop(void *data) { (void) data; }
+    static const struct waker_vtable noop_vtable = {noop_clone, noop, noop, noop};
+    static struct waker noop_clone(void *data) { return (struct waker){data, &noop_vtable}; }
+    static int open_fds(void)
+    {
+        int n = 0;
+        DIR *dir = opendir("/proc/self/fd");
+        while (readdir(dir) != NULL)
+            n++;
+        closedir(dir);
+        return n;
+    }
+    /* Poll timeout(timer_sleep_ms(inner_ms), ms) every millisecond to its end. */
+    static void run(unsigned inner_ms, unsigned ms)
+    {
+        struct waker waker = {NULL, &noop_vtable};
+        int inner_result = 1;
+        bool timed_out = false;
+        int fds = open_fds();
+        struct future *f = timeout(timer_sleep_ms(inner_ms), ms, &inner_result);
+        while (f->poll(f, &waker, &timed_out) == POLL_PENDING)
+            usleep(1000);
+        f->drop(f);
+        printf("%d %d %d\\n", timed_out, inner_result, open_fds() - fds);
+    }
+    int main(void)
+    {
+        if (reactor_start() < 0 || timer_start(TIMER_FD) < 0)
+            return 2;
+        run(500, 100);
+        run(10, 1000);
+        timer_stop();
+        reactor_stop();
+        return 0;
+    }
+"""
+
+
+def test_ch05_runtime_e_timers_ex4(tmp_path):
+    """timeout(timer_sleep_ms(500), 100) times out, timeout(timer_sleep_ms(10), 1000) does not; no fd stays open."""
+    def check(define):
+        sources = ["timer.c", "timer-fd.c", "timer-heap.c", "reactor.c", "poll.c", "waker.c"]
+        assert os.path.exists(path(TIMERS, "timeout.c")), "there is no timeout.c yet"
+        exe = compile_probe(tmp_path, TIMERS, TIMEOUT_PROBE, ["timeout.c"] + sources,
+                            "timeout(inner, ms, &inner_output) is not in timeout.h yet",
+                            common=("errors", "alloc", "clock", "args", "trace"))
+        late, early = (line.split() for line in run([exe]).stdout.splitlines())
+        assert late == ["1", "1", "0"], f"a 500 ms sleep under a 100 ms timeout: timed out, left fds {late}"
+        assert early == ["0", "0", "0"], f"a 10 ms sleep under a 1000 ms timeout: timed out, result, fds {early}"
+    solved(TIMERS, 4, check)
+
+
 # ===== ch05-runtime/f-join =====
 
 JOINS = "ch05-runtime/f-join"
@@ -698,6 +810,43 @@ def test_ch05_runtime_f_join_ex2():
     build(JOINS, bug, "address")
     result = run([program(JOINS, "join-check", bug, "address")], sanitizer=True, check=False)
     assert "FAILED: a dropped handle still holds its waker" in result.stdout + result.stderr, result
+
+
+@pytest.mark.sanitizer
+def test_ch05_runtime_f_join_ex3(tmp_path):
+    """A detached task's malloc'd result is freed by the drop_output given to executor_spawn_on: no leak."""
+    def check(define):
+        exe = compile_probe(tmp_path, JOINS, """
+            #include "executor.h"
+            #include <stdlib.h>
+            #include <string.h>
+            static enum poll_status text_poll(struct future *self, const struct waker *waker, void *output)
+            {
+                (void) self, (void) waker;
+                *(char **) output = strdup("nobody reads this");
+                return POLL_READY;
+            }
+            static void text_drop(struct future *self) { free(self); }
+            static void free_text(void *output) { free(*(char **) output); }
+            int main(void)
+            {
+                struct executor *ex = executor_new("exec");
+                struct future *text = malloc(sizeof *text);
+                *text = (struct future){.poll = text_poll, .drop = text_drop};
+                join_detach(executor_spawn_on(ex, text, sizeof(char *), free_text, "text"));
+                executor_shutdown(ex);
+                executor_run(ex);
+                executor_free(ex);
+                return 0;
+            }
+            """, ["executor.c", "waker.c"],
+            "executor_spawn_on(ex, future, output_size, drop_output, name, ...) takes no drop_output yet",
+            common=("errors", "alloc", "clock", "args", "trace"),
+            flags=["-fsanitize=address", "-Werror=incompatible-pointer-types", "-Werror=int-conversion"])
+        result = run([exe], sanitizer=True, check=False)
+        assert "LeakSanitizer" not in result.stderr, "the detached task's result leaked: " + result.stderr[-1500:]
+        assert result.returncode == 0, result.stderr[-1500:]
+    solved(JOINS, 3, check)
 
 
 # ===== ch06-io-uring/a-rings =====
@@ -813,6 +962,15 @@ def test_ch06_io_uring_c_cancel_ex4(delayserver):
 SCOPES = "ch05-runtime/i-scopes"
 
 
+def test_ch05_runtime_i_scopes_ex1():
+    """A future that copies its sleep elsewhere after the first poll is stopped by check_pinned's assertion."""
+    def check(define):
+        result = run([program(SCOPES, "scopes", define)], check=False)
+        assert result.returncode == -6 and "a future moved after its first poll" in result.stderr, \
+            "./scopes runs no future that moves its sleep yet (or nothing caught the move)"
+    solved(SCOPES, 1, check, solution=True)
+
+
 def test_ch05_runtime_i_scopes_ex3():
     """Polling every running child, not only the woken ones: the same output, more polls."""
     build(SCOPES)
@@ -834,6 +992,29 @@ def test_ch05_runtime_i_scopes_ex2():
     assert "the root future finished with registrations still linked" in result.stderr, result.stderr
 
 
+def test_ch05_runtime_i_scopes_ex4():
+    """With a timerfd per sleep, ./scopes creates one for each sleep it polls, and says the same."""
+    def check(define):
+        result = run(["strace", "-f", "-e", "trace=timerfd_create", program(SCOPES, "scopes", define)])
+        created = result.stderr.count("timerfd_create(")
+        assert created >= 14, f"./scopes creates {created} timerfds for its 14 sleeps: none of its own yet"
+        reference = run([program(SCOPES, "scopes")]).stdout
+        timings = re.compile(r"\d+ ms")
+        assert timings.sub("", result.stdout) == timings.sub("", reference), result.stdout
+    solved(SCOPES, 4, check)
+
+
+def test_ch05_runtime_i_scopes_ex5():
+    """A coroutine parent made by three_init, its children's frames in its own: still no allocation."""
+    def check(define):
+        out = run([program(SCOPES, "scopes", define)]).stdout
+        assert "scope coroutine: closed: 1 finished, 0 cancelled, 0 allocations" in out, \
+            "./scopes has no scope named coroutine holding three_init's frame yet"
+        block = out.split("scope coroutine:", 1)[1]
+        assert block.index("a: done after 300 ms") < block.index("b: done after"), block
+    solved(SCOPES, 5, check)
+
+
 # ===== ch05-runtime/g-channels =====
 
 CHANNELS = "ch05-runtime/g-channels"
@@ -844,6 +1025,45 @@ def test_ch05_runtime_g_channels_ex1():
     bug = "BUG_UNLOCK_BEFORE_WAIT"
     build(CHANNELS, bug)
     assert hangs([program(CHANNELS, "channel-check", bug)], 2), "channel-check ended: no wake-up was lost"
+
+
+def test_ch05_runtime_g_channels_ex2(tmp_path):
+    """Wake-and-retry: a woken send dropped before it retries leaves the next waiting send unserved."""
+    def check(define):
+        exe = compile_probe(tmp_path, CHANNELS, COUNTING_WAKERS + """  /* woken[0]: send b's, [1]: send c's */
+            #include "channel.h"
+            static struct waker noop = {(void *) 0, &counting};
+            int main(void)
+            {
+                struct channel_ends ends = channel_new(sizeof(int), 1, NULL);
+                int a = 1, b = 2, c = 3, got = 0;
+                enum channel_status status;
+                struct waker wb = {(void *) 0, &counting}, wc = {(void *) 1, &counting};
+                struct future *send_a = channel_send(ends.tx, &a);
+                if (send_a->poll(send_a, &noop, &status) != POLL_READY)
+                    return 2;
+                send_a->drop(send_a);
+                struct future *send_b = channel_send(ends.tx, &b), *send_c = channel_send(ends.tx, &c);
+                if (send_b->poll(send_b, &wb, &status) != POLL_PENDING ||
+                    send_c->poll(send_c, &wc, &status) != POLL_PENDING)
+                    return 3;
+                struct future *recv = channel_recv(ends.rx, &got);
+                if (recv->poll(recv, &noop, &status) != POLL_READY || got != 1)
+                    return 4;
+                recv->drop(recv);
+                send_b->drop(send_b); /* woken, and gone before it tries again */
+                recv = channel_recv(ends.rx, &got);
+                int next = recv->poll(recv, &noop, &status) == POLL_READY ? got : 0;
+                printf("%d %d\\n", next, atomic_load(&woken[1]));
+                return 0;
+            }
+            """, ["channel.c", "executor.c", "waker.c"], "channel.c does not build",
+            common=("errors", "alloc", "clock", "args", "trace"))
+        next_message, c_woken = run([exe]).stdout.split()
+        assert next_message != "2", "b's message arrived though b was dropped: recv still hands it off"
+        assert next_message == "0" and c_woken == "0", \
+            f"after b was dropped the next recv got {next_message} and c was woken {c_woken} times"
+    solved(CHANNELS, 2, check)
 
 
 def test_ch05_runtime_g_channels_ex3(tmp_path):
@@ -874,6 +1094,129 @@ def test_ch05_runtime_g_channels_ex3(tmp_path):
 UDP = "ch05-runtime/h-udp"
 
 
+def test_ch05_runtime_h_udp_ex2(tmp_path):
+    """A receive tries before it hands over its waker, and once more after: none touches the reactor needlessly."""
+    def check(define):
+        exe = compile_probe(tmp_path, UDP, """
+            #include "reactor.h"
+            #include "udp.h"
+            #include <arpa/inet.h>
+            #include <stdio.h>
+            #include <sys/socket.h>
+            /* A reactor that only counts, and can make a datagram arrive
+               while a future hands it its waker (the wake goes elsewhere). */
+            static int arms, raw = -1;
+            static struct sockaddr_in late_to;
+            static void arrive_now(void)
+            {
+                if (late_to.sin_port != 0)
+                    sendto(raw, "late", 4, 0, (const struct sockaddr *) &late_to, sizeof late_to);
+                late_to.sin_port = 0;
+            }
+            int reactor_register(int fd, uint32_t events, const struct waker *waker, uint64_t *token)
+            {
+                (void) fd, (void) events, (void) waker;
+                *token = 1;
+                arms++;
+                arrive_now();
+                return 0;
+            }
+            void reactor_set_waker(uint64_t token, const struct waker *waker)
+            {
+                (void) token, (void) waker;
+                arms++;
+                arrive_now();
+            }
+            int reactor_deregister(int fd, uint64_t token) { (void) fd, (void) token; return 0; }
+            static int received_at_once(struct udp_socket *sock)
+            {
+                char buf[16];
+                struct udp_received got;
+                struct waker elsewhere = {NULL, NULL};
+                struct future *recv = udp_recv_from(sock, buf, sizeof buf);
+                int ready = recv->poll(recv, &elsewhere, &got) == POLL_READY;
+                recv->drop(recv);
+                return ready;
+            }
+            int main(void)
+            {
+                struct sockaddr_in any = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+                struct udp_socket *sock;
+                if (udp_open(&any, &sock) < 0 || (raw = socket(AF_INET, SOCK_DGRAM, 0)) < 0)
+                    return 2;
+                struct sockaddr_in at = udp_local_address(sock);
+                sendto(raw, "early", 5, 0, (const struct sockaddr *) &at, sizeof at);
+                int early = received_at_once(sock);
+                int arms_early = arms;
+                late_to = at;
+                int late = received_at_once(sock);
+                printf("%d %d %d\\n", early, arms_early, late);
+                return 0;
+            }
+            """, ["udp.c"], "udp.c does not build", define=define)
+        early, arms, late = run([exe]).stdout.split()
+        assert early == "1" and arms == "0", "a receive with a datagram waiting still hands its waker to the reactor"
+        assert late == "1", "a datagram that arrived while arm() ran is left waiting: try once more after arm()"
+    solved(UDP, 2, check, solution=True)
+
+
+def test_ch05_runtime_h_udp_ex3(tmp_path):
+    """A receive and a send wait on one socket at once, and a datagram wakes the receive's own waker."""
+    def check(define):
+        exe = compile_probe(tmp_path, UDP, COUNTING_WAKERS + """  /* woken[0]: the reader's, [1]: the writer's */
+            #include "reactor.h"
+            #include "udp.h"
+            #include <arpa/inet.h>
+            #include <sys/socket.h>
+            #include <unistd.h>
+            int main(void)
+            {
+                struct sockaddr_in any = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+                struct sockaddr_in other = any;
+                socklen_t len = sizeof other;
+                struct udp_socket *sock;
+                int raw = socket(AF_INET, SOCK_DGRAM, 0);
+                if (raw < 0 || bind(raw, (struct sockaddr *) &any, sizeof any) < 0 ||
+                    getsockname(raw, (struct sockaddr *) &other, &len) < 0 || udp_open(&any, &sock) < 0 ||
+                    reactor_start() < 0)
+                    return 2;
+                struct sockaddr_in at = udp_local_address(sock);
+                struct waker reader = {(void *) 0, &counting}, writer = {(void *) 1, &counting};
+                char buf[16];
+                struct udp_received got;
+                struct future *recv = udp_recv_from(sock, buf, sizeof buf);
+                int waits = recv->poll(recv, &reader, &got) == POLL_PENDING;
+                usleep(20000); /* the wake of the registration itself, if any, is past */
+                atomic_store(&woken[0], 0);
+                int sent = -1;
+                struct future *send = udp_send_to(sock, "out", 3, &other);
+                int ready = send->poll(send, &writer, &sent) == POLL_READY;
+                send->drop(send);
+                sendto(raw, "in", 2, 0, (struct sockaddr *) &at, sizeof at);
+                for (int i = 0; i < 2000 && atomic_load(&woken[0]) == 0; i++)
+                    usleep(1000);
+                int reader_woken = atomic_load(&woken[0]) > 0;
+                int received = recv->poll(recv, &reader, &got) == POLL_READY && got.len == 2;
+                recv->drop(recv);
+                udp_close(sock);
+                reactor_stop();
+                printf("%d %d %d %d\\n", waits, ready && sent == 0, reader_woken, received);
+                return 0;
+            }
+            """, ["udp.c", "reactor.c", "poll.c", "waker.c"], "udp.c or reactor.c does not build",
+            common=("errors", "alloc", "clock", "args", "trace"))
+        result = run([exe], check=False)
+        assert result.returncode == 0, "a receive and a send still cannot wait on one socket at once: " + \
+            (result.stderr.strip().splitlines() or ["(no message)"])[-1]
+        waits, sent, reader_woken, received = result.stdout.split()
+        assert waits == sent == "1", "the receive must wait and the send go at once"
+        assert reader_woken == "1", "a datagram did not wake the receive's own waker (only the last one kept?)"
+        assert received == "1", "the woken receive did not get its datagram"
+        out = run([program(UDP, "udp", define), "--burst", "64", "--count", "1024"]).stdout
+        assert "1024 of 1024 echoes came back, in order" in out, out[-500:]
+    solved(UDP, 3, check)
+
+
 def test_ch05_runtime_h_udp_ex5():
     """A burst larger than the receive buffer loses datagrams, and the client waits for their echoes forever."""
     bug = "BUG_NO_BURST_CHECK"
@@ -885,6 +1228,17 @@ def test_ch05_runtime_h_udp_ex5():
 # ===== ch05-runtime/j-blocking =====
 
 BLOCKING = "ch05-runtime/j-blocking"
+
+
+def test_ch05_runtime_j_blocking_ex1():
+    """Slices of 20 ms: the yielding row says so, and its ticker runs at most once per slice."""
+    def check(define):
+        out = run([program(BLOCKING, "blocking", define), "--work", "100"]).stdout
+        row = next(line for line in out.splitlines() if "yield_now() every" in line)
+        slice_ms, ticks = (int(n) for n in re.search(r"every (\d+) ms: (\d+) ticks", row).groups())
+        assert slice_ms == 20, f"SLICE_MS is {slice_ms}, not 20 yet"
+        assert ticks <= 100 // slice_ms + 2, row
+    solved(BLOCKING, 1, check, solution=True)
 
 
 def test_ch05_runtime_j_blocking_ex2():
@@ -903,6 +1257,16 @@ def test_ch05_runtime_j_blocking_ex3():
     # The reference passes in a fraction of a second; its own give-up comes
     # after ten, too long to wait for here.
     assert hangs([program(BLOCKING, "join-check", bug)], 3), "join-check ended: the abort was not lost"
+
+
+def test_ch05_runtime_j_blocking_ex4():
+    """A running call told to stop returns early: the last abort row shows another result than 42."""
+    def check(define):
+        out = run([program(BLOCKING, "blocking", define), "--work", "20"]).stdout
+        result = re.search(r"^abort a blocking call already running: .*result (-?\d+)$", out, re.M)
+        assert result and result.group(1) != "42", \
+            "the running call still runs to its end (result 42): nothing stops it yet"
+    solved(BLOCKING, 4, check)
 
 
 # ===== ch06-io-uring/b-proactor =====
@@ -930,3 +1294,137 @@ def test_ch06_io_uring_b_proactor_ex2(delayserver):
         assert result.returncode == -6 and "dropped with an operation in flight" in result.stderr, \
             "./proactor drops no request in flight yet (no assertion in http_drop)"
     solved(PROACTOR, 2, check)
+
+
+# ===== ch05-runtime/k-coroserver =====
+
+COROSERVER = "ch05-runtime/k-coroserver"
+
+
+def lingering_connections(server, count=5):
+    """How many of `count` connections whose clients left before their answer
+    the server still holds a second later (0 once it closes them)."""
+    from test_delayserver import hang_up_early, open_fds, wait_until
+    baseline = hang_up_early(server, count)
+    wait_until(lambda: open_fds(server) == baseline, timeout=1)
+    return open_fds(server) - baseline
+
+
+@pytest.mark.sanitizer
+def test_ch05_runtime_k_coroserver_ex1(start_server, monkeypatch):
+    """Spawned with no cleanup, a connection's socket stays open after its client left, and leaks at exit."""
+    bug = "BUG_NO_CLEANUP"
+    build(COROSERVER, bug, "address")
+    for name, value in SANITIZER_ENV.items():
+        monkeypatch.setenv(name, value)
+    server = start_server(binary=program(COROSERVER, "coroserver", bug, "address"))
+    assert lingering_connections(server) == 5
+    server.stop()
+    errors = "\n".join(server.errors)
+    assert "ERROR: LeakSanitizer: detected memory leaks" in errors, errors[-2000:]
+
+
+def test_ch05_runtime_k_coroserver_ex2(tmp_path, start_server):
+    """Waiting for the due time alone, the server sees no hang-up: a client that shut its side waits for nothing."""
+    copy = patched_step(tmp_path, COROSERVER, "server.c", [(
+        "ssize_t left = timeout_at(tcp_hangup(c->stream), due).wait;\n"
+        "                if (left != -ETIMEDOUT)\n"
+        "                    return; /* the client hung up before its answer was due */",
+        "timer_sleep_until(due).wait;")])
+    (tmp_path / "delayserver").mkdir()  # main.c's includes go through it, as from delayserver/
+    run(["make", "-s", "-j2", "-C", str(copy), f"COROFY={path('corofy', 'corofy')}"], timeout=600)
+    from test_delayserver import WORKBOOK_REQUEST, connect
+    for binary, hears_hangup in ((program(COROSERVER, "coroserver"), True), (str(copy / "coroserver"), False)):
+        server = start_server(binary=binary)
+        with connect(server, timeout=1) as sock:
+            sock.sendall(WORKBOOK_REQUEST.format(target="/30000/x").encode())
+            sock.shutdown(socket.SHUT_WR)
+            try:
+                closed = sock.recv(1) == b""
+            except TimeoutError:
+                closed = False  # still open after a second: the server waits for the due time
+        assert closed == hears_hangup, f"{binary}: the connection was {'' if closed else 'not '}closed"
+
+
+def test_ch05_runtime_k_coroserver_ex3(tmp_path, start_server):
+    """A read that ignores `readable` finds nothing first: about one failed read more per keep-alive request."""
+    from test_delayserver import Conversation
+    bug = "BUG_ALWAYS_READ"
+    build(COROSERVER)
+    build(COROSERVER, bug)
+    failed = []
+    for define in (None, bug):
+        trace = tmp_path / f"strace-{define}"
+        wrapper = tmp_path / f"coroserver-{define}"
+        wrapper.write_text(f"#!/bin/sh\nexec strace -f -qq -o {trace} -e trace=read "
+                           f"{program(COROSERVER, 'coroserver', define)} \"$@\"\n")
+        wrapper.chmod(0o755)
+        server = start_server(binary=str(wrapper))
+        talk = Conversation(server)
+        for i in range(20):  # one after the other, a moment after the answer before
+            time.sleep(0.01)
+            talk.send(f"GET /0/r{i} HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert talk.response().body == f"r{i}".encode()
+        talk.close()
+        os.killpg(server.proc.pid, signal.SIGTERM)  # strace itself blocks it: to the server too
+        assert server.stop() == 0, server.errors
+        failed.append(trace.read_text().count("= -1 EAGAIN"))
+    assert failed[1] >= failed[0] + 10, f"failed reads: {failed[0]} as it is, {failed[1]} with {bug}"
+
+
+def test_ch05_runtime_h_udp_ex4(tmp_path):
+    """Unconnected, the client never hears the ICMP refusal: --refused waits for its echo forever."""
+    copy = patched_step(tmp_path, UDP, "main.c", [
+        ("if ((err = udp_open(&any_port, client_sock)) == 0 &&\n"
+         "        (err = udp_connect(*client_sock, server)) < 0)\n"
+         "        udp_close(*client_sock);",
+         "err = udp_open(&any_port, client_sock);"),
+        ("udp_send_to(sock, out, len, NULL)", "udp_send_to(sock, out, len, &server)"),
+        ('udp_send_to(sock, "bye", 3, NULL)', 'udp_send_to(sock, "bye", 3, &server)')])
+    run(["make", "-s", "-j2", "-C", str(copy), f"COROFY={path('corofy', 'corofy')}", "udp"], timeout=600)
+    build(UDP)
+    refused = run([program(UDP, "udp"), "--refused"], check=False)
+    assert "Connection refused" in refused.stderr, refused.stderr
+    assert hangs([str(copy / "udp"), "--refused"], 2), "the unconnected client heard the refusal"
+    assert run([str(copy / "udp")]).stdout.count("ok\n") == 5  # with a server there, it still works
+
+
+# ===== Every exercise checked or marked =====
+
+def readme_exercises():
+    """(step, number, is_discussion) for every exercise of every README.md."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(path()):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        if "README.md" not in filenames or dirpath == path():
+            continue
+        text = open(os.path.join(dirpath, "README.md")).read()
+        section = re.search(r"^## Exercises\n(.*?)(?=^## |\Z)", text, re.M | re.S)
+        if section:
+            step = os.path.relpath(dirpath, path())
+            found += [(step, int(n), "(discussion)" in title)
+                      for n, title in re.findall(r"^(\d+)\. (\*\*.*)$", section.group(1), re.M)]
+    return found
+
+
+def test_every_exercise_is_checked_or_a_discussion():
+    """An exercise of a README has neither a check here nor a (discussion) mark."""
+    exercises = readme_exercises()
+    assert len(exercises) > 50, exercises
+    for step, number, discussion in exercises:
+        name = f"test_{re.sub(r'[-/]', '_', step)}_ex{number}"
+        if discussion:
+            assert name not in globals(), f"{step} exercise {number} is marked (discussion) but has {name}"
+        else:
+            assert name in globals(), f"{step} exercise {number} has no check ({name}) and no (discussion) mark"
+
+
+def test_check_exercise_says_why_there_is_no_check():
+    """make check-exercise N names a discussion question as one, and an exercise that does not exist as missing."""
+    step = path(MULTI)
+    discussion = run(["make", "-s", "-C", step, "check-exercise", "1"])
+    assert "exercise 1 of ch05-runtime/d-multi-thread is a discussion question: it has no check\n" \
+        in discussion.stdout, discussion
+    missing = run(["make", "-s", "-C", step, "check-exercise", "9"], check=False)
+    assert missing.returncode == 2, missing
+    assert "there is no exercise 9 in ch05-runtime/d-multi-thread/README.md\n" in missing.stderr, missing

@@ -163,6 +163,48 @@ static void demo_nested(void)
     printf("winner: child %d (%s)\n", winner, names[winner]);
 }
 
+#ifdef EXERCISE_1 /* README.md: a future that moves its sleep after the first poll */
+struct mover {
+    struct future base;
+    bool moved; /* polls `second`, a copy of `first`, from now on */
+    struct rt_sleep first, second;
+};
+
+static enum poll_status mover_poll(struct future *self, const struct waker *waker, void *output)
+{
+    struct mover *m = (struct mover *) self;
+    if (!m->moved) {
+        if (m->first.base.poll(&m->first.base, waker, output) == POLL_READY)
+            return POLL_READY;
+        memcpy(&m->second, &m->first, sizeof m->second);
+        m->moved = true;
+    }
+    return m->second.base.poll(&m->second.base, waker, output);
+}
+
+static void mover_drop(struct future *self)
+{
+    struct mover *m = (struct mover *) self;
+    struct future *leaf = m->moved ? &m->second.base : &m->first.base;
+    leaf->drop(leaf);
+}
+
+static void demo_move(void)
+{
+    printf("== move: a sleep copied elsewhere after its first poll\n");
+    struct {
+        struct scope scope;
+        struct scope_child slots[1];
+        struct mover m;
+    } f;
+    f.m = (struct mover){.base = {mover_poll, mover_drop}};
+    rt_sleep_init(&f.m.first, 100);
+    scope_init(&f.scope, SCOPE_JOIN, "moved", f.slots, 1);
+    scope_spawn(&f.scope, &f.m.base, NULL, "mover");
+    run(&f.scope, NULL);
+}
+#endif
+
 /* ===== The comparison: the same join with corofy's frames =====
  *
  * corofy keeps the sleep inside the coroutine's frame (a local that lives
@@ -322,6 +364,9 @@ int main(int argc, char **argv)
     if (cancel) {
         demo_cancel(forget);
     } else {
+#ifdef EXERCISE_1
+        demo_move();
+#endif
         demo_join();
         demo_race();
         demo_nested();

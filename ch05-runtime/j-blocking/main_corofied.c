@@ -23,7 +23,13 @@
 
 #define TICK_MS 10   /* the ticker's period */
 #define SETTLE_MS 50 /* the ticker runs alone this long before and after the work */
-#define SLICE_MS 1   /* the yielding loop hashes this long between two yields */
+#ifdef EXERCISE_1    /* README.md: yield less often */
+#define SLICE_MS 20
+#else
+#define SLICE_MS 1 /* the yielding loop hashes this long between two yields */
+#endif
+#define TEXT(number) #number
+#define NUMBER_TEXT(macro) TEXT(macro) /* "1" for SLICE_MS */
 #define NS_PER_MS 1000000ull
 #define DEFAULT_WORK_MS 300
 
@@ -55,7 +61,7 @@ static struct work rows[] = {
      .how = SLEEP_BLOCKING,
      .in_pool = true},
     {.label = "hashing for %u ms in a task", .how = HASH, .in_pool = false},
-    {.label = "hashing for %u ms in a task, yield_now() every 1 ms",
+    {.label = "hashing for %u ms in a task, yield_now() every " NUMBER_TEXT(SLICE_MS) " ms",
      .how = HASH_YIELDING,
      .in_pool = false},
     {.label = "hashing for %u ms through spawn_blocking", .how = HASH, .in_pool = true},
@@ -91,7 +97,7 @@ static void hold_the_thread(void *arg, void *output)
 }
 
 /* The same hashing, cut into slices with a yield after each. */
-// ===== coroutine hash_yielding (main.c:93), as you wrote it =====
+// ===== coroutine hash_yielding (main.c:99), as you wrote it =====
 //
 //     coroutine void hash_yielding(struct work *w)
 //     {
@@ -117,9 +123,9 @@ struct hash_yielding_frame {
     struct future base;     /* first: a frame is a future */
     int state;              /* 0: not started, 1: at the wait point, -1: finished */
     struct work *w;         /* parameter */
-    uint64_t end;           /* local, line 96 */
-    uint64_t h;             /* local, line 96 */
-    uint64_t slice_end;     /* local, line 98 */
+    uint64_t end;           /* local, line 102 */
+    uint64_t h;             /* local, line 102 */
+    uint64_t slice_end;     /* local, line 104 */
     struct future *awaited; /* the future being waited for, or NULL */
 };
 
@@ -188,7 +194,7 @@ struct future *hash_yielding(struct work *w)
 
 /* A timer_sleep_ms() for the whole work: the task waits, and lets go of
  * the thread while it does. */
-// ===== coroutine sleep_async (main.c:108), as you wrote it =====
+// ===== coroutine sleep_async (main.c:114), as you wrote it =====
 //
 //     coroutine void sleep_async(struct work *w)
 //     {
@@ -277,7 +283,7 @@ struct ticks {
 /* Tick every TICK_MS until told to stop, and say how late the ticks ran.
  * A tick that comes late skips the ones it missed: the next is due
  * TICK_MS after it ran. */
-// ===== coroutine ticker (main.c:125), as you wrote it =====
+// ===== coroutine ticker (main.c:131), as you wrote it =====
 //
 //     coroutine struct ticks ticker(struct work *w)
 //     {
@@ -308,9 +314,9 @@ struct ticker_frame {
     struct future base;     /* first: a frame is a future */
     int state;              /* 0: not started, 1: at the wait point, -1: finished */
     struct work *w;         /* parameter */
-    struct ticks seen;      /* local, line 127 */
-    uint64_t due;           /* local, line 128 */
-    uint64_t now;           /* local, line 132 */
+    struct ticks seen;      /* local, line 133 */
+    uint64_t due;           /* local, line 134 */
+    uint64_t now;           /* local, line 138 */
     struct future *awaited; /* the future being waited for, or NULL */
 };
 
@@ -383,7 +389,7 @@ struct future *ticker(struct work *w)
 
 /* Run the work w beside a ticker on this executor, and return what the
  * ticker saw. */
-// ===== coroutine beside_a_ticker (main.c:145), as you wrote it =====
+// ===== coroutine beside_a_ticker (main.c:151), as you wrote it =====
 //
 //     coroutine struct ticks beside_a_ticker(struct work *w)
 //     {
@@ -416,8 +422,8 @@ struct beside_a_ticker_frame {
     struct future base;     /* first: a frame is a future */
     int state;              /* 0: not started, 1-6: at that wait point, -1: finished */
     struct work *w;         /* parameter */
-    struct future *ticking; /* local, line 147 */
-    const char *what;       /* local, line 151 */
+    struct future *ticking; /* local, line 153 */
+    const char *what;       /* local, line 157 */
     struct future *awaited; /* the future being waited for, or NULL */
 };
 
@@ -553,7 +559,7 @@ static void slow_call(void *arg, void *output)
 
 static struct call calls[BLOCKING_THREADS + 1];
 
-// ===== coroutine sleeper (main.c:182), as you wrote it =====
+// ===== coroutine sleeper (main.c:188), as you wrote it =====
 //
 //     coroutine int sleeper(unsigned ms)
 //     {
@@ -630,7 +636,7 @@ struct future *sleeper(unsigned ms)
     return &frame->base; /* lazy: none of the body has run yet */
 }
 
-// ===== coroutine aborts (main.c:188), as you wrote it =====
+// ===== coroutine aborts (main.c:194), as you wrote it =====
 //
 //     coroutine void aborts(void)
 //     {
@@ -675,14 +681,14 @@ struct future *aborts(void);
 struct aborts_frame {
     struct future base;      /* first: a frame is a future */
     int state;               /* 0: not started, 1-6: at that wait point, -1: finished */
-    struct future *sleeping; /* local, line 190 */
-    uint64_t asked;          /* local, line 192 */
-    int woke;                /* local, line 194 */
-    struct future *running[BLOCKING_THREADS]; /* local, line 200 */
-    int i;                   /* local, lines 201 and 217 */
-    struct future *queued;   /* local, line 204 */
-    int never;               /* local, line 207 */
-    int finished;            /* local, line 215 */
+    struct future *sleeping; /* local, line 196 */
+    uint64_t asked;          /* local, line 198 */
+    int woke;                /* local, line 200 */
+    struct future *running[BLOCKING_THREADS]; /* local, line 206 */
+    int i;                   /* local, lines 207 and 223 */
+    struct future *queued;   /* local, line 210 */
+    int never;               /* local, line 213 */
+    int finished;            /* local, line 221 */
     struct future *awaited;  /* the future being waited for, or NULL */
 };
 
@@ -812,7 +818,7 @@ struct future *aborts(void)
     return &frame->base; /* lazy: none of the body has run yet */
 }
 
-// ===== coroutine demo (main.c:221), as you wrote it =====
+// ===== coroutine demo (main.c:227), as you wrote it =====
 //
 //     coroutine void demo(unsigned work_ms)
 //     {
@@ -841,9 +847,9 @@ struct demo_frame {
     struct future base;     /* first: a frame is a future */
     int state;              /* 0: not started, 1-2: at that wait point, -1: finished */
     unsigned work_ms;       /* parameter */
-    size_t i;               /* local, line 226 */
-    struct work *w;         /* local, line 227 */
-    struct ticks seen;      /* local, line 229 */
+    size_t i;               /* local, line 232 */
+    struct work *w;         /* local, line 233 */
+    struct ticks seen;      /* local, line 235 */
     struct future *awaited; /* the future being waited for, or NULL */
 };
 

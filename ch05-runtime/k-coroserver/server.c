@@ -295,8 +295,14 @@ static void start_connection(struct server *s, int fd)
     c->stream = stream;
     c->worker = &s->workers[n % s->worker_count];
     count_connection(s, true);
+#ifdef BUG_NO_CLEANUP /* exercise 1 (README.md): nobody closes the socket */
+    (void) conn_free;
+    scope_spawn(s->connections, c->worker->executor, serve_connection(c), NULL, c, "connection %zu",
+                n + 1);
+#else
     scope_spawn(s->connections, c->worker->executor, serve_connection(c), conn_free, c,
                 "connection %zu", n + 1);
+#endif
 }
 
 /* accept(2): these errors belong to the one client that caused them. */
