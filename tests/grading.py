@@ -24,6 +24,7 @@ SCOPES = "tests/test_ch05_i_scopes.py::"
 RINGS = "tests/test_ch06_io_uring.py::"
 TIMERS = "tests/test_ch05_e_timers.py::"
 CHANNELS = "tests/test_ch05_g_channels.py::"
+BLOCKING = "tests/test_ch05_j_blocking.py::"
 CORO = "tests/test_ch05_k_coroserver.py::"
 PROACTOR = "tests/test_ch06_b_proactor.py::"
 CANCEL = "tests/test_ch06_c_cancel.py::"
@@ -103,6 +104,10 @@ GRADES = {
     "ch05-runtime/i-scopes": [
         ("a join waits for every child", 2, [SCOPES + "test_join_waits_for_all_in_deadline_order"]),
         ("a race cancels the losers", 2, [SCOPES + "test_race_cancels_the_losers"]),
+    ],
+    "ch05-runtime/j-blocking": [
+        ("a long loop that yields leaves the ticker its turns", 2,
+         [BLOCKING + "test_work_that_holds_the_thread_stalls_the_ticker"]),
     ],
     "ch05-runtime/k-coroserver": [
         ("the server answers, on one executor and on two", 3, [CORO + "test_threads"]),

@@ -101,9 +101,15 @@ coroutine void hash_yielding(struct work *w)
     atomic_store(&w->phase, DURING);
     uint64_t end = now_ns() + w->ms * NS_PER_MS, h = 88172645463325252ull;
     while (now_ns() < end) {
+        /* LESSON slices: Hash for one slice of SLICE_MS, then let others run.
+         * hint: h = hash_until(slice end or end, h) carries the hash on,
+         *   and yield_now().wait puts this task at the back of the queue.
+         * stub:
+         *   lesson_missing("slices"); */
         uint64_t slice_end = now_ns() + SLICE_MS * NS_PER_MS;
         h = hash_until(slice_end < end ? slice_end : end, h);
         yield_now().wait;
+        /* END LESSON slices */
     }
     atomic_store(&w->total, h);
     atomic_store(&w->phase, AFTER);

@@ -104,9 +104,15 @@ static void hold_the_thread(void *arg, void *output)
 //         atomic_store(&w->phase, DURING);
 //         uint64_t end = now_ns() + w->ms * NS_PER_MS, h = 88172645463325252ull;
 //         while (now_ns() < end) {
+//             /* LESSON slices: Hash for one slice of SLICE_MS, then let others run.
+//              * hint: h = hash_until(slice end or end, h) carries the hash on,
+//              *   and yield_now().wait puts this task at the back of the queue.
+//              * stub:
+//              *   lesson_missing("slices"); */
 //             uint64_t slice_end = now_ns() + SLICE_MS * NS_PER_MS;
 //             h = hash_until(slice_end < end ? slice_end : end, h);
 //             yield_now().wait;
+//             /* END LESSON slices */
 //         }
 //         atomic_store(&w->total, h);
 //         atomic_store(&w->phase, AFTER);
@@ -125,7 +131,7 @@ struct hash_yielding_frame {
     struct work *w;         /* parameter */
     uint64_t end;           /* local, line 102 */
     uint64_t h;             /* local, line 102 */
-    uint64_t slice_end;     /* local, line 104 */
+    uint64_t slice_end;     /* local, line 109 */
     struct future *awaited; /* the future being waited for, or NULL */
 };
 
@@ -141,6 +147,11 @@ static enum poll_status hash_yielding_poll(struct future *self, const struct wak
         frame->end = now_ns() + frame->w->ms * NS_PER_MS;
         frame->h = 88172645463325252ull;
         while (now_ns() < frame->end) {
+            /* LESSON slices: Hash for one slice of SLICE_MS, then let others run.
+             * hint: h = hash_until(slice end or end, h) carries the hash on,
+             *   and yield_now().wait puts this task at the back of the queue.
+             * stub:
+             *   lesson_missing("slices"); */
             frame->slice_end = now_ns() + SLICE_MS * NS_PER_MS;
             frame->h = hash_until(frame->slice_end < frame->end ? frame->slice_end : frame->end, frame->h);
             /* ---- wait point 1: yield_now().wait; ---- */
@@ -153,6 +164,7 @@ static enum poll_status hash_yielding_poll(struct future *self, const struct wak
             frame->awaited->drop(frame->awaited);
             frame->awaited = NULL;
             /* ---- end of wait point 1 ---- */
+            /* END LESSON slices */
         }
         atomic_store(&frame->w->total, frame->h);
         atomic_store(&frame->w->phase, AFTER);
@@ -194,7 +206,7 @@ struct future *hash_yielding(struct work *w)
 
 /* A timer_sleep_ms() for the whole work: the task waits, and lets go of
  * the thread while it does. */
-// ===== coroutine sleep_async (main.c:114), as you wrote it =====
+// ===== coroutine sleep_async (main.c:120), as you wrote it =====
 //
 //     coroutine void sleep_async(struct work *w)
 //     {
@@ -283,7 +295,7 @@ struct ticks {
 /* Tick every TICK_MS until told to stop, and say how late the ticks ran.
  * A tick that comes late skips the ones it missed: the next is due
  * TICK_MS after it ran. */
-// ===== coroutine ticker (main.c:131), as you wrote it =====
+// ===== coroutine ticker (main.c:137), as you wrote it =====
 //
 //     coroutine struct ticks ticker(struct work *w)
 //     {
@@ -314,9 +326,9 @@ struct ticker_frame {
     struct future base;     /* first: a frame is a future */
     int state;              /* 0: not started, 1: at the wait point, -1: finished */
     struct work *w;         /* parameter */
-    struct ticks seen;      /* local, line 133 */
-    uint64_t due;           /* local, line 134 */
-    uint64_t now;           /* local, line 138 */
+    struct ticks seen;      /* local, line 139 */
+    uint64_t due;           /* local, line 140 */
+    uint64_t now;           /* local, line 144 */
     struct future *awaited; /* the future being waited for, or NULL */
 };
 
@@ -389,7 +401,7 @@ struct future *ticker(struct work *w)
 
 /* Run the work w beside a ticker on this executor, and return what the
  * ticker saw. */
-// ===== coroutine beside_a_ticker (main.c:151), as you wrote it =====
+// ===== coroutine beside_a_ticker (main.c:157), as you wrote it =====
 //
 //     coroutine struct ticks beside_a_ticker(struct work *w)
 //     {
@@ -422,8 +434,8 @@ struct beside_a_ticker_frame {
     struct future base;     /* first: a frame is a future */
     int state;              /* 0: not started, 1-6: at that wait point, -1: finished */
     struct work *w;         /* parameter */
-    struct future *ticking; /* local, line 153 */
-    const char *what;       /* local, line 157 */
+    struct future *ticking; /* local, line 159 */
+    const char *what;       /* local, line 163 */
     struct future *awaited; /* the future being waited for, or NULL */
 };
 
@@ -559,7 +571,7 @@ static void slow_call(void *arg, void *output)
 
 static struct call calls[BLOCKING_THREADS + 1];
 
-// ===== coroutine sleeper (main.c:188), as you wrote it =====
+// ===== coroutine sleeper (main.c:194), as you wrote it =====
 //
 //     coroutine int sleeper(unsigned ms)
 //     {
@@ -636,7 +648,7 @@ struct future *sleeper(unsigned ms)
     return &frame->base; /* lazy: none of the body has run yet */
 }
 
-// ===== coroutine aborts (main.c:194), as you wrote it =====
+// ===== coroutine aborts (main.c:200), as you wrote it =====
 //
 //     coroutine void aborts(void)
 //     {
@@ -681,14 +693,14 @@ struct future *aborts(void);
 struct aborts_frame {
     struct future base;      /* first: a frame is a future */
     int state;               /* 0: not started, 1-6: at that wait point, -1: finished */
-    struct future *sleeping; /* local, line 196 */
-    uint64_t asked;          /* local, line 198 */
-    int woke;                /* local, line 200 */
-    struct future *running[BLOCKING_THREADS]; /* local, line 206 */
-    int i;                   /* local, lines 207 and 223 */
-    struct future *queued;   /* local, line 210 */
-    int never;               /* local, line 213 */
-    int finished;            /* local, line 221 */
+    struct future *sleeping; /* local, line 202 */
+    uint64_t asked;          /* local, line 204 */
+    int woke;                /* local, line 206 */
+    struct future *running[BLOCKING_THREADS]; /* local, line 212 */
+    int i;                   /* local, lines 213 and 229 */
+    struct future *queued;   /* local, line 216 */
+    int never;               /* local, line 219 */
+    int finished;            /* local, line 227 */
     struct future *awaited;  /* the future being waited for, or NULL */
 };
 
@@ -818,7 +830,7 @@ struct future *aborts(void)
     return &frame->base; /* lazy: none of the body has run yet */
 }
 
-// ===== coroutine demo (main.c:227), as you wrote it =====
+// ===== coroutine demo (main.c:233), as you wrote it =====
 //
 //     coroutine void demo(unsigned work_ms)
 //     {
@@ -847,9 +859,9 @@ struct demo_frame {
     struct future base;     /* first: a frame is a future */
     int state;              /* 0: not started, 1-2: at that wait point, -1: finished */
     unsigned work_ms;       /* parameter */
-    size_t i;               /* local, line 232 */
-    struct work *w;         /* local, line 233 */
-    struct ticks seen;      /* local, line 235 */
+    size_t i;               /* local, line 238 */
+    struct work *w;         /* local, line 239 */
+    struct ticks seen;      /* local, line 241 */
     struct future *awaited; /* the future being waited for, or NULL */
 };
 
