@@ -94,6 +94,18 @@ IO_URING_UNAVAILABLE = {
 }
 
 
+def fuzz_findings(folder):
+    """What a libFuzzer run that stopped wrote into its -artifact_prefix
+    folder (crash-*, leak-*, timeout-*), as text for a failure message: pytest
+    keeps only its last few temporary folders, so the input must be shown."""
+    found = []
+    for name in sorted(os.listdir(folder)):
+        if name.split("-", 1)[0] in ("crash", "leak", "timeout", "oom", "slow"):
+            with open(os.path.join(folder, name), "rb") as f:
+                found.append(f"--- {name} ---\n{f.read(4000).decode('latin-1')}")
+    return "\n".join(found) or "(no input was written)"
+
+
 def skip_if_unavailable(result, wanted=None):
     """Skip the running test, with the program's own last line as the reason,
     if `result` is a run that found its kernel feature missing (and the test
